@@ -1,0 +1,123 @@
+"""Losses of the training problem, in the mean scaling of MATH.md.
+
+A loss object evaluates ``F(pred) = (1/n) sum_k l(pred_k, y_k)``, its gradient in ``pred``, its
+Fenchel conjugate (for dual bounds and certificates) and the same function as a cvxpy expression.
+Solvers, problems and networks only call these methods, so a new loss is one new class here.
+
+* :class:`SquaredLoss`: ``l(z, y) = (z - y)^2 / 2``.
+* :class:`LogisticLoss`: ``l(z, y) = log(1 + exp(-y z))`` with labels ``y`` in {-1, +1}.
+"""
+
+import cvxpy as cp
+import numpy as np
+from scipy.special import expit, xlogy
+
+__all__ = ["Loss", "SquaredLoss", "LogisticLoss", "get_loss"]
+
+
+class Loss:
+    """Interface of a data-fit term ``F(pred) = (1/n) sum_k l(pred_k, y_k)``.
+
+    Subclasses implement :meth:`value`, :meth:`gradient`, :meth:`dual` and :meth:`cvxpy`.
+    """
+
+    name = None
+
+    def check_target(self, y):
+        """Validate targets for this loss and return them (float64); the default accepts any real."""
+        return y
+
+    def value(self, pred, y):
+        """Mean loss ``(1/n) sum_k l(pred_k, y_k)``; ``pred`` and ``y`` have shape (n_samples,)."""
+        raise NotImplementedError
+
+    def gradient(self, pred, y):
+        """Gradient of :meth:`value` in ``pred``: ``(1/n) l'(pred_k, y_k)``, shape (n_samples,)."""
+        raise NotImplementedError
+
+    def dual(self, z, y):
+        """Dual objective ``-F*(-z)``: a lower bound ingredient for any dual-feasible ``z``.
+
+        For the dual point ``z = -gradient(pred, y)`` and the matching primal, Fenchel duality gives
+        ``F(pred) + lam * penalty >= dual(s z, y)`` for every scale ``s`` making ``s z`` feasible.
+        Returns ``-inf`` outside the conjugate's domain.
+        """
+        raise NotImplementedError
+
+    def cvxpy(self, pred, y):
+        """The mean loss as a cvxpy expression of the affine expression ``pred``."""
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+    def __eq__(self, other):
+        return type(self) is type(other)
+
+    def __hash__(self):
+        return hash(type(self))
+
+
+class SquaredLoss(Loss):
+    """Squared loss ``F(pred) = (1/(2n)) ||pred - y||^2``."""
+
+    name = "squared"
+
+    def value(self, pred, y):
+        r = pred - y
+        return 0.5 * float(r @ r) / y.shape[0]
+
+    def gradient(self, pred, y):
+        return (pred - y) / y.shape[0]
+
+    def dual(self, z, y):
+        # F*(s) = s^T y + (n/2) ||s||^2, so -F*(-z) = z^T y - (n/2) ||z||^2
+        return float(z @ y) - 0.5 * y.shape[0] * float(z @ z)
+
+    def cvxpy(self, pred, y):
+        return cp.sum_squares(pred - y) / (2 * y.shape[0])
+
+
+class LogisticLoss(Loss):
+    """Logistic loss ``F(pred) = (1/n) sum_k log(1 + exp(-y_k pred_k))`` for ``y`` in {-1, +1}."""
+
+    name = "logistic"
+
+    def check_target(self, y):
+        y = np.asarray(y, dtype=np.float64)
+        if not np.all(np.isin(y, (-1.0, 1.0))):
+            raise ValueError(
+                "y must hold labels -1 and +1 for the logistic loss; found values "
+                f"{np.unique(y)[:5]}. Map class labels to -1/+1 first."
+            )
+        return y
+
+    def value(self, pred, y):
+        return float(np.mean(np.logaddexp(0.0, -y * pred)))
+
+    def gradient(self, pred, y):
+        return -y * expit(-y * pred) / y.shape[0]
+
+    def dual(self, z, y):
+        # with p_k = n y_k z_k in [0, 1]: -F*(-z) = -(1/n) sum_k [p log p + (1 - p) log(1 - p)]
+        n = y.shape[0]
+        p = n * y * z
+        if np.any(p < -1e-12) or np.any(p > 1 + 1e-12):
+            return -np.inf
+        p = np.clip(p, 0.0, 1.0)
+        return float(-(xlogy(p, p) + xlogy(1 - p, 1 - p)).sum() / n)
+
+    def cvxpy(self, pred, y):
+        return cp.sum(cp.logistic(-cp.multiply(y, pred))) / y.shape[0]
+
+
+_LOSSES = {cls.name: cls for cls in (SquaredLoss, LogisticLoss)}
+
+
+def get_loss(loss):
+    """Return a :class:`Loss` instance from a name ('squared', 'logistic') or an instance."""
+    if isinstance(loss, Loss):
+        return loss
+    if loss in _LOSSES:
+        return _LOSSES[loss]()
+    raise ValueError(f"loss must be one of {sorted(_LOSSES)} or a Loss instance, got {loss!r}.")

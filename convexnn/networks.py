@@ -1,0 +1,356 @@
+"""Two-layer networks as plain weights, and the maps between them and the convex programs.
+
+:class:`ReLUNetwork` is ``f(x) = sum_j (x^T w_j + b_j)_+ a_j`` and :class:`GatedReLUNetwork` is
+``f(x) = sum_j 1[x^T g_j + c_j >= 0] (x^T w_j + b_j) a_j`` with fixed gates. Both are trained with
+weight decay on every weight, in the mean scaling of MATH.md:
+
+    L_nc = (1/n) sum_k l(f(x_k), y_k) + (lam/2) (||W1||^2 + ||b1||^2 + ||w2||^2).
+
+The two maps of MATH.md:
+
+* :meth:`TwoLayerNetwork.from_convex` turns each non-zero block ``u_b`` of a convex solution into a
+  neuron ``(u_b / sqrt(||u_b||), s_b sqrt(||u_b||))``. The cone constraints make the network predict
+  exactly what the convex model predicts on the training data, and the rescaling makes
+  ``L_nc`` equal the convex objective.
+* :meth:`TwoLayerNetwork.to_convex` embeds any network into the convex variables over its own
+  patterns (``D_j = 1[A u_j >= 0]``): neurons sharing a pattern and output sign are summed into one
+  block. The convex objective there is <= ``L_nc`` (AM-GM and the triangle inequality), so solving
+  the convex program over an SGD network's patterns can only improve on it.
+"""
+
+import copy
+
+import numpy as np
+
+from .losses import get_loss
+from .patterns import ActivationPatterns
+from .problems import GatedReLUProblem, ReLUProblem
+from .results import ZERO_BLOCK_THRESHOLD
+from .validation import add_intercept, check_matrix, check_positive, check_random_state, check_target
+
+__all__ = ["TwoLayerNetwork", "ReLUNetwork", "GatedReLUNetwork", "from_convex"]
+
+
+class TwoLayerNetwork:
+    """Shared machinery of the two-layer networks; see :class:`ReLUNetwork`.
+
+    Parameters
+    ----------
+    W1 : array-like of shape (n_features, n_neurons)
+        First-layer weights, one column per neuron.
+    w2 : array-like of shape (n_neurons,)
+        Output weights.
+    b1 : array-like of shape (n_neurons,) or None
+        First-layer biases (regularized like the weights); None for a network without intercept.
+    """
+
+    #: the convex program this network family maps to and from
+    problem_class = None
+
+    def __init__(self, W1, w2, b1=None):
+        W1 = np.asarray(W1, dtype=np.float64)
+        w2 = np.asarray(w2, dtype=np.float64)
+        if W1.ndim != 2:
+            raise ValueError(f"W1 must have shape (n_features, n_neurons), got {W1.shape}.")
+        if w2.shape != (W1.shape[1],):
+            raise ValueError(f"w2 must have shape ({W1.shape[1]},) to match W1, got {w2.shape}.")
+        if b1 is not None:
+            b1 = np.asarray(b1, dtype=np.float64)
+            if b1.shape != (W1.shape[1],):
+                raise ValueError(f"b1 must have shape ({W1.shape[1]},) to match W1, got {b1.shape}.")
+        self.W1, self.w2, self.b1 = W1, w2, b1
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def n_neurons(self):
+        return self.W1.shape[1]
+
+    @property
+    def n_features(self):
+        return self.W1.shape[0]
+
+    @property
+    def fit_intercept(self):
+        return self.b1 is not None
+
+    def _stack(self, W, b):
+        return W if b is None else np.vstack([W, b[None, :]])
+
+    @property
+    def first_layer(self):
+        """First-layer weights with the biases as a last row, shape (n_features (+1), n_neurons)."""
+        return self._stack(self.W1, self.b1)
+
+    def design(self, X):
+        """``X`` with a ones column appended when the network has biases."""
+        X = check_matrix(X, "X")
+        if X.shape[1] != self.n_features:
+            raise ValueError(f"X has {X.shape[1]} features but the network expects {self.n_features}.")
+        return add_intercept(X) if self.fit_intercept else X
+
+    def _mask(self, A, pre):
+        """Which neurons are on for each sample, bool of shape (n_samples, n_neurons)."""
+        raise NotImplementedError
+
+    def parameters(self):
+        """Trainable arrays: ``[W1, b1, w2]`` (``b1`` omitted when absent)."""
+        return [p for p in (self.W1, self.b1, self.w2) if p is not None]
+
+    def with_parameters(self, params):
+        """A copy of the network with new trainable arrays (same order as :meth:`parameters`)."""
+        other = copy.copy(self)
+        params = list(params)
+        other.W1 = params[0]
+        other.b1 = params[1] if self.fit_intercept else None
+        other.w2 = params[-1]
+        return other
+
+    # ------------------------------------------------------------------ evaluation
+    def hidden(self, X):
+        """Hidden-layer activations, shape (n_samples, n_neurons)."""
+        A = self.design(X)
+        pre = A @ self.first_layer
+        return self._mask(A, pre) * pre
+
+    def predict(self, X):
+        """Network output ``f(X)``, shape (n_samples,)."""
+        return self.hidden(X) @ self.w2
+
+    def weight_decay(self):
+        """``(||W1||^2 + ||b1||^2 + ||w2||^2) / 2``."""
+        return 0.5 * sum(float(np.sum(p * p)) for p in self.parameters())
+
+    def path_norm(self):
+        """``sum_j ||(w_j, b_j)|| |a_j|``: the value weight decay reaches after balancing neurons."""
+        return float(np.sum(np.linalg.norm(self.first_layer, axis=0) * np.abs(self.w2)))
+
+    def objective(self, X, y, lam, loss="squared"):
+        """Non-convex objective ``L_nc = F(f(X)) + lam * weight_decay()`` (MATH.md scaling)."""
+        loss = get_loss(loss)
+        X = check_matrix(X, "X")
+        y = loss.check_target(check_target(y, X.shape[0]))
+        check_positive(lam, "lam", strict=False)
+        return loss.value(self.predict(X), y) + lam * self.weight_decay()
+
+    def objective_and_gradient(self, X, y, lam, loss):
+        """``L_nc`` on ``(X, y)`` and its gradient, a list matching :meth:`parameters`.
+
+        ``X``, ``y`` are assumed validated and ``loss`` a Loss instance (this is the SGD hot path).
+        """
+        A = add_intercept(X) if self.fit_intercept else X
+        U = self.first_layer
+        pre = A @ U
+        mask = self._mask(A, pre)
+        hidden = mask * pre
+        pred = hidden @ self.w2
+        g = loss.gradient(pred, y)
+        grad_w2 = hidden.T @ g + lam * self.w2
+        grad_U = A.T @ (mask * np.outer(g, self.w2)) + lam * U
+        value = loss.value(pred, y) + lam * self.weight_decay()
+        grads = [grad_U[: self.n_features]]
+        if self.fit_intercept:
+            grads.append(grad_U[-1])
+        grads.append(grad_w2)
+        return value, grads
+
+    # ------------------------------------------------------------------ convex maps
+    @classmethod
+    def from_convex(cls, problem, coef, *, threshold=ZERO_BLOCK_THRESHOLD):
+        """Map a convex solution to network weights (MATH.md).
+
+        Parameters
+        ----------
+        problem : ConvexProblem
+            The program ``coef`` solves; its formulation must match this network class.
+        coef : ndarray of shape ``problem.coef_shape``
+        threshold : float, default=ZERO_BLOCK_THRESHOLD (1e-6)
+            Blocks with norm <= ``threshold * max block norm`` count as zero and give no neuron.
+
+        Returns
+        -------
+        network
+            Same predictions on the training data as ``problem.predict(coef)`` and ``L_nc`` equal to
+            ``problem.objective(coef)`` (up to the dropped blocks).
+        """
+        if type(problem) is not cls.problem_class:
+            raise ValueError(
+                f"{cls.__name__}.from_convex needs a {cls.problem_class.__name__}, got "
+                f"{type(problem).__name__}; use convexnn.networks.from_convex(problem, coef)."
+            )
+        coef = problem.check_coef(coef)
+        check_positive(threshold, "threshold", strict=False)
+        norms = np.linalg.norm(coef, axis=1)
+        top = norms.max() if norms.size else 0.0
+        kept = np.flatnonzero((norms > threshold * top) & (norms > 0))
+        root = np.sqrt(norms[kept])
+        U = coef[kept].T / root
+        a = problem.block_sign[kept] * root
+        return cls._from_blocks(problem, kept, U, a)
+
+    @classmethod
+    def _from_blocks(cls, problem, kept, U, a):
+        W1, b1 = (U[:-1], U[-1]) if problem.fit_intercept else (U, None)
+        return cls(W1, a, b1)
+
+    def to_convex(self, X, y, lam, loss="squared"):
+        """Embed the network in its convex program over its own patterns.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        lam : float
+        loss : str or Loss
+
+        Returns
+        -------
+        problem : ConvexProblem
+            The program over the network's distinct non-empty patterns.
+        coef : ndarray of shape ``problem.coef_shape``
+            A feasible point whose convex objective is <= ``self.objective(X, y, lam, loss)``.
+        """
+        A = self.design(X)
+        gates = self._gates()
+        mask = A @ gates >= 0
+        useful = mask.any(axis=0) & (self.w2 != 0) & np.any(self.first_layer != 0, axis=0)
+        if not useful.any():
+            raise ValueError("the network has no neuron that is active on X; nothing to embed.")
+        idx = np.flatnonzero(useful)
+        _, first, group = np.unique(mask[:, idx].T, axis=0, return_index=True, return_inverse=True)
+        group = np.asarray(group).ravel()
+        patterns = ActivationPatterns(gates[:, idx[first]], mask[:, idx[first]], self.fit_intercept)
+        problem = self.problem_class(X, y, patterns, lam=lam, loss=loss)
+        coef = problem.zeros()
+        rows = self._embed_rows(group, self.w2[idx], patterns.n_patterns)
+        blocks = self.first_layer[:, idx].T * self._embed_scale(self.w2[idx])[:, None]
+        np.add.at(coef, rows, blocks)
+        return problem, coef
+
+    def _gates(self):
+        """Gate of each neuron (the vector whose sign pattern defines its convex block)."""
+        raise NotImplementedError
+
+    def _embed_rows(self, group, a, n_patterns):
+        """Convex block row of each neuron, given its pattern group and output weight."""
+        raise NotImplementedError
+
+    def _embed_scale(self, a):
+        """Factor multiplying each neuron's first-layer weights in its block."""
+        raise NotImplementedError
+
+    def __repr__(self):
+        return (
+            f"{type(self).__name__}(n_features={self.n_features}, n_neurons={self.n_neurons}, "
+            f"fit_intercept={self.fit_intercept})"
+        )
+
+
+class ReLUNetwork(TwoLayerNetwork):
+    """Two-layer ReLU network ``f(x) = sum_j (x^T w_j + b_j)_+ a_j``.
+
+    Objective (mean scaling, MATH.md)::
+
+        L_nc = (1/n) sum_k l(f(x_k), y_k) + (lam/2) (||W1||^2 + ||b1||^2 + ||w2||^2)
+
+    Parameters are those of :class:`TwoLayerNetwork`.
+    """
+
+    problem_class = ReLUProblem
+
+    def _mask(self, A, pre):
+        return pre >= 0
+
+    def _gates(self):
+        return self.first_layer
+
+    def _embed_rows(self, group, a, n_patterns):
+        # v-blocks (rows 0..P-1) take neurons with a >= 0, w-blocks (rows P..2P-1) the others
+        return np.where(a >= 0, group, group + n_patterns)
+
+    def _embed_scale(self, a):
+        return np.abs(a)
+
+    @classmethod
+    def random(cls, n_features, n_neurons, *, fit_intercept=True, scale=1.0, random_state=None):
+        """He-style random initialization: ``W1 ~ N(0, 2/n_in) * scale``, ``w2 ~ N(0, 1/m) * scale``."""
+        check_positive(n_features, "n_features", integer=True)
+        check_positive(n_neurons, "n_neurons", integer=True)
+        check_positive(scale, "scale")
+        rng = check_random_state(random_state)
+        n_in = n_features + fit_intercept
+        U = rng.standard_normal((n_in, n_neurons)) * np.sqrt(2.0 / n_in) * scale
+        w2 = rng.standard_normal(n_neurons) * np.sqrt(1.0 / n_neurons) * scale
+        return cls(U[:n_features], w2, U[-1] if fit_intercept else None)
+
+
+class GatedReLUNetwork(TwoLayerNetwork):
+    """Two-layer gated ReLU network ``f(x) = sum_j 1[x^T g_j + c_j >= 0] (x^T w_j + b_j) a_j``.
+
+    The gates ``(g_j, c_j)`` are fixed; only ``W1``, ``b1`` and ``w2`` are trained, with the same
+    objective as :class:`ReLUNetwork`.
+
+    Parameters
+    ----------
+    gates : array-like of shape (n_features, n_neurons)
+    W1, w2, b1
+        As in :class:`TwoLayerNetwork`.
+    gate_bias : array-like of shape (n_neurons,) or None
+        Gate thresholds ``c_j``; required exactly when ``b1`` is given.
+    """
+
+    problem_class = GatedReLUProblem
+
+    def __init__(self, gates, W1, w2, b1=None, gate_bias=None):
+        super().__init__(W1, w2, b1)
+        gates = np.asarray(gates, dtype=np.float64)
+        if gates.shape != self.W1.shape:
+            raise ValueError(f"gates must have shape {self.W1.shape} like W1, got {gates.shape}.")
+        if (gate_bias is None) != (b1 is None):
+            raise ValueError("gate_bias must be given exactly when b1 is (both or neither).")
+        if gate_bias is not None:
+            gate_bias = np.asarray(gate_bias, dtype=np.float64)
+            if gate_bias.shape != (self.n_neurons,):
+                raise ValueError(
+                    f"gate_bias must have shape ({self.n_neurons},), got {gate_bias.shape}."
+                )
+        self.gates, self.gate_bias = gates, gate_bias
+
+    def _gates(self):
+        return self._stack(self.gates, self.gate_bias)
+
+    def _mask(self, A, pre):
+        return A @ self._gates() >= 0
+
+    def _embed_rows(self, group, a, n_patterns):
+        return group
+
+    def _embed_scale(self, a):
+        return a
+
+    @classmethod
+    def _from_blocks(cls, problem, kept, U, a):
+        G = problem.patterns.gates[:, problem.block_pattern[kept]]
+        if problem.fit_intercept:
+            return cls(G[:-1], U[:-1], a, U[-1], G[-1])
+        return cls(G, U, a)
+
+    @classmethod
+    def random(cls, n_features, n_neurons, *, fit_intercept=True, scale=1.0, random_state=None):
+        """Random Gaussian gates and the weights of :meth:`ReLUNetwork.random`."""
+        rng = check_random_state(random_state)
+        G = rng.standard_normal((n_features + fit_intercept, n_neurons))
+        base = ReLUNetwork.random(
+            n_features, n_neurons, fit_intercept=fit_intercept, scale=scale, random_state=rng
+        )
+        return cls(G[:n_features], base.W1, base.w2, base.b1, G[-1] if fit_intercept else None)
+
+
+_NETWORK_OF_PROBLEM = {ReLUProblem: ReLUNetwork, GatedReLUProblem: GatedReLUNetwork}
+
+
+def from_convex(problem, coef, *, threshold=ZERO_BLOCK_THRESHOLD):
+    """Map a convex solution to the network family of its problem (ReLU or gated ReLU)."""
+    network_class = _NETWORK_OF_PROBLEM.get(type(problem))
+    if network_class is None:
+        raise ValueError(f"no network family is registered for {type(problem).__name__}.")
+    return network_class.from_convex(problem, coef, threshold=threshold)

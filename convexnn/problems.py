@@ -1,0 +1,259 @@
+"""The convex training programs: data, activation patterns, a loss, a penalty and ``lam``.
+
+Both programs are group lassos over blocks of coefficients. A block ``b`` is a vector ``u_b`` of
+length ``n_features`` (intercept column included) tied to one pattern ``D_{p(b)}`` and a sign
+``s_b``; the prediction is linear in the blocks,
+
+    pred = sum_b s_b D_{p(b)} A u_b        (A = X, or X with a ones column),
+
+so the numpy form is ``((M[:, p] * s) * (A @ coef.T)).sum(axis=1)`` with the boolean pattern mask
+``M``. Coefficients are stored as an array of shape (n_blocks, n_features), one row per block.
+
+* :class:`ReLUProblem` (C-ReLU): blocks ``v_i`` (sign +1) then ``w_i`` (sign -1) for each pattern,
+  with the cone constraints ``(2 D_i - I) A u_b >= 0`` that make ``(A u_b)_+ = D_i A u_b``.
+* :class:`GatedReLUProblem` (C-GReLU): one unconstrained block per pattern.
+
+The objective is ``loss.value(pred, y) + lam * penalty.value(coef)`` (mean loss, MATH.md).
+A problem knows its linear operator (:meth:`~ConvexProblem.predict` and its adjoint), its
+constraints, and how to state itself in cvxpy (cached, with ``lam`` a ``cp.Parameter`` so a path
+re-solves without re-compiling). It knows nothing about solvers.
+"""
+
+import copy
+
+import cvxpy as cp
+import numpy as np
+
+from .losses import get_loss
+from .patterns import ActivationPatterns
+from .penalties import get_penalty
+from .validation import add_intercept, check_matrix, check_positive, check_target
+
+__all__ = ["ConvexProblem", "ReLUProblem", "GatedReLUProblem", "CvxpyProgram"]
+
+
+class CvxpyProgram:
+    """A compiled cvxpy statement of a problem: the ``cp.Problem``, its variable and ``lam``.
+
+    Attributes
+    ----------
+    problem : cvxpy.Problem
+    variable : cvxpy.Variable of shape (n_features, n_blocks)
+        Blocks as columns (the transpose of the numpy coefficient layout).
+    lam : cvxpy.Parameter
+        Non-negative regularization strength; set ``lam.value`` and re-solve.
+    """
+
+    def __init__(self, problem, variable, lam):
+        self.problem = problem
+        self.variable = variable
+        self.lam = lam
+
+
+class ConvexProblem:
+    """Base class of the convex programs (see the module docstring for the layout).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Training data without the intercept column; it is appended when the patterns were
+        computed with ``fit_intercept=True``.
+    y : array-like of shape (n_samples,)
+        Targets (labels -1/+1 for the logistic loss).
+    patterns : ActivationPatterns
+        The patterns ``D_i``; must have been computed on ``X``.
+    lam : float
+        Regularization strength (``alpha`` in the estimators), >= 0.
+    loss : {'squared', 'logistic'} or Loss, default='squared'
+    penalty : {'group_l1'} or Penalty, default='group_l1'
+    """
+
+    #: whether the blocks carry cone constraints
+    has_constraints = False
+
+    def __init__(self, X, y, patterns, *, lam, loss="squared", penalty="group_l1"):
+        X = check_matrix(X, "X")
+        if not isinstance(patterns, ActivationPatterns):
+            raise ValueError(
+                f"patterns must be an ActivationPatterns, got {type(patterns).__name__}; build one "
+                "with sample_patterns or enumerate_patterns."
+            )
+        if patterns.n_patterns == 0:
+            raise ValueError("patterns holds 0 patterns; at least one is required.")
+        if patterns.n_samples != X.shape[0]:
+            raise ValueError(
+                f"patterns were computed on {patterns.n_samples} samples but X has {X.shape[0]}."
+            )
+        A = add_intercept(X) if patterns.fit_intercept else X
+        if patterns.gates.shape[0] != A.shape[1]:
+            raise ValueError(
+                f"patterns have gates of length {patterns.gates.shape[0]} but X has {A.shape[1]} "
+                f"columns (fit_intercept={patterns.fit_intercept}); compute them on this X."
+            )
+        self.loss = get_loss(loss)
+        self.penalty = get_penalty(penalty)
+        self.y = self.loss.check_target(check_target(y, X.shape[0]))
+        self.X = X
+        self.design = A
+        self.patterns = patterns
+        self.lam = float(check_positive(lam, "lam", strict=False))
+        self.block_pattern, self.block_sign = self._blocks(patterns.n_patterns)
+        # weights (n_samples, n_blocks) of each block's features in the prediction
+        self._weights = patterns.mask[:, self.block_pattern] * self.block_sign
+        self._cache = {}  # shared by the copies made by with_lam
+
+    def _blocks(self, n_patterns):
+        """Pattern index and sign of each block, arrays of shape (n_blocks,)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def fit_intercept(self):
+        """Whether the last column of :attr:`design` is the appended ones column."""
+        return self.patterns.fit_intercept
+
+    @property
+    def n_samples(self):
+        return self.design.shape[0]
+
+    @property
+    def n_features(self):
+        """Columns of the design matrix (intercept included)."""
+        return self.design.shape[1]
+
+    @property
+    def n_blocks(self):
+        return self.block_pattern.shape[0]
+
+    @property
+    def coef_shape(self):
+        """Shape (n_blocks, n_features) of the coefficients."""
+        return (self.n_blocks, self.n_features)
+
+    def zeros(self):
+        """All-zero coefficients (always feasible)."""
+        return np.zeros(self.coef_shape)
+
+    def with_lam(self, lam):
+        """A copy with another ``lam`` that shares the cached cvxpy program."""
+        other = copy.copy(self)
+        other.lam = float(check_positive(lam, "lam", strict=False))
+        return other
+
+    def check_coef(self, coef):
+        """Return ``coef`` as float64 of shape :attr:`coef_shape` or raise a ValueError."""
+        coef = np.asarray(coef, dtype=np.float64)
+        if coef.shape != self.coef_shape:
+            raise ValueError(f"coef must have shape {self.coef_shape}, got {coef.shape}.")
+        return coef
+
+    # ------------------------------------------------------------------ operators
+    def predict(self, coef):
+        """Predictions ``sum_b s_b D_{p(b)} A u_b`` on the training data, shape (n_samples,)."""
+        return np.einsum("nb,nb->n", self._weights, self.design @ coef.T)
+
+    def adjoint(self, residual):
+        """Adjoint of :meth:`predict`: the gradient of ``residual @ predict(coef)``, shape of coef."""
+        return (self._weights * residual[:, None]).T @ self.design
+
+    def objective(self, coef):
+        """Convex objective ``F(predict(coef)) + lam * R(coef)``."""
+        coef = self.check_coef(coef)
+        return self.loss.value(self.predict(coef), self.y) + self.lam * self.penalty.value(coef)
+
+    def constraint_violation(self, coef):
+        """Largest violation of the cone constraints (0 when there are none or all hold)."""
+        return 0.0
+
+    def dual_bound(self, coef):
+        """A certified lower bound on the optimum of this (restricted) program, or None.
+
+        Programs without a cheap dual-feasibility test return None.
+        """
+        return None
+
+    # ------------------------------------------------------------------ cvxpy
+    def cvxpy_program(self):
+        """The problem stated in cvxpy, compiled once and cached (shared with :meth:`with_lam`)."""
+        if "program" not in self._cache:
+            U = cp.Variable((self.n_features, self.n_blocks), name="blocks")
+            lam = cp.Parameter(nonneg=True, name="lam")
+            features = self.design @ U
+            pred = cp.sum(cp.multiply(self._weights, features), axis=1)
+            objective = self.loss.cvxpy(pred, self.y) + lam * self.penalty.cvxpy(U)
+            problem = cp.Problem(cp.Minimize(objective), self._cvxpy_constraints(features))
+            self._cache["program"] = CvxpyProgram(problem, U, lam)
+        program = self._cache["program"]
+        program.lam.value = self.lam
+        return program
+
+    def _cvxpy_constraints(self, features):
+        """Constraints on the block features ``A @ U`` (cvxpy expression (n_samples, n_blocks))."""
+        return []
+
+    def __repr__(self):
+        return (
+            f"{type(self).__name__}(n_samples={self.n_samples}, n_features={self.n_features}, "
+            f"n_patterns={self.patterns.n_patterns}, lam={self.lam:g}, loss={self.loss.name!r})"
+        )
+
+
+class ReLUProblem(ConvexProblem):
+    """The convex ReLU program (C-ReLU) of Pilanci & Ergen (2020), mean scaling.
+
+    .. math::
+
+        \\min_{v_i, w_i} \\frac1n \\sum_k \\ell\\Big(\\big[\\sum_i D_i A (v_i - w_i)\\big]_k, y_k\\Big)
+        + \\lambda \\sum_i (\\|v_i\\| + \\|w_i\\|)
+        \\quad \\text{s.t. } (2D_i - I) A v_i \\ge 0,\\ (2D_i - I) A w_i \\ge 0.
+
+    Coefficient rows ``0..P-1`` are the ``v_i`` and rows ``P..2P-1`` the ``w_i``. Its optimum maps to
+    a :class:`~convexnn.networks.ReLUNetwork` with the same objective. Parameters are those of
+    :class:`ConvexProblem`.
+    """
+
+    has_constraints = True
+
+    def _blocks(self, n_patterns):
+        index = np.arange(n_patterns)
+        sign = np.concatenate([np.ones(n_patterns), -np.ones(n_patterns)])
+        return np.concatenate([index, index]), sign
+
+    def constraint_values(self, coef):
+        """``(2 D_{p(b)} - I) A u_b`` for every block, shape (n_samples, n_blocks); must be >= 0."""
+        orient = np.where(self.patterns.mask[:, self.block_pattern], 1.0, -1.0)
+        return orient * (self.design @ coef.T)
+
+    def constraint_violation(self, coef):
+        values = self.constraint_values(self.check_coef(coef))
+        return float(max(0.0, -values.min())) if values.size else 0.0
+
+    def _cvxpy_constraints(self, features):
+        orient = np.where(self.patterns.mask[:, self.block_pattern], 1.0, -1.0)
+        return [cp.multiply(orient, features) >= 0]
+
+
+class GatedReLUProblem(ConvexProblem):
+    """The convex gated-ReLU program (C-GReLU) of Mishkin, Sahiner & Pilanci (2022), mean scaling.
+
+    .. math::
+
+        \\min_{u_i} \\frac1n \\sum_k \\ell\\Big(\\big[\\sum_i D_i A u_i\\big]_k, y_k\\Big)
+        + \\lambda \\sum_i \\|u_i\\|
+
+    One unconstrained block per pattern; its optimum maps to a
+    :class:`~convexnn.networks.GatedReLUNetwork` whose gates are the patterns' gates. Because the
+    program is unconstrained, any ``z = -grad F`` scaled into the dual-feasible set gives a
+    certified lower bound (:meth:`dual_bound`). Parameters are those of :class:`ConvexProblem`.
+    """
+
+    def _blocks(self, n_patterns):
+        return np.arange(n_patterns), np.ones(n_patterns)
+
+    def dual_bound(self, coef):
+        """Lower bound ``-F*(-s z)`` with ``z = -grad F(pred)`` and ``s = min(1, lam / R*(A^T z))``."""
+        coef = self.check_coef(coef)
+        z = -self.loss.gradient(self.predict(coef), self.y)
+        oracle = self.penalty.dual_norm(self.adjoint(z))
+        scale = 1.0 if oracle <= self.lam else self.lam / oracle
+        return self.loss.dual(scale * z, self.y)

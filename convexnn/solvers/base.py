@@ -1,0 +1,76 @@
+"""The solver interface, name lookup and the regularization path driver."""
+
+import numpy as np
+
+__all__ = ["Solver", "get_solver", "solve", "regularization_path"]
+
+
+class Solver:
+    """Interface: ``solve(problem, init=None) -> SolveResult``.
+
+    ``init`` is an optional starting point of shape ``problem.coef_shape``; solvers that cannot use
+    it ignore it.
+    """
+
+    name = None
+
+    def solve(self, problem, init=None):
+        raise NotImplementedError
+
+
+def get_solver(solver="SCS", **options):
+    """Return a solver instance from a :class:`Solver` or a name.
+
+    Parameters
+    ----------
+    solver : str or Solver, default='SCS'
+        A solver instance is returned as is. A string names a cvxpy solver ('SCS', 'CLARABEL',
+        'ECOS', 'MOSEK', ...), case-insensitive. ``'auto'`` picks the fastest accurate solver
+        available (currently cvxpy with Clarabel).
+    **options
+        Passed to the solver's constructor (e.g. ``tol``, ``max_iter``, ``verbose``).
+    """
+    from .cvxpy_solver import CvxpySolver
+
+    if isinstance(solver, Solver):
+        if options:
+            raise ValueError("options cannot be combined with a Solver instance; set them on it.")
+        return solver
+    if isinstance(solver, str):
+        if solver == "auto":
+            return CvxpySolver("CLARABEL", **options)
+        return CvxpySolver(solver, **options)
+    raise ValueError(f"solver must be a solver name or a Solver instance, got {solver!r}.")
+
+
+def solve(problem, solver="SCS", init=None, **options):
+    """Solve ``problem`` with the named solver (or instance) and return a SolveResult."""
+    return get_solver(solver, **options).solve(problem, init=init)
+
+
+def regularization_path(problem, lams, solver="SCS", **options):
+    """Solve ``problem`` for each ``lam`` in ``lams``, warm-starting each from the previous.
+
+    The cvxpy program is compiled once and re-solved with a new parameter value (DPP).
+
+    Parameters
+    ----------
+    problem : ConvexProblem
+    lams : array-like of shape (n_lams,)
+        Non-negative strengths, solved in the order given (decreasing is best for warm starts).
+    solver : str or Solver
+
+    Returns
+    -------
+    list of SolveResult
+    """
+    lams = np.asarray(lams, dtype=np.float64)
+    if lams.ndim != 1 or lams.size == 0 or not np.all(np.isfinite(lams)) or np.any(lams < 0):
+        raise ValueError("lams must be a non-empty 1-D array of finite values >= 0.")
+    solver = get_solver(solver, **options)
+    results, init = [], None
+    for lam in lams:
+        result = solver.solve(problem.with_lam(lam), init=init)
+        results.append(result)
+        init = result.coef
+    return results
