@@ -164,7 +164,7 @@ class TwoLayerNetwork:
             The program ``coef`` solves; its formulation must match this network class.
         coef : ndarray of shape ``problem.coef_shape``
         threshold : float, default=ZERO_BLOCK_THRESHOLD (1e-6)
-            Blocks with norm <= ``threshold * max block norm`` count as zero and give no neuron.
+            Blocks that ``problem.active_blocks(coef, threshold)`` counts as zero give no neuron.
 
         Returns
         -------
@@ -179,9 +179,8 @@ class TwoLayerNetwork:
             )
         coef = problem.check_coef(coef)
         check_positive(threshold, "threshold", strict=False)
+        kept = problem.active_blocks(coef, threshold)
         norms = np.linalg.norm(coef, axis=1)
-        top = norms.max() if norms.size else 0.0
-        kept = np.flatnonzero((norms > threshold * top) & (norms > 0))
         root = np.sqrt(norms[kept])
         U = coef[kept].T / root
         a = problem.block_sign[kept] * root

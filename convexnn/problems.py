@@ -27,6 +27,7 @@ import numpy as np
 from .losses import get_loss
 from .patterns import ActivationPatterns
 from .penalties import get_penalty
+from .results import ZERO_BLOCK_THRESHOLD
 from .validation import add_intercept, check_matrix, check_positive, check_target
 
 __all__ = ["ConvexProblem", "ReLUProblem", "GatedReLUProblem", "CvxpyProgram"]
@@ -129,6 +130,20 @@ class ConvexProblem:
     def coef_shape(self):
         """Shape (n_blocks, n_features) of the coefficients."""
         return (self.n_blocks, self.n_features)
+
+    def active_blocks(self, coef, threshold=ZERO_BLOCK_THRESHOLD):
+        """Indices of the blocks that count as non-zero (each gives one neuron).
+
+        A block is zero when ``||u_b|| <= threshold * max(max_b ||u_b||, ||y||_inf / ||A||_2)``: relative
+        to the largest block, with a floor at the size of a block whose predictions reach the scale
+        of ``y``, so an all-tiny solution (large ``lam``) has no active block.
+        """
+        coef = self.check_coef(coef)
+        norms = np.linalg.norm(coef, axis=1)
+        if "scale" not in self._cache:
+            self._cache["scale"] = np.abs(self.y).max() / max(np.linalg.norm(self.design, 2), 1e-300)
+        top = max(norms.max() if norms.size else 0.0, self._cache["scale"])
+        return np.flatnonzero((norms > threshold * top) & (norms > 0))
 
     def zeros(self):
         """All-zero coefficients (always feasible)."""

@@ -59,6 +59,8 @@ class SolveResult:
         A certified lower bound on the optimum of the program, when known.
     constraint_violation : float
         Largest violation of the cone constraints at ``coef`` (0 without constraints).
+    n_active : int or None
+        Number of non-zero blocks (``problem.active_blocks``), i.e. neurons of the mapped network.
     history : list of dict
         Per-iteration records, for solvers that keep them.
     """
@@ -72,6 +74,7 @@ class SolveResult:
     time: float = 0.0
     lower_bound: object = None
     constraint_violation: float = 0.0
+    n_active: object = None
     history: list = field(default_factory=list)
 
     @property
@@ -85,10 +88,3 @@ class SolveResult:
         if self.lower_bound is None:
             return None
         return self.objective - self.lower_bound
-
-    @property
-    def n_active(self):
-        """Number of blocks above :data:`ZERO_BLOCK_THRESHOLD` (the neurons of the mapped network)."""
-        norms = np.linalg.norm(self.coef, axis=1)
-        top = norms.max() if norms.size else 0.0
-        return int(np.count_nonzero((norms > ZERO_BLOCK_THRESHOLD * top) & (norms > 0)))

@@ -105,9 +105,13 @@ class CvxpySolver(Solver):
             program.variable.value = problem.check_coef(init).T
         start = time.perf_counter()
         try:
-            program.problem.solve(
-                solver=self.solver, warm_start=warm, verbose=self.verbose, **self._solver_options()
-            )
+            with warnings.catch_warnings():
+                # cvxpy's own inaccuracy warning is replaced by ours, which names the status
+                warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+                program.problem.solve(
+                    solver=self.solver, warm_start=warm, verbose=self.verbose,
+                    **self._solver_options(),
+                )
         except cp.error.SolverError as exc:
             raise SolverError(
                 f"cvxpy solver {self.solver} failed on {problem!r}: {exc}. {_ADVICE}",
@@ -142,4 +146,5 @@ class CvxpySolver(Solver):
             time=elapsed,
             lower_bound=problem.dual_bound(coef),
             constraint_violation=problem.constraint_violation(coef),
+            n_active=problem.active_blocks(coef).size,
         )

@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+
+from convexnn.losses import LogisticLoss, SquaredLoss, get_loss
+from convexnn.penalties import GroupL1
+
+
+def _finite_difference(f, x, h=1e-6):
+    g = np.zeros_like(x)
+    for i in range(x.size):
+        e = np.zeros_like(x)
+        e[i] = h
+        g[i] = (f(x + e) - f(x - e)) / (2 * h)
+    return g
+
+
+@pytest.mark.parametrize("loss", [SquaredLoss(), LogisticLoss()])
+def test_gradient_matches_finite_differences(loss):
+    rng = np.random.default_rng(0)
+    y = np.sign(rng.standard_normal(7))
+    pred = rng.standard_normal(7)
+    fd = _finite_difference(lambda p: loss.value(p, y), pred)
+    np.testing.assert_allclose(loss.gradient(pred, y), fd, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("loss", [SquaredLoss(), LogisticLoss()])
+def test_conjugate_satisfies_fenchel_young_with_equality_at_the_gradient(loss):
+    rng = np.random.default_rng(1)
+    y = np.sign(rng.standard_normal(6))
+    pred = rng.standard_normal(6)
+    z = -loss.gradient(pred, y)
+    # -F*(-z) = F(pred) + z^T pred exactly when z = -grad F(pred)
+    assert loss.dual(z, y) == pytest.approx(loss.value(pred, y) + z @ pred, rel=1e-12)
+    # and is smaller for any other prediction (weak duality)
+    other = pred + rng.standard_normal(6)
+    assert loss.dual(z, y) <= loss.value(other, y) + z @ other + 1e-12
+
+
+def test_logistic_dual_is_minus_infinity_outside_its_domain():
+    y = np.array([1.0, -1.0])
+    assert LogisticLoss().dual(np.array([1.0, 0.0]), y) == -np.inf  # n y z = 2 > 1
+
+
+def test_cvxpy_expression_matches_numpy_value():
+    import cvxpy as cp
+
+    rng = np.random.default_rng(2)
+    y = np.sign(rng.standard_normal(5))
+    pred = rng.standard_normal(5)
+    for loss in (SquaredLoss(), LogisticLoss()):
+        assert loss.cvxpy(cp.Constant(pred), y).value == pytest.approx(loss.value(pred, y), rel=1e-9)
+
+
+def test_group_l1_prox_is_block_soft_thresholding():
+    coef = np.array([[3.0, 4.0], [0.3, 0.4], [0.0, 0.0]])
+    out = GroupL1().prox(coef, 1.0)
+    np.testing.assert_allclose(out, [[2.4, 3.2], [0.0, 0.0], [0.0, 0.0]])
+    assert GroupL1().value(coef) == pytest.approx(5.5)
+    assert GroupL1().dual_norm(coef) == pytest.approx(5.0)
+
+
+def test_logistic_rejects_labels_other_than_plus_minus_one():
+    with pytest.raises(ValueError, match="y must hold labels -1 and \\+1"):
+        LogisticLoss().check_target(np.array([0.0, 1.0]))
+
+
+def test_unknown_loss_name():
+    with pytest.raises(ValueError, match="loss must be one of"):
+        get_loss("hinge-ish")
