@@ -25,6 +25,7 @@ import cvxpy as cp
 import numpy as np
 
 from .losses import get_loss
+from .operators import BlockOperator, check_dtype
 from .patterns import ActivationPatterns
 from .penalties import get_penalty
 from .results import ZERO_BLOCK_THRESHOLD
@@ -180,6 +181,26 @@ class ConvexProblem:
         """Largest violation of the cone constraints (0 when there are none or all hold)."""
         return 0.0
 
+    def constraint_orientation(self):
+        """``O`` of the constraints ``O * (A U^T) >= 0``, shape (n_samples, n_blocks), or None.
+
+        None means the program has no constraints (:attr:`has_constraints` is False).
+        """
+        return None
+
+    def block_operator(self, dtype=np.float64):
+        """The program's linear maps as a :class:`~convexnn.operators.BlockOperator` in ``dtype``.
+
+        Built once per dtype and cached (shared with :meth:`with_lam`); native solvers use it.
+        """
+        dtype = check_dtype(dtype)
+        key = ("operator", dtype.name)
+        if key not in self._cache:
+            self._cache[key] = BlockOperator(
+                self.design, self._weights, self.constraint_orientation(), dtype=dtype
+            )
+        return self._cache[key]
+
     def dual_bound(self, coef):
         """A certified lower bound on the optimum of this (restricted) program, or None.
 
@@ -234,18 +255,73 @@ class ReLUProblem(ConvexProblem):
         sign = np.concatenate([np.ones(n_patterns), -np.ones(n_patterns)])
         return np.concatenate([index, index]), sign
 
+    def constraint_orientation(self):
+        return np.where(self.patterns.mask[:, self.block_pattern], 1.0, -1.0)
+
     def constraint_values(self, coef):
         """``(2 D_{p(b)} - I) A u_b`` for every block, shape (n_samples, n_blocks); must be >= 0."""
-        orient = np.where(self.patterns.mask[:, self.block_pattern], 1.0, -1.0)
-        return orient * (self.design @ coef.T)
+        return self.constraint_orientation() * (self.design @ coef.T)
+
+    def constraint_adjoint(self, multipliers):
+        """Adjoint of :meth:`constraint_values`: ``sum_k q_kb (2D-I)_kk a_k`` per block, shape of coef.
+
+        Parameters
+        ----------
+        multipliers : ndarray of shape (n_samples, n_blocks)
+        """
+        return (self.constraint_orientation() * multipliers).T @ self.design
+
+    def dual_bound(self, coef, multipliers=None):
+        """A certified lower bound on the optimum from a primal point and cone multipliers.
+
+        Write the program as ``min_U F(K U) + lam R(U)`` s.t. ``C U >= 0`` (``K`` = :meth:`predict`,
+        ``C`` = :meth:`constraint_values`). For any ``mu >= 0`` (shape (n_samples, n_blocks)) and
+        every feasible ``U``, ``F(KU) + lam R(U) >= F(KU) + lam R(U) - <mu, CU>``, and Fenchel
+        duality bounds the minimum of the right side over all ``U`` below by ``-F*(-z)`` for every
+        ``z`` with ``R*(K^T z + C^T mu) <= lam`` (``R*`` the dual norm). With ``z = -grad F(KU)``
+        the blocks of ``a = K^T z`` and ``c = C^T mu`` are combined as ``a_b + t_b c_b`` with the
+        ``t_b >= 0`` minimizing the block norm (``t_b mu_b`` is still a valid multiplier), then ``z``
+        and the multipliers are scaled by ``s = min(1, lam / R*(a + t c))``, which makes the pair
+        dual feasible. Hence
+
+            optimum >= -F*(-s z)        (= ``loss.dual(s z)``).
+
+        At an optimum, with ``mu`` the optimal multipliers, ``s = 1`` and the bound is tight (KKT).
+        The augmented Lagrangian solver passes ``mu = (mu_AL - rho C U)_+``. Without multipliers
+        it returns None, like any program without a cheap test (``mu = 0`` would give a valid but
+        loose bound). An infeasible ``U`` (violation ``v``) can have an
+        objective below this bound by at most ``||mu||_1 v``.
+
+        Parameters
+        ----------
+        coef : ndarray of shape (n_blocks, n_features)
+        multipliers : ndarray of shape (n_samples, n_blocks), optional
+            Non-negative cone multipliers (negative entries are clipped to 0).
+        """
+        if multipliers is None:
+            return None
+        coef = self.check_coef(coef)
+        z = -self.loss.gradient(self.predict(coef), self.y)
+        a = self.adjoint(z)
+        mult = np.maximum(np.asarray(multipliers, dtype=np.float64), 0.0)
+        if mult.shape != (self.n_samples, self.n_blocks):
+            raise ValueError(
+                f"multipliers must have shape {(self.n_samples, self.n_blocks)}, got {mult.shape}."
+            )
+        c = self.constraint_adjoint(mult)
+        cc = np.einsum("bj,bj->b", c, c)
+        t = np.maximum(-np.einsum("bj,bj->b", a, c), 0.0) / np.maximum(cc, 1e-300)
+        a = a + t[:, None] * c
+        oracle = self.penalty.dual_norm(a)
+        scale = 1.0 if oracle <= self.lam else self.lam / oracle
+        return self.loss.dual(scale * z, self.y)
 
     def constraint_violation(self, coef):
         values = self.constraint_values(self.check_coef(coef))
         return float(max(0.0, -values.min())) if values.size else 0.0
 
     def _cvxpy_constraints(self, features):
-        orient = np.where(self.patterns.mask[:, self.block_pattern], 1.0, -1.0)
-        return [cp.multiply(orient, features) >= 0]
+        return [cp.multiply(self.constraint_orientation(), features) >= 0]
 
 
 class GatedReLUProblem(ConvexProblem):

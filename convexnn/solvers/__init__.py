@@ -3,10 +3,27 @@
 A solver is an object with ``solve(problem, init=None) -> SolveResult``. It knows nothing about
 estimators, and a problem knows nothing about solvers. :class:`CvxpySolver` states the problem in
 cvxpy and hands it to SCS (the default), Clarabel or any other installed cvxpy solver; it is the
-reference every faster solver is checked against.
+reference every faster solver is checked against. The native solvers are the fast path:
+:class:`FISTA` for programs without constraints (gated ReLU), :class:`AugmentedLagrangian` for
+programs with cone constraints (ReLU), and :class:`NativeSolver` ('native', also 'auto') picking one
+from ``problem.has_constraints``. All certify their stopping point with a duality gap.
 """
 
+from .augmented_lagrangian import AugmentedLagrangian
 from .base import Solver, get_solver, regularization_path, solve
 from .cvxpy_solver import CvxpySolver
+from .fista import FISTA
+from .native import NativeSolver, lam_grid, lam_max
 
-__all__ = ["Solver", "CvxpySolver", "get_solver", "solve", "regularization_path"]
+__all__ = [
+    "Solver",
+    "CvxpySolver",
+    "FISTA",
+    "AugmentedLagrangian",
+    "NativeSolver",
+    "get_solver",
+    "solve",
+    "regularization_path",
+    "lam_max",
+    "lam_grid",
+]

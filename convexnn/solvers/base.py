@@ -24,21 +24,31 @@ def get_solver(solver="SCS", **options):
     Parameters
     ----------
     solver : str or Solver, default='SCS'
-        A solver instance is returned as is. A string names a cvxpy solver ('SCS', 'CLARABEL',
-        'ECOS', 'MOSEK', ...), case-insensitive. ``'auto'`` picks the fastest accurate solver
-        available (currently cvxpy with Clarabel).
+        A solver instance is returned as is. A string names a native solver ('native', 'fista',
+        'augmented_lagrangian') or a cvxpy solver ('SCS', 'CLARABEL', 'ECOS', 'MOSEK', ...),
+        case-insensitive. ``'auto'`` picks the fastest accurate solver: the native one, which runs
+        FISTA or the augmented Lagrangian depending on ``problem.has_constraints``.
     **options
         Passed to the solver's constructor (e.g. ``tol``, ``max_iter``, ``verbose``).
     """
+    from .augmented_lagrangian import AugmentedLagrangian
     from .cvxpy_solver import CvxpySolver
+    from .fista import FISTA
+    from .native import NativeSolver
 
+    native = {
+        "auto": NativeSolver,
+        "native": NativeSolver,
+        "fista": FISTA,
+        "augmented_lagrangian": AugmentedLagrangian,
+    }
     if isinstance(solver, Solver):
         if options:
             raise ValueError("options cannot be combined with a Solver instance; set them on it.")
         return solver
     if isinstance(solver, str):
-        if solver == "auto":
-            return CvxpySolver("CLARABEL", **options)
+        if solver.lower() in native:
+            return native[solver.lower()](**options)
         return CvxpySolver(solver, **options)
     raise ValueError(f"solver must be a solver name or a Solver instance, got {solver!r}.")
 
@@ -51,7 +61,9 @@ def solve(problem, solver="SCS", init=None, **options):
 def regularization_path(problem, lams, solver="SCS", **options):
     """Solve ``problem`` for each ``lam`` in ``lams``, warm-starting each from the previous.
 
-    The cvxpy program is compiled once and re-solved with a new parameter value (DPP).
+    The cvxpy program is compiled once and re-solved with a new parameter value (DPP); native
+    solvers start from the previous solution. :func:`~convexnn.solvers.lam_grid` gives a
+    decreasing geometric grid from the exact :func:`~convexnn.solvers.lam_max`.
 
     Parameters
     ----------

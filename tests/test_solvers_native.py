@@ -1,0 +1,205 @@
+"""Native solvers (FISTA, augmented Lagrangian) against the cvxpy/Clarabel reference."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from convexnn import GatedReLUProblem, ReLUProblem, sample_patterns
+from convexnn.results import ConvergenceWarning
+from convexnn.solvers import (
+    FISTA,
+    AugmentedLagrangian,
+    NativeSolver,
+    get_solver,
+    lam_grid,
+    lam_max,
+    regularization_path,
+)
+
+FORMULATIONS = [GatedReLUProblem, ReLUProblem]
+LOSSES = ["squared", "logistic"]
+
+
+def make_problem(cls, loss, seed=0, n=40, d=3, n_patterns=8, frac=0.05):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    y = np.maximum(X @ np.array([1.0, -0.5, 0.3][:d]), 0) + 0.1 * rng.standard_normal(n)
+    if loss == "logistic":
+        y = np.where(y > np.median(y), 1.0, -1.0)
+    patterns = sample_patterns(X, n_patterns, fit_intercept=True, random_state=seed)
+    top = lam_max(cls(X, y, patterns, lam=1.0, loss=loss))
+    return cls(X, y, patterns, lam=frac * top, loss=loss)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """Clarabel optimum of each small problem, computed once."""
+    cache = {}
+
+    def get(cls, loss, seed=0):
+        key = (cls, loss, seed)
+        if key not in cache:
+            problem = make_problem(cls, loss, seed)
+            cache[key] = (problem, get_solver("CLARABEL", tol=1e-10).solve(problem))
+        return cache[key]
+
+    return get
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("cls", FORMULATIONS)
+def test_native_matches_clarabel(reference, cls, loss):
+    problem, ref = reference(cls, loss)
+    result = get_solver("native", tol=1e-8, max_iter=20000).solve(problem)
+    assert result.status == "optimal"
+    assert result.solver == ("augmented_lagrangian" if cls is ReLUProblem else "fista")
+    assert abs(result.objective - ref.objective) <= 1e-6 * abs(ref.objective)
+    pred, pred_ref = problem.predict(result.coef), problem.predict(ref.coef)
+    assert np.linalg.norm(pred - pred_ref) <= 1e-6 * np.linalg.norm(pred_ref) + 1e-9
+    assert result.constraint_violation <= 1e-6
+    assert result.n_iter == len(result.history) > 0
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("cls", FORMULATIONS)
+def test_gap_bounds_true_suboptimality(reference, cls, loss, seed):
+    problem, ref = reference(cls, loss, seed)
+    # stop early on purpose: the certificate must still hold
+    solver = get_solver("native", tol=1e-3, max_iter=20000)
+    result = solver.solve(problem)
+    rounding = 1e-9 * abs(ref.objective)
+    assert result.lower_bound <= ref.objective + rounding
+    assert result.gap >= -rounding - 1e2 * result.constraint_violation
+    assert result.objective - ref.objective <= result.gap + rounding
+    assert result.gap <= 1e-3 * result.objective * 1.01 or cls is ReLUProblem
+    # every bound along the way is a valid lower bound
+    bounds = np.array([h["lower_bound"] for h in result.history])
+    assert np.all(bounds <= ref.objective + rounding)
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_relu_cone_constraints_hold_to_tolerance(reference, loss):
+    problem, _ = reference(ReLUProblem, loss)
+    solver = AugmentedLagrangian(tol=1e-6, constraint_tol=1e-7, max_iter=20000)
+    result = solver.solve(problem)
+    assert result.status == "optimal"
+    assert result.constraint_violation <= 1e-7
+    assert -problem.constraint_values(result.coef).min() <= 1e-7
+
+
+@pytest.mark.parametrize("cls", FORMULATIONS)
+def test_lam_max_gives_zero_solution(cls):
+    problem = make_problem(cls, "squared", seed=3)
+    top = lam_max(problem)
+    solver = get_solver("native", tol=1e-9, max_iter=20000)
+    with warnings.catch_warnings():
+        # the augmented Lagrangian converges slowly at this degenerate threshold
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        at = solver.solve(problem.with_lam(top))
+    zero_objective = problem.objective(problem.zeros())
+    # zero is optimal at lam_max: nothing beats it (beyond what the violation allows)
+    assert at.objective >= zero_objective * (1 - 1e-6)
+    assert at.constraint_violation <= 1e-5
+    if not cls.has_constraints:
+        assert np.abs(at.coef).max() <= 1e-12  # exact up to rounding at the threshold
+    below = solver.solve(problem.with_lam(0.95 * top))
+    assert np.abs(below.coef).max() > 1e-4
+    assert below.objective < zero_objective * (1 - 1e-6)
+
+
+def test_relu_lam_max_below_gated_and_matches_clarabel():
+    relu = make_problem(ReLUProblem, "squared", seed=4)
+    gated = make_problem(GatedReLUProblem, "squared", seed=4)
+    assert lam_max(relu) <= lam_max(gated) + 1e-12
+    # Clarabel: nothing beats zero at lam_max, something does just below
+    clarabel = get_solver("CLARABEL", tol=1e-10)
+    zero_objective = relu.objective(relu.zeros())
+    top = lam_max(relu)
+    assert clarabel.solve(relu.with_lam(top)).objective >= zero_objective * (1 - 1e-7)
+    assert clarabel.solve(relu.with_lam(0.95 * top)).objective < zero_objective * (1 - 1e-5)
+
+
+def test_path_with_warm_starts_matches_cold_solves():
+    problem = make_problem(GatedReLUProblem, "squared", seed=5)
+    lams = lam_grid(problem, n_lams=5, ratio=0.05)
+    assert lams[0] == pytest.approx(lam_max(problem)) and np.all(np.diff(lams) < 0)
+    path = regularization_path(problem, lams, solver="native", tol=1e-9, max_iter=20000)
+    for lam, result in zip(lams, path):
+        cold = FISTA(tol=1e-9, max_iter=20000).solve(problem.with_lam(lam))
+        assert result.lam == lam
+        assert result.objective == pytest.approx(cold.objective, rel=1e-7, abs=1e-12)
+
+
+@pytest.mark.parametrize("cls", FORMULATIONS)
+def test_float32_reaches_float32_accuracy(reference, cls):
+    problem, ref = reference(cls, "squared")
+    result = get_solver("native", tol=1e-4, dtype="float32", max_iter=20000).solve(problem)
+    assert result.coef.dtype == np.float64
+    assert abs(result.objective - ref.objective) <= 1e-3 * ref.objective
+    assert result.lower_bound <= ref.objective + 1e-9
+
+
+def test_step_by_step_iteration_matches_solve():
+    problem = make_problem(GatedReLUProblem, "squared")
+    solver = FISTA(tol=1e-12, max_iter=30)
+    state = solver.init(problem)
+    for _ in range(30):
+        state = solver.step(state)
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        result = solver.solve(problem)
+    assert state.n_iter == result.n_iter == 30
+    assert state.objective == pytest.approx(result.history[-1]["objective"], rel=1e-12)
+    assert np.allclose(state.coef, result.coef)
+    assert result.status == "max_iter"
+
+
+def test_auto_is_native_and_cvxpy_stays_selectable():
+    assert isinstance(get_solver("auto"), NativeSolver)
+    assert isinstance(get_solver("FISTA"), FISTA)
+    assert get_solver("CLARABEL").name == "cvxpy-CLARABEL"
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"tol": 0}, "tol"),
+        ({"max_iter": 0}, "max_iter"),
+        ({"max_iter": 2.5}, "max_iter"),
+        ({"dtype": "int32"}, "dtype"),
+        ({"constraint_tol": -1}, "constraint_tol"),
+        ({"rho": 0}, "rho"),
+        ({"max_inner": 0}, "max_inner"),
+    ],
+)
+def test_bad_arguments_name_the_argument(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        AugmentedLagrangian(**kwargs)
+
+
+def test_wrong_formulation_and_bad_init_raise():
+    relu = make_problem(ReLUProblem, "squared")
+    gated = make_problem(GatedReLUProblem, "squared")
+    with pytest.raises(ValueError, match="augmented_lagrangian"):
+        FISTA().solve(relu)
+    with pytest.raises(ValueError, match="fista"):
+        AugmentedLagrangian().solve(gated)
+    with pytest.raises(ValueError, match="coef must have shape"):
+        FISTA().solve(gated, init=np.zeros((1, 1)))
+    with pytest.raises(ValueError, match="n_lams"):
+        lam_grid(gated, n_lams=0)
+    with pytest.raises(ValueError, match="ratio"):
+        lam_grid(gated, ratio=2.0)
+
+
+def test_relu_dual_bound_is_valid_for_any_multipliers(reference):
+    problem, ref = reference(ReLUProblem, "squared")
+    rng = np.random.default_rng(0)
+    coef = rng.standard_normal(problem.coef_shape) * 0.1
+    for _ in range(5):
+        mult = rng.exponential(size=(problem.n_samples, problem.n_blocks)) * 1e-2
+        assert problem.dual_bound(coef, mult) <= ref.objective + 1e-12
+    assert problem.dual_bound(coef) is None
+    with pytest.raises(ValueError, match="multipliers"):
+        problem.dual_bound(coef, np.zeros((2, 2)))
