@@ -219,6 +219,8 @@ class _NativeBase(Solver):
     """Options and the solve loop shared by the native solvers."""
 
     def __init__(self, *, tol=1e-6, max_iter=10000, dtype="float64", verbose=False):
+        if max_iter is None:  # as for the cvxpy solvers: None keeps the default cap
+            max_iter = 10000
         check_positive(tol, "tol")
         check_positive(max_iter, "max_iter", integer=True)
         self.tol = float(tol)
