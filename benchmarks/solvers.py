@@ -11,6 +11,7 @@ time limit. ``lam = lam_frac * lam_max(gated program)``. Writes CSV under benchm
 import argparse
 import csv
 import os
+import resource
 import sys
 import time
 import warnings
@@ -24,9 +25,9 @@ from convexnn.solvers import get_solver, lam_max
 _CAP_OPTION = {"CLARABEL": "time_limit", "SCS": "time_limit_secs"}
 
 
-def floor_time(problem, repeat=20):
-    """Median seconds of ``A @ V`` plus ``A^T @ R`` with the program's shapes and dtype."""
-    op = problem.block_operator(problem._bench_dtype)
+def floor_time(problem, dtype, repeat=20):
+    """Median seconds of ``A @ V`` plus ``A^T @ R`` with the program's shapes, in ``dtype``."""
+    op = problem.block_operator(dtype)
     rng = np.random.default_rng(0)
     V = rng.standard_normal((op.A.shape[1], op.W.shape[1])).astype(op.dtype)
     R = rng.standard_normal((op.A.shape[0], op.W.shape[1])).astype(op.dtype)
@@ -73,7 +74,13 @@ def main(argv=None):
     parser.add_argument("--lam-frac", type=float, default=0.01)
     parser.add_argument("--dtype", default="float64")
     parser.add_argument("--max-iter", type=int, default=20000)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="BLAS threads (threadpoolctl); default: library default")
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.threads)
     print("command: PYTHONPATH=. python benchmarks/solvers.py "
           + " ".join(sys.argv[1:] if argv is None else argv))
     print(f"lam = {args.lam_frac:g} * lam_max(gated); native tol {args.tol:g}, constraint_tol "
@@ -89,8 +96,7 @@ def main(argv=None):
         for form in args.formulations.split(","):
             cls = GatedReLUProblem if form == "gated" else ReLUProblem
             problem = cls(X, y, patterns, lam=lam)
-            problem._bench_dtype = args.dtype
-            floor = floor_time(problem)
+            floor = floor_time(problem, args.dtype)
             results = {}
             for name in args.solvers.split(","):
                 if name == "native":
@@ -107,7 +113,8 @@ def main(argv=None):
                         if "objective" in r and r["violation"] <= args.constraint_tol), default=None)
             for name, r in results.items():
                 row = {"n": n, "d": d, "P": P, "form": form, "lam": lam, "solver": name, **r,
-                       "floor_ms": floor * 1e3}
+                       "floor_ms": floor * 1e3, "dtype": args.dtype,
+                       "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
                 if "objective" in r and best is not None:
                     row["rel_gap_to_best"] = (r["objective"] - best) / abs(best)
                 if "objective" in r and r["iters"]:
@@ -116,7 +123,7 @@ def main(argv=None):
                 print(_format(row), flush=True)
 
     os.makedirs(os.path.join(os.path.dirname(__file__), "results"), exist_ok=True)
-    path = os.path.join(os.path.dirname(__file__), "results", "solvers.csv")
+    path = os.path.join(os.path.dirname(__file__), "results", f"solvers-{int(time.time())}.csv")
     keys = sorted({k for row in rows for k in row})
     with open(path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=keys)
@@ -134,7 +141,8 @@ def _format(row):
             f"{row['status']:18s} time {f('time', '8.3f')}s obj {f('objective', '.8g')} "
             f"gap-to-best {f('rel_gap_to_best', '.1e')} cert-gap {f('rel_cert_gap', '.1e')} "
             f"viol {f('violation', '.1e')} iters {f('iters', 'd')} "
-            f"per-iter/floor {f('per_iter_over_floor', '.1f')} (floor {f('floor_ms', '.3f')} ms)")
+            f"per-iter/floor {f('per_iter_over_floor', '.1f')} (floor {f('floor_ms', '.3f')} ms) "
+            f"peak RSS so far {f('peak_rss_gb', '.2f')} GB")
 
 
 if __name__ == "__main__":
