@@ -213,3 +213,16 @@ def test_optimal_status_means_reported_figures_meet_tolerances(cls):
         assert result.status == "optimal"
         assert result.gap <= 1e-5 * result.objective
         assert result.constraint_violation <= 1e-6
+
+
+def test_native_init_step_dispatch_on_capability():
+    solver = NativeSolver(tol=1e-6)
+    for cls in FORMULATIONS:
+        problem = make_problem(cls, "squared")
+        state = solver.init(problem)
+        start = state.objective
+        for _ in range(50):
+            state = solver.step(state)
+        assert state.n_iter == 50
+        assert state.objective < start
+        assert state.lower_bound <= state.objective + 1e-12 or cls.has_constraints

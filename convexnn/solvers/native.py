@@ -35,7 +35,13 @@ class NativeSolver(Solver):
         return self.augmented_lagrangian if problem.has_constraints else self.fista
 
     def init(self, problem, init=None):
+        """Initial state of the picked solver (see :meth:`FISTA.init`, :meth:`AugmentedLagrangian.init`)."""
         return self.pick(problem).init(problem, init)
+
+    def step(self, state):
+        """One iteration of whichever solver produced ``state``."""
+        solver = self.augmented_lagrangian if hasattr(state, "multipliers") else self.fista
+        return solver.step(state)
 
     def solve(self, problem, init=None):
         return self.pick(problem).solve(problem, init=init)
