@@ -16,6 +16,7 @@ subset shared by numpy, cupy and torch, so the same solver can later run on a GP
 """
 
 import numpy as np
+from scipy.optimize import nnls
 
 __all__ = ["BlockOperator", "check_dtype"]
 
@@ -93,3 +94,16 @@ class BlockOperator:
         if multipliers is None:
             return self.W.T @ (self.A * residual[:, None])
         return (self.W * residual[:, None] - self.O * multipliers).T @ self.A
+
+    def project_block(self, coef_row, block):
+        """Euclidean projection of one block onto its cone ``{u : O_b * (A u) >= 0}`` (float64).
+
+        Moreau: ``u = Pi_K(u) + Pi_{K polar}(u)`` with the polar cone ``{-C_b^T mu : mu >= 0}``, so
+        ``Pi_K(u) = u + C_b^T mu*`` with ``mu* = argmin_{mu >= 0} ||u + C_b^T mu||`` (an NNLS with
+        ``C_b^T = A^T diag(O_b)``). Not part of the iteration: used to polish a final point.
+        """
+        design = np.asarray(self.A, dtype=np.float64)
+        Ct = design.T * np.asarray(self.O[:, block], dtype=np.float64)
+        u = np.asarray(coef_row, dtype=np.float64)
+        mu, _ = nnls(Ct, -u, maxiter=50 * Ct.shape[1])
+        return u + Ct @ mu

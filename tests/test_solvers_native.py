@@ -203,3 +203,26 @@ def test_relu_dual_bound_is_valid_for_any_multipliers(reference):
     assert problem.dual_bound(coef) is None
     with pytest.raises(ValueError, match="multipliers"):
         problem.dual_bound(coef, np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("cls", FORMULATIONS)
+def test_optimal_status_means_reported_figures_meet_tolerances(cls):
+    problem = make_problem(cls, "logistic", seed=6)
+    for dtype in ("float64", "float32"):
+        result = get_solver("native", tol=1e-5, dtype=dtype, max_iter=20000).solve(problem)
+        assert result.status == "optimal"
+        assert result.gap <= 1e-5 * result.objective
+        assert result.constraint_violation <= 1e-6
+
+
+def test_native_init_step_dispatch_on_capability():
+    solver = NativeSolver(tol=1e-6)
+    for cls in FORMULATIONS:
+        problem = make_problem(cls, "squared")
+        state = solver.init(problem)
+        start = state.objective
+        for _ in range(50):
+            state = solver.step(state)
+        assert state.n_iter == 50
+        assert state.objective < start
+        assert state.lower_bound <= state.objective + 1e-12 or cls.has_constraints

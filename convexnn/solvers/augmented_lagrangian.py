@@ -10,13 +10,17 @@ Each outer round minimizes ``L_rho(., mu)`` with the FISTA machinery of :mod:`.f
 part carries the predictions and the constraint values as its linear images), then updates
 ``mu <- (mu - rho C U)_+`` and multiplies ``rho`` by 3 when the violation did not fall by 4x.
 An outer round ends when the inner gradient mapping is below a tolerance that shrinks by 0.3 each
-round (or after ``max_inner`` inner steps).
+round (or after ``max_inner`` inner steps). Measured alternative (not the default): a fixed
+``rho = 100 / n_samples`` with ``max_inner=20`` took 10.6k instead of 15.7k iterations on the
+(300, 10, 30) benchmark problem but was less accurate on small logistic problems.
 
 Certificate: the inner gradient at the extrapolated point is ``-(K^T z + C^T q)`` with
 ``z = -grad F`` and ``q = (mu - rho C y)_+ >= 0``, a Lagrangian dual point for the *original*
 program; scaling it into the dual-feasible set gives the lower bound derived in
 :meth:`convexnn.problems.ReLUProblem.dual_bound`. The solver stops when the relative gap is at
-most ``tol`` and the constraint violation ``max(0, -min C U)`` at most ``constraint_tol``.
+most ``tol`` and the constraint violation ``max(0, -min C U)`` at most ``constraint_tol``, or
+earlier when a *polished* point (the violating blocks projected exactly onto their cones, see
+:meth:`AugmentedLagrangian._polish`) meets both tolerances with its own recomputed gap.
 """
 
 import dataclasses
@@ -31,6 +35,7 @@ __all__ = ["AugmentedLagrangian", "AugmentedSmooth", "ALState"]
 
 _RHO_GROWTH = 3.0
 _OMEGA_SHRINK = 0.3
+_POLISH_EVERY = 50
 
 
 class AugmentedSmooth:
@@ -100,6 +105,11 @@ class ALState:
         Violation at the last multiplier update.
     n_iter, n_outer, inner_iter : int
         Inner iterations in all, multiplier updates, inner iterations in this round.
+    polished : tuple or None
+        ``(coef, objective, lower_bound)`` of a polished point (violating blocks projected onto
+        their cones, float64) that met both tolerances; the iteration stops there.
+    polished_at : int
+        Iteration of the last polishing attempt.
     """
 
     inner: FISTAState
@@ -111,6 +121,8 @@ class ALState:
     n_iter: int = 0
     n_outer: int = 0
     inner_iter: int = 0
+    polished: object = None
+    polished_at: int = -(10**9)
 
     @property
     def coef(self):
@@ -187,12 +199,12 @@ class AugmentedLagrangian(_NativeBase):
             omega=0.1 * scale,
             violation=_violation(inner.images[1]),
         )
-        state._model = (smooth, problem.penalty, problem.lam, 1e-3 * self.tol * scale)
+        state._model = (smooth, problem.penalty, problem.lam, 1e-3 * self.tol * scale, problem)
         return state
 
     def step(self, state):
         """One inner iteration, followed by a multiplier update when the round is done."""
-        smooth, penalty, lam, omega_min = state._model
+        smooth, penalty, lam, omega_min, problem = state._model
         inner = fista_step(state.inner, smooth, penalty, lam)
         violation = _violation(inner.images[1])
         new = dataclasses.replace(
@@ -205,13 +217,49 @@ class AugmentedLagrangian(_NativeBase):
         new._model = state._model
         if self._converged(new):
             return new
+        if (
+            inner.rel_gap <= 10 * self.tol
+            and new.n_iter - state.polished_at >= _POLISH_EVERY
+        ):
+            new = self._polish(new)
+            if new.polished is not None:
+                return new
         if inner.grad_map <= state.omega or new.inner_iter >= self.max_inner:
             new = self._update(new)
         return new
 
+    def _polish(self, state):
+        """Project the violating blocks onto their cones and test the stopping rule there.
+
+        Blocks violating by more than ``constraint_tol / 10`` are replaced by their exact
+        projections (:meth:`BlockOperator.project_block`), which makes the point feasible to NNLS
+        precision at a small objective cost; the bound is recomputed in float64 with the current
+        multipliers. Most of the augmented Lagrangian's iterations would otherwise go into pushing
+        the violation from ~1e-4 down to ``constraint_tol``.
+        """
+        smooth, penalty, lam, omega_min, problem = state._model
+        new = dataclasses.replace(state, polished_at=state.n_iter)
+        new._model = state._model
+        coef = np.array(state.coef, dtype=np.float64)
+        values = problem.constraint_values(coef)
+        worst = -values.min(axis=0)
+        operator = problem.block_operator(np.float64)
+        for block in np.flatnonzero(worst > 0.1 * self.constraint_tol):
+            coef[block] = operator.project_block(coef[block], block)
+        values = problem.constraint_values(coef)
+        violation = max(0.0, -float(values.min()))
+        objective = problem.objective(coef)
+        mu = np.maximum(np.asarray(smooth.multipliers, dtype=np.float64) - smooth.rho * values, 0)
+        bound = problem.dual_bound(coef, multipliers=mu)
+        if np.dtype(self.dtype) == np.float64:
+            bound = max(bound, state.lower_bound)
+        if violation <= self.constraint_tol and objective - bound <= self.tol * abs(objective):
+            new.polished = (coef, objective, bound)
+        return new
+
     def _update(self, state):
         """Multiplier (and penalty) update at the end of an outer round."""
-        smooth, penalty, lam, omega_min = state._model
+        smooth, penalty, lam, omega_min, problem = state._model
         inner = state.inner
         multipliers = smooth._shifted(inner.images[1])
         rho, step = state.rho, inner.step
@@ -234,7 +282,7 @@ class AugmentedLagrangian(_NativeBase):
             n_outer=state.n_outer + 1,
             inner_iter=0,
         )
-        new._model = (smooth, penalty, lam, omega_min)
+        new._model = (smooth, penalty, lam, omega_min, problem)
         return new
 
     def _record(self, state):
@@ -249,9 +297,14 @@ class AugmentedLagrangian(_NativeBase):
         }
 
     def _converged(self, state):
+        if state.polished is not None:
+            return True
         return state.rel_gap <= self.tol and state.violation <= self.constraint_tol
 
     def _finish(self, problem, state):
+        if state.polished is not None:
+            coef, _, bound = state.polished
+            return coef, bound
         smooth = state._model[0]
         coef = np.asarray(state.coef, dtype=np.float64)
         values = problem.constraint_values(coef)

@@ -241,14 +241,25 @@ class _NativeBase(Solver):
         raise NotImplementedError
 
     def _finish(self, problem, state):
-        """``(coef, lower_bound, extra)`` of the final state, in float64."""
+        """``(coef, lower_bound)`` of the final state, in float64."""
         raise NotImplementedError
+
+    def _final(self, problem, state):
+        coef, lower_bound = self._finish(problem, state)
+        return coef, lower_bound, problem.objective(coef), problem.constraint_violation(coef)
+
+    def _certified(self, coef, lower_bound, objective, violation):
+        """The stopping rule on float64 figures: relative gap <= tol (and violation, if any)."""
+        gap_ok = lower_bound is not None and objective - lower_bound <= self.tol * abs(objective)
+        return gap_ok and violation <= getattr(self, "constraint_tol", 0.0)
 
     def solve(self, problem, init=None):
         """Iterate until the certified stopping rule holds or ``max_iter`` runs out.
 
-        Returns a :class:`~convexnn.results.SolveResult` with ``status='optimal'`` or
-        ``'max_iter'`` (the latter also warns with a :class:`ConvergenceWarning`).
+        The running test (working dtype, best bound so far) is confirmed on the float64 figures
+        that the result reports (objective, bound at the returned point, violation) before
+        stopping, so ``status='optimal'`` means the reported gap and violation meet the
+        tolerances. Otherwise ``'max_iter'``, with a :class:`ConvergenceWarning`.
         """
         start = time.perf_counter()
         state = self.init(problem, init)
@@ -259,21 +270,28 @@ class _NativeBase(Solver):
             from tqdm.auto import tqdm
 
             iterator = tqdm(iterator, desc=self.name)
+        next_check = 0
+        final = None
         for _ in iterator:
             state = self.step(state)
             history.append(self._record(state))
-            if self._converged(state):
-                status = "optimal"
-                break
+            if state.n_iter >= next_check and self._converged(state):
+                # the running test is in the working dtype: confirm it in float64 before stopping
+                final = self._final(problem, state)
+                if self._certified(*final):
+                    status = "optimal"
+                    break
+                next_check = state.n_iter + max(10, state.n_iter // 10)
         elapsed = time.perf_counter() - start
-        coef, lower_bound = self._finish(problem, state)
-        objective = problem.objective(coef)
-        violation = problem.constraint_violation(coef)
+        if final is None or status != "optimal":
+            final = self._final(problem, state)
+        coef, lower_bound, objective, violation = final
         if status != "optimal":
+            gap = "unknown" if lower_bound is None else f"{(objective - lower_bound) / abs(objective):.2e}"
             warnings.warn(
                 f"{self.name} stopped with status 'max_iter' after {self.max_iter} iterations: "
-                f"relative gap {history[-1]['rel_gap']:.2e} (tol {self.tol:g}), constraint "
-                f"violation {violation:.2e}. Increase max_iter or loosen tol.",
+                f"relative gap {gap} (tol {self.tol:g}), constraint violation {violation:.2e}. "
+                "Increase max_iter or loosen tol.",
                 ConvergenceWarning,
                 stacklevel=2,
             )

@@ -12,7 +12,7 @@ from .augmented_lagrangian import AugmentedLagrangian
 from .base import Solver
 from .fista import FISTA
 
-__all__ = ["NativeSolver", "lam_max", "lam_grid"]
+__all__ = ["NativeSolver", "lam_max", "lam_grid", "dual_oracle"]
 
 
 class NativeSolver(Solver):
@@ -35,7 +35,13 @@ class NativeSolver(Solver):
         return self.augmented_lagrangian if problem.has_constraints else self.fista
 
     def init(self, problem, init=None):
+        """Initial state of the picked solver (see :meth:`FISTA.init`, :meth:`AugmentedLagrangian.init`)."""
         return self.pick(problem).init(problem, init)
+
+    def step(self, state):
+        """One iteration of whichever solver produced ``state``."""
+        solver = self.augmented_lagrangian if hasattr(state, "multipliers") else self.fista
+        return solver.step(state)
 
     def solve(self, problem, init=None):
         return self.pick(problem).solve(problem, init=init)
@@ -65,14 +71,24 @@ def lam_max(problem):
     float
     """
     zero = problem.zeros()
-    z = -problem.loss.gradient(problem.predict(zero), problem.y)
+    return dual_oracle(problem, -problem.loss.gradient(problem.predict(zero), problem.y))
+
+
+def dual_oracle(problem, z, threshold=0.0):
+    """``max_b max_{u in K_b, ||u|| <= 1} (K^T z)_b^T u``: the dual-constraint value of ``z``.
+
+    ``z`` is dual feasible for the (restricted) program iff this is ``<= lam``; see
+    :func:`lam_max` for the computation. Blocks whose unprojected norm is at most ``threshold``
+    are skipped (their value cannot exceed it), which saves NNLS solves when only values above
+    ``lam`` matter.
+    """
     a = problem.adjoint(z)
     orientation = problem.constraint_orientation()
     if orientation is None:
         return float(problem.penalty.dual_norm(a))
     values = orientation * (problem.design @ a.T)  # C a_b for every block
     norms = np.linalg.norm(a, axis=1)
-    best = 0.0
+    best = float(threshold)
     for b in np.argsort(-norms):  # largest first: blocks below the best so far cannot win
         if norms[b] <= best:
             break
