@@ -59,6 +59,7 @@ def test_native_matches_clarabel(reference, cls, loss):
     assert np.linalg.norm(pred - pred_ref) <= 1e-6 * np.linalg.norm(pred_ref) + 1e-9
     assert result.constraint_violation <= 1e-6
     assert result.n_iter == len(result.history) > 0
+    assert result.n_active == ref.n_active > 0
 
 
 @pytest.mark.parametrize("seed", [1, 2])

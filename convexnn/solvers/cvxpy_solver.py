@@ -31,10 +31,14 @@ _TOLERANCE_OPTIONS = {
 _MAX_ITER_OPTION = {"SCS": "max_iters", "CLARABEL": "max_iter", "ECOS": "max_iters"}
 
 _INACCURATE = {cp.OPTIMAL_INACCURATE, cp.USER_LIMIT}
-_ADVICE = (
-    "The convex program is always feasible (zero is feasible) and bounded below, so this status "
-    "means numerical trouble: standardize X and y, try solver='CLARABEL', or tighten tol."
-)
+def _advice(current):
+    """What to try after numerical trouble with solver ``current``."""
+    other = "SCS" if current == "CLARABEL" else "CLARABEL"
+    return (
+        "The convex program is always feasible (zero is feasible) and bounded below, so this "
+        f"status means numerical trouble: standardize X and y, try solver={other!r} or the "
+        "native solver (solver='auto'), or change tol."
+    )
 
 
 class CvxpySolver(Solver):
@@ -114,7 +118,7 @@ class CvxpySolver(Solver):
                 )
         except cp.error.SolverError as exc:
             raise SolverError(
-                f"cvxpy solver {self.solver} failed on {problem!r}: {exc}. {_ADVICE}",
+                f"cvxpy solver {self.solver} failed on {problem!r}: {exc}. {_advice(self.solver)}",
                 status=cp.SOLVER_ERROR,
             ) from exc
         elapsed = time.perf_counter() - start
@@ -122,14 +126,15 @@ class CvxpySolver(Solver):
         value = program.variable.value
         if status not in {cp.OPTIMAL} | _INACCURATE or value is None:
             raise SolverError(
-                f"cvxpy solver {self.solver} ended with status {status!r} on {problem!r}. {_ADVICE}",
+                f"cvxpy solver {self.solver} ended with status {status!r} on {problem!r}. "
+                f"{_advice(self.solver)}",
                 status=status,
             )
         if status in _INACCURATE:
             warnings.warn(
                 f"cvxpy solver {self.solver} stopped with status {status!r}: the solution did not "
                 "reach the requested tolerance. Increase max_iter, loosen tol, or try "
-                "solver='CLARABEL'.",
+                f"solver={'SCS' if self.solver == 'CLARABEL' else 'CLARABEL'!r}.",
                 ConvergenceWarning,
                 stacklevel=2,
             )

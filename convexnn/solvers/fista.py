@@ -306,6 +306,7 @@ class _NativeBase(Solver):
             time=elapsed,
             lower_bound=lower_bound,
             constraint_violation=violation,
+            n_active=problem.active_blocks(coef).size,
             history=history,
         )
 
