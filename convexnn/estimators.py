@@ -23,6 +23,7 @@ write and read a plain ``.npz`` file that executes no code when loaded.
 
 import logging
 import os
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -35,7 +36,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .networks import from_convex
 from .patterns import ActivationPatterns, sample_patterns
 from .problems import GatedReLUProblem, ReLUProblem
-from .results import SolveResult
+from .results import SolveResult, SolverError
 from .solvers import get_solver
 from .solvers import regularization_path as _solver_path
 
@@ -44,6 +45,9 @@ __all__ = ["ConvexReLURegressor", "ConvexReLUClassifier", "estimate_fit_bytes"]
 logger = logging.getLogger(__name__)
 
 _PROBLEMS = {"relu": ReLUProblem, "gated": GatedReLUProblem}
+
+#: Solver that ``solver='auto'`` retries with when its first choice fails numerically.
+_FALLBACK_SOLVER = "SCS"
 
 #: A fit is refused when its estimated peak memory exceeds this fraction of the memory available.
 MEMORY_FRACTION = 0.5
@@ -137,6 +141,30 @@ class _ConvexReLUBase(BaseEstimator):
             )
         return get_solver(self.solver)  # an instance carries its own options
 
+    def _with_fallback(self, solver, run):
+        """``run(solver)``; with ``solver='auto'``, retry once with SCS if the first solver fails.
+
+        Interior-point Clarabel occasionally stops with a numerical failure on logistic programs
+        over separable data, where the first-order SCS still converges. An explicit solver name or
+        instance is never replaced.
+        """
+        try:
+            return run(solver)
+        except SolverError as exc:
+            if not (isinstance(self.solver, str) and self.solver == "auto"):
+                raise
+            fallback = get_solver(
+                _FALLBACK_SOLVER, tol=self.tol, max_iter=self.max_iter, verbose=bool(self.verbose)
+            )
+            warnings.warn(
+                f"solver='auto' ({getattr(solver, 'name', solver)}) failed with status "
+                f"{exc.status!r}; solved again with {fallback.name}. Pass solver='SCS' to skip the "
+                "first attempt.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return run(fallback)
+
     def _patterns(self, X):
         """Sample patterns on ``X`` (or reuse the gates of the previous fit with warm_start)."""
         if self.warm_start and hasattr(self, "patterns_"):
@@ -186,7 +214,7 @@ class _ConvexReLUBase(BaseEstimator):
                 start = init[c]
             result = _zero_target_result(problem, solver)
             if result is None:
-                result = solver.solve(problem, init=start)
+                result = self._with_fallback(solver, lambda s: s.solve(problem, init=start))
             results.append(result)
             networks.append(from_convex(problem, result.coef))
             logger.info("output %d: %s, objective %.6g", c, result.status, result.objective)
@@ -290,7 +318,9 @@ class _ConvexReLUBase(BaseEstimator):
             if _zero_target_result(problem, solver) is not None:
                 results = [_zero_target_result(problem.with_lam(a), solver) for a in alphas]
             else:
-                results = _solver_path(problem, alphas, solver)
+                results = template._with_fallback(
+                    solver, lambda s: _solver_path(problem, alphas, s)
+                )
             per_output.append([(problem.with_lam(a), r) for a, r in zip(alphas, results)])
         estimators = []
         for i, alpha in enumerate(alphas):
@@ -371,8 +401,9 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
     formulation : {'relu', 'gated'}, default='relu'
         The convex ReLU program (C-ReLU) or the gated ReLU program (C-GReLU, fixed gates).
     solver : str or Solver, default='auto'
-        'auto' (currently cvxpy with Clarabel), any installed cvxpy solver name ('SCS',
-        'CLARABEL', ...) or an object with ``solve(problem, init=None)``.
+        'auto' (currently cvxpy with Clarabel, retried once with SCS and a UserWarning if Clarabel
+        fails numerically), any installed cvxpy solver name ('SCS', 'CLARABEL', ...) or an object
+        with ``solve(problem, init=None)``.
     fit_intercept : bool, default=True
         Append a ones column to ``X`` (a hidden bias, penalized like the weights as in the papers)
         and center ``y``: the training mean becomes the unpenalized output bias ``intercepts_[1]``.

@@ -16,7 +16,8 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import convexnn.estimators as estimators_module
-from convexnn import CvxpySolver, GatedReLUProblem, ReLUProblem, from_convex, sample_patterns
+from convexnn import CvxpySolver, GatedReLUProblem, ReLUProblem, SolverError, from_convex, sample_patterns
+from convexnn.solvers import Solver
 from convexnn.estimators import ConvexReLUClassifier, ConvexReLURegressor, estimate_fit_bytes
 
 
@@ -327,6 +328,34 @@ def test_solver_instance_and_scs(regression):
         warnings.simplefilter("ignore")
         scs = ConvexReLURegressor(alpha=1e-2, n_patterns=6, random_state=0, solver=CvxpySolver("SCS", tol=1e-8, max_iter=100000)).fit(X, y)
     assert scs.objective_ == pytest.approx(ref.objective_, rel=1e-3)
+
+
+class _FailingSolver(Solver):
+    name = "always-fails"
+
+    def solve(self, problem, init=None):
+        raise SolverError("numerical trouble", status="solver_error")
+
+
+def test_auto_solver_falls_back_to_scs_when_it_fails(monkeypatch, regression):
+    X, y = regression
+    reference = ConvexReLURegressor(alpha=1e-2, n_patterns=6, random_state=0).fit(X, y)
+    real_get_solver = estimators_module.get_solver
+
+    def get_solver(name, **options):
+        return _FailingSolver() if name == "auto" else real_get_solver(name, **options)
+
+    monkeypatch.setattr(estimators_module, "get_solver", get_solver)
+    est = ConvexReLURegressor(alpha=1e-2, n_patterns=6, random_state=0)
+    with pytest.warns(UserWarning, match=r"solver='auto' \(always-fails\) failed.*cvxpy-SCS"):
+        est.fit(X, y)
+    assert est.objective_ == pytest.approx(reference.objective_, rel=1e-3)
+    with pytest.warns(UserWarning, match="solved again with cvxpy-SCS"):
+        path = est.regularization_path(X, y, [0.1, 0.01])
+    assert path.objective[1] == pytest.approx(reference.objective_, rel=1e-3)
+    # an explicitly chosen solver is never replaced
+    with pytest.raises(SolverError, match="numerical trouble"):
+        ConvexReLURegressor(n_patterns=6, solver=_FailingSolver()).fit(X, y)
 
 
 def test_invalid_parameters_are_reported(regression):
