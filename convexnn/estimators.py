@@ -22,7 +22,6 @@ write and read a plain ``.npz`` file that executes no code when loaded.
 """
 
 import logging
-import os
 import warnings
 from numbers import Integral, Real
 
@@ -33,6 +32,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .memory import check_memory
 from .networks import from_convex
 from .patterns import ActivationPatterns, sample_patterns
 from .problems import GatedReLUProblem, ReLUProblem
@@ -40,7 +40,7 @@ from .results import SolveResult, SolverError
 from .solvers import get_solver
 from .solvers import regularization_path as _solver_path
 
-__all__ = ["ConvexReLURegressor", "ConvexReLUClassifier", "estimate_fit_bytes"]
+__all__ = ["ConvexReLURegressor", "ConvexReLUClassifier"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,72 +48,6 @@ _PROBLEMS = {"relu": ReLUProblem, "gated": GatedReLUProblem}
 
 #: Solver that ``solver='auto'`` retries with when its first choice fails numerically.
 _FALLBACK_SOLVER = "SCS"
-
-#: A fit is refused when its estimated peak memory exceeds this fraction of the memory available.
-MEMORY_FRACTION = 0.5
-
-# Bytes per non-zero of the cvxpy canonicalization of ``A @ U`` and the expressions built on it
-# (values + indices, and the copies cvxpy keeps of the stacked problem data). Calibrated with
-# tracemalloc on ReLUProblem.cvxpy_program + get_problem_data('CLARABEL'): the peak is 150-170
-# bytes per n_samples * n_columns * n_blocks for n in 200..800; the margin covers the solver.
-_CVXPY_BYTES_PER_NONZERO = 200
-
-
-def estimate_fit_bytes(n_samples, n_features, n_patterns, *, formulation="relu", fit_intercept=True):
-    """Estimate the peak memory of one convex fit, in bytes, before anything is allocated.
-
-    Parameters
-    ----------
-    n_samples, n_features, n_patterns : int
-    formulation : {'relu', 'gated'}
-    fit_intercept : bool
-
-    Returns
-    -------
-    int
-        Gates and pattern mask (plus the float product ``X @ gates`` they come from), the
-        problem's block weights, and the cvxpy canonical form, whose size is dominated by
-        ``n_samples * n_columns * n_blocks`` non-zeros (``n_blocks = 2 n_patterns`` for 'relu').
-    """
-    n, p = int(n_samples), int(n_patterns)
-    cols = int(n_features) + bool(fit_intercept)
-    blocks = 2 * p if formulation == "relu" else p
-    patterns = 8 * cols * p + 9 * n * p  # gates, X @ gates (float) and the boolean mask
-    problem = 8 * n * blocks
-    cvxpy = _CVXPY_BYTES_PER_NONZERO * n * cols * blocks
-    return patterns + problem + cvxpy
-
-
-def _available_bytes():
-    """Memory available to this process (MemAvailable on Linux, else physical memory)."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):  # pragma: no cover - non-POSIX
-        return 16 * 2**30
-
-
-def _check_memory(n_samples, n_features, n_patterns, formulation, fit_intercept):
-    need = estimate_fit_bytes(
-        n_samples, n_features, n_patterns, formulation=formulation, fit_intercept=fit_intercept
-    )
-    budget = MEMORY_FRACTION * _available_bytes()
-    if need > budget:
-        raise MemoryError(
-            f"this fit would need about {need / 2**30:.1f} GiB (n_samples={n_samples}, "
-            f"n_features={n_features}, n_patterns={n_patterns}, formulation={formulation!r}) but "
-            f"only {budget / 2**30:.1f} GiB may be used. Turn down n_patterns (the cvxpy problem "
-            "grows as n_samples * n_features * n_patterns), use formulation='gated' (half the "
-            "blocks), or fit on fewer samples."
-        )
-    return need
-
 
 class _ConvexReLUBase(BaseEstimator):
     """Shared fit machinery; see :class:`ConvexReLURegressor` for the parameters."""
@@ -132,6 +66,31 @@ class _ConvexReLUBase(BaseEstimator):
     }
 
     _loss = None  # 'squared' or 'logistic', set by the subclasses
+
+    def __init__(
+        self,
+        alpha=1e-3,
+        *,
+        n_patterns=50,
+        formulation="relu",
+        solver="auto",
+        fit_intercept=True,
+        max_iter=None,
+        tol=1e-6,
+        random_state=None,
+        verbose=False,
+        warm_start=False,
+    ):
+        self.alpha = alpha
+        self.n_patterns = n_patterns
+        self.formulation = formulation
+        self.solver = solver
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
 
     # ------------------------------------------------------------------ the route
     def _get_solver(self):
@@ -261,7 +220,7 @@ class _ConvexReLUBase(BaseEstimator):
 
     def _validate_fit_data(self, X, y):
         X, y = validate_data(self, X, y, **self._validate_kwargs)
-        _check_memory(X.shape[0], X.shape[1], self.n_patterns, self.formulation, self.fit_intercept)
+        check_memory(X.shape[0], X.shape[1], self.n_patterns, self.formulation, self.fit_intercept)
         return X, y
 
     # ------------------------------------------------------------------ public API
@@ -457,36 +416,11 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
     _loss = "squared"
     _validate_kwargs = {"multi_output": True, "y_numeric": True, "dtype": np.float64}
 
-    def __init__(
-        self,
-        alpha=1e-3,
-        *,
-        n_patterns=50,
-        formulation="relu",
-        solver="auto",
-        fit_intercept=True,
-        max_iter=None,
-        tol=1e-6,
-        random_state=None,
-        verbose=False,
-        warm_start=False,
-    ):
-        self.alpha = alpha
-        self.n_patterns = n_patterns
-        self.formulation = formulation
-        self.solver = solver
-        self.fit_intercept = fit_intercept
-        self.max_iter = max_iter
-        self.tol = tol
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
 
     def _prepare_fit(self, X, y):
         X, y = self._validate_fit_data(X, y)
         targets = y.reshape(-1, 1) if y.ndim == 1 else y
         self._n_outputs = targets.shape[1]
-        self._y_ndim = y.ndim
         if self.fit_intercept:
             # a constant column keeps its value exactly, so its centered target is exactly zero
             constant = np.all(targets == targets[:1], axis=0)
@@ -574,30 +508,6 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
     _loss = "logistic"
     _validate_kwargs = {"dtype": np.float64}
 
-    def __init__(
-        self,
-        alpha=1e-3,
-        *,
-        n_patterns=50,
-        formulation="relu",
-        solver="auto",
-        fit_intercept=True,
-        max_iter=None,
-        tol=1e-6,
-        random_state=None,
-        verbose=False,
-        warm_start=False,
-    ):
-        self.alpha = alpha
-        self.n_patterns = n_patterns
-        self.formulation = formulation
-        self.solver = solver
-        self.fit_intercept = fit_intercept
-        self.max_iter = max_iter
-        self.tol = tol
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
 
     def _prepare_fit(self, X, y):
         X, y = self._validate_fit_data(X, y)

@@ -121,7 +121,6 @@ def save(estimator, path):
         "params": params,
         "solver_saved_as": None if isinstance(solver, str) else repr(solver),
         "n_outputs": len(estimator._networks),
-        "y_ndim": getattr(estimator, "_y_ndim", None),
         "patterns_fit_intercept": estimator.patterns_.fit_intercept,
         "n_features_in_": int(estimator.n_features_in_),
         "objective_": float(estimator.objective_),
@@ -217,8 +216,6 @@ def _rebuild(cls, meta, arrays):
     est._coef = coefs
     est._offset = arrays["offset"]
     est._n_outputs = len(networks)
-    if meta.get("y_ndim") is not None:
-        est._y_ndim = meta["y_ndim"]
     if "classes" in arrays:
         est.classes_ = arrays["classes"]
     if "feature_names_in" in arrays:

@@ -18,7 +18,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import convexnn.estimators as estimators_module
 from convexnn import CvxpySolver, GatedReLUProblem, ReLUProblem, SolverError, from_convex, sample_patterns
 from convexnn.solvers import Solver
-from convexnn.estimators import ConvexReLUClassifier, ConvexReLURegressor, estimate_fit_bytes
+from convexnn.estimators import ConvexReLUClassifier, ConvexReLURegressor
 
 
 # Small n_patterns keeps the ~200 scikit-learn checks at a few seconds in total. No check is
@@ -289,25 +289,6 @@ def test_too_large_a_request_fails_before_allocating(regression):
     tracemalloc.stop()
     assert time.perf_counter() - start < 5 and peak < 50e6  # refused, nothing big allocated
     assert not hasattr(est, "coefs_")
-
-
-def test_memory_estimate_bounds_what_a_fit_allocates(regression):
-    X, y = regression
-    tracemalloc.start()
-    ConvexReLURegressor(n_patterns=20, random_state=0).fit(X, y)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    estimate = estimate_fit_bytes(40, 3, 20, formulation="relu", fit_intercept=True)
-    assert peak <= estimate <= 20 * peak
-    gated = estimate_fit_bytes(40, 3, 20, formulation="gated", fit_intercept=True)
-    assert gated < estimate
-
-
-def test_memory_budget_is_a_fraction_of_available_memory(monkeypatch, regression):
-    X, y = regression
-    monkeypatch.setattr(estimators_module, "_available_bytes", lambda: 1e5)
-    with pytest.raises(MemoryError, match="n_patterns=20"):
-        ConvexReLURegressor(n_patterns=20).fit(X, y)
 
 
 @pytest.mark.parametrize("name", ["NOT_A_SOLVER", "GUROBI"])
