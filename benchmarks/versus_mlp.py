@@ -108,7 +108,8 @@ def main(argv=None):
     parser.add_argument("--solver", default="auto", help="convexnn solver ('auto', 'SCS', ...)")
     parser.add_argument("--mlp-max-iter", type=int, default=2000)
     args = parser.parse_args(argv)
-    print("command: python benchmarks/versus_mlp.py " + " ".join(sys.argv[1:] if argv is None else argv))
+    given = sys.argv[1:] if argv is None else argv
+    print("command: python benchmarks/versus_mlp.py " + " ".join(given))
     print(
         f"alpha={args.alpha} (MLP: n_train*alpha, lbfgs), n_patterns={args.n_patterns} "
         f"(MLP width {2 * args.n_patterns}), formulation={args.formulation}, solver={args.solver}, "

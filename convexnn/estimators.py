@@ -306,7 +306,7 @@ class _ConvexReLUBase(BaseEstimator):
                 setattr(self, name, getattr(other, name))
 
     def save(self, path):
-        """Write the fitted model to ``path`` as a plain ``.npz`` file (see :mod:`convexnn.persistence`).
+        """Write the fitted model to ``path`` as a plain ``.npz`` file (:mod:`convexnn.persistence`).
 
         The file holds float arrays and a JSON metadata string with the package version; loading
         it with :func:`convexnn.persistence.load` executes no code.

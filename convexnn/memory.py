@@ -21,7 +21,9 @@ MEMORY_FRACTION = 0.5
 _CVXPY_BYTES_PER_NONZERO = 200
 
 
-def estimate_fit_bytes(n_samples, n_features, n_patterns, *, formulation="relu", fit_intercept=True):
+def estimate_fit_bytes(
+    n_samples, n_features, n_patterns, *, formulation="relu", fit_intercept=True
+):
     """Estimate the peak memory of one convex fit, in bytes, before anything is allocated.
 
     Parameters

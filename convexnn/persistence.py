@@ -60,7 +60,8 @@ def _plain_array(values, what):
         values = list(a.ravel())
         if all(isinstance(v, str) for v in values):
             return a.astype(str)
-        if values and all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in values):
+        numeric = (int, float, np.number)
+        if values and all(isinstance(v, numeric) and not isinstance(v, bool) for v in values):
             return np.array(values).reshape(a.shape)
         raise ValueError(
             f"{what} has entries of mixed or non-numeric, non-string type ({a.dtype}); only "
@@ -88,7 +89,9 @@ def save(estimator, path):
     if type(estimator).__name__ not in classes:
         raise ValueError(f"save handles {sorted(classes)}, got {type(estimator).__name__}.")
     check_is_fitted(estimator)
-    params = {k: v.item() if isinstance(v, np.generic) else v for k, v in estimator.get_params().items()}
+    params = {
+        k: v.item() if isinstance(v, np.generic) else v for k, v in estimator.get_params().items()
+    }
     solver = params["solver"]
     if not isinstance(solver, str):
         params["solver"] = "auto"
@@ -147,7 +150,7 @@ def _read(path):
     try:
         meta = json.loads(str(arrays.pop(_META_KEY)))
     except (json.JSONDecodeError, TypeError) as exc:
-        raise ValueError(f"{path}: the metadata of this model file is not valid JSON: {exc}") from exc
+        raise ValueError(f"{path}: the model file's metadata is not valid JSON: {exc}") from exc
     return meta, arrays
 
 
@@ -204,7 +207,8 @@ def _rebuild(cls, meta, arrays):
         W1, w2 = arrays[f"net{c}_W1"], arrays[f"net{c}_w2"]
         b1 = arrays.get(f"net{c}_b1")
         if gated:
-            net = GatedReLUNetwork(arrays[f"net{c}_gates"], W1, w2, b1, arrays.get(f"net{c}_gate_bias"))
+            gates, gate_bias = arrays[f"net{c}_gates"], arrays.get(f"net{c}_gate_bias")
+            net = GatedReLUNetwork(gates, W1, w2, b1, gate_bias)
         else:
             net = ReLUNetwork(W1, w2, b1)
         networks.append(net)

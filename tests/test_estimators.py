@@ -16,7 +16,14 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import convexnn.estimators as estimators_module
-from convexnn import CvxpySolver, GatedReLUProblem, ReLUProblem, SolverError, from_convex, sample_patterns
+from convexnn import (
+    CvxpySolver,
+    GatedReLUProblem,
+    ReLUProblem,
+    SolverError,
+    from_convex,
+    sample_patterns,
+)
 from convexnn.solvers import Solver
 from convexnn.estimators import ConvexReLUClassifier, ConvexReLURegressor
 
@@ -53,7 +60,9 @@ def blobs():
 
 
 # ---------------------------------------------------------------------- agreement with the route
-@pytest.mark.parametrize("formulation, problem_class", [("relu", ReLUProblem), ("gated", GatedReLUProblem)])
+@pytest.mark.parametrize(
+    "formulation, problem_class", [("relu", ReLUProblem), ("gated", GatedReLUProblem)]
+)
 def test_regressor_matches_the_route_by_hand(regression, formulation, problem_class):
     X, y = regression
     est = ConvexReLURegressor(alpha=1e-2, n_patterns=10, formulation=formulation, random_state=3)
@@ -257,7 +266,8 @@ def test_constant_target(regression):
 def test_mismatched_n_features_at_predict(regression):
     X, y = regression
     est = ConvexReLURegressor(n_patterns=4, random_state=0).fit(X, y)
-    with pytest.raises(ValueError, match="X has 2 features, but ConvexReLURegressor is expecting 3"):
+    message = "X has 2 features, but ConvexReLURegressor is expecting 3"
+    with pytest.raises(ValueError, match=message):
         est.predict(X[:, :2])
 
 
@@ -298,7 +308,8 @@ def test_solver_not_installed(regression, name):
     if name in cp.installed_solvers():
         pytest.skip(f"{name} is installed here")
     X, y = regression
-    with pytest.raises(ValueError, match=rf"solver='{name}' is not an installed cvxpy solver; installed: .*CLARABEL"):
+    message = rf"solver='{name}' is not an installed cvxpy solver; installed: .*CLARABEL"
+    with pytest.raises(ValueError, match=message):
         ConvexReLURegressor(n_patterns=4, solver=name).fit(X, y)
 
 
@@ -307,7 +318,9 @@ def test_solver_instance_and_scs(regression):
     ref = ConvexReLURegressor(alpha=1e-2, n_patterns=6, random_state=0).fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        scs = ConvexReLURegressor(alpha=1e-2, n_patterns=6, random_state=0, solver=CvxpySolver("SCS", tol=1e-8, max_iter=100000)).fit(X, y)
+        solver = CvxpySolver("SCS", tol=1e-8, max_iter=100000)
+        scs = ConvexReLURegressor(alpha=1e-2, n_patterns=6, random_state=0, solver=solver)
+        scs.fit(X, y)
     assert scs.objective_ == pytest.approx(ref.objective_, rel=1e-3)
 
 

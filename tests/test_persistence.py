@@ -61,7 +61,10 @@ def test_save_load_round_trip_is_bit_for_bit(data, tmp_path):
         for a, b in zip(_outputs(model, X), _outputs(again, X)):
             assert a.dtype == b.dtype or a.dtype.kind == b.dtype.kind == "U"
             np.testing.assert_array_equal(a, b)
-        for name in ("objective_", "n_iter_", "solver_status_", "n_active_neurons_", "n_features_in_"):
+        scalars = (
+            "objective_", "n_iter_", "solver_status_", "n_active_neurons_", "n_features_in_"
+        )
+        for name in scalars:
             assert getattr(again, name) == getattr(model, name)
         for a, b in zip(model.coefs_ + model.intercepts_, again.coefs_ + again.intercepts_):
             np.testing.assert_array_equal(a, b)
@@ -195,7 +198,8 @@ def test_newer_format_version_is_refused(data, tmp_path):
         lambda meta, arrays: meta.update(format_version=FORMAT_VERSION + 1, convexnn_version="9.0"),
         fix_digest=True,
     )
-    with pytest.raises(ValueError, match=r"format version 2 \(written by convexnn 9.0\).*Upgrade convexnn"):
+    message = r"format version 2 \(written by convexnn 9.0\).*Upgrade convexnn"
+    with pytest.raises(ValueError, match=message):
         load(path)
 
 
