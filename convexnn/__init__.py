@@ -6,6 +6,7 @@ patterns -> problem -> solver -> result -> network -> estimator.
 
 __version__ = "0.1.0"
 
+from .estimators import ConvexReLUClassifier, ConvexReLURegressor
 from .losses import LogisticLoss, SquaredLoss
 from .networks import GatedReLUNetwork, ReLUNetwork, from_convex
 from .patterns import ActivationPatterns, count_patterns, enumerate_patterns, sample_patterns
@@ -37,4 +38,6 @@ __all__ = [
     "from_convex",
     "train",
     "add_intercept",
+    "ConvexReLURegressor",
+    "ConvexReLUClassifier",
 ]

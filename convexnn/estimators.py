@@ -1,0 +1,615 @@
+"""scikit-learn estimators that train two-layer ReLU networks by convex optimization.
+
+:class:`ConvexReLURegressor` and :class:`ConvexReLUClassifier` wire the route of the package
+together and store the outcome as fitted attributes named like scikit-learn's MLP:
+
+    X, y --validate_data--> sample_patterns --> ReLUProblem / GatedReLUProblem --> solver
+         --> SolveResult --> from_convex --> network  (coefs_, intercepts_, predict)
+
+They reimplement none of those steps. Outputs (regression targets, or classes one-vs-rest) are
+independent convex programs over one shared set of activation patterns; the fitted network is the
+union of the per-output networks (its hidden layer stacks their neurons, and each neuron feeds
+only its own output).
+
+Preprocessing is left to the user, as for ``MLPRegressor``: put a ``StandardScaler`` in front
+(``make_pipeline(StandardScaler(), ConvexReLURegressor())``). The pattern sampler draws Gaussian
+gates, which suits features of comparable scale, and ``alpha`` is only meaningful relative to the
+scale of ``X`` (and, for regression, of ``y``). The one transformation done inside is centering
+the regression target when ``fit_intercept=True`` (see the class docstring).
+
+Persistence: instances pickle; :meth:`~_ConvexReLUBase.save` and :func:`convexnn.persistence.load`
+write and read a plain ``.npz`` file that executes no code when loaded.
+"""
+
+import logging
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context, clone
+from sklearn.utils import Bunch
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .memory import check_memory
+from .networks import from_convex
+from .patterns import ActivationPatterns, sample_patterns
+from .problems import GatedReLUProblem, ReLUProblem
+from .results import SolveResult, SolverError
+from .solvers import get_solver
+from .solvers import regularization_path as _solver_path
+
+__all__ = ["ConvexReLURegressor", "ConvexReLUClassifier"]
+
+logger = logging.getLogger(__name__)
+
+_PROBLEMS = {"relu": ReLUProblem, "gated": GatedReLUProblem}
+
+#: Solver that ``solver='auto'`` retries with when its first choice fails numerically.
+_FALLBACK_SOLVER = "SCS"
+
+class _ConvexReLUBase(BaseEstimator):
+    """Shared fit machinery; see :class:`ConvexReLURegressor` for the parameters."""
+
+    _parameter_constraints: dict = {
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "n_patterns": [Interval(Integral, 1, None, closed="left")],
+        "formulation": [StrOptions({"relu", "gated"})],
+        "solver": [str, HasMethods(["solve"])],
+        "fit_intercept": ["boolean"],
+        "max_iter": [Interval(Integral, 1, None, closed="left"), None],
+        "tol": [Interval(Real, 0, None, closed="neither"), None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    _loss = None  # 'squared' or 'logistic', set by the subclasses
+
+    def __init__(
+        self,
+        alpha=1e-3,
+        *,
+        n_patterns=50,
+        formulation="relu",
+        solver="auto",
+        fit_intercept=True,
+        max_iter=None,
+        tol=1e-6,
+        random_state=None,
+        verbose=False,
+        warm_start=False,
+    ):
+        self.alpha = alpha
+        self.n_patterns = n_patterns
+        self.formulation = formulation
+        self.solver = solver
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    # ------------------------------------------------------------------ the route
+    def _get_solver(self):
+        if isinstance(self.solver, str):
+            return get_solver(
+                self.solver, tol=self.tol, max_iter=self.max_iter, verbose=bool(self.verbose)
+            )
+        return get_solver(self.solver)  # an instance carries its own options
+
+    def _with_fallback(self, solver, run):
+        """``run(solver)``; with ``solver='auto'``, retry once with SCS if the first solver fails.
+
+        Interior-point Clarabel occasionally stops with a numerical failure on logistic programs
+        over separable data, where the first-order SCS still converges. An explicit solver name or
+        instance is never replaced.
+        """
+        try:
+            return run(solver)
+        except SolverError as exc:
+            if not (isinstance(self.solver, str) and self.solver == "auto"):
+                raise
+            fallback = get_solver(
+                _FALLBACK_SOLVER, tol=self.tol, max_iter=self.max_iter, verbose=bool(self.verbose)
+            )
+            warnings.warn(
+                f"solver='auto' ({getattr(solver, 'name', solver)}) failed with status "
+                f"{exc.status!r}; solved again with {fallback.name}. Pass solver='SCS' to skip the "
+                "first attempt.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return run(fallback)
+
+    def _patterns(self, X):
+        """Sample patterns on ``X`` (or reuse the gates of the previous fit with warm_start)."""
+        if self.warm_start and hasattr(self, "patterns_"):
+            previous = self.patterns_
+            if (
+                previous.fit_intercept == self.fit_intercept
+                and previous.gates.shape[0] == X.shape[1] + self.fit_intercept
+            ):
+                return ActivationPatterns.from_gates(
+                    X, previous.gates, fit_intercept=self.fit_intercept
+                )
+        patterns = sample_patterns(
+            X, self.n_patterns, fit_intercept=self.fit_intercept, random_state=self.random_state
+        )
+        if patterns.n_patterns == 0:  # only when every row of X is zero and there is no intercept
+            raise ValueError(
+                "no activation pattern is active on any sample (X is zero and fit_intercept=False);"
+                " set fit_intercept=True."
+            )
+        return patterns
+
+    def _problems(self, X, targets, patterns, alpha):
+        problem_class = _PROBLEMS[self.formulation]
+        return [
+            problem_class(X, t, patterns, lam=alpha, loss=self._loss) for t in targets.T
+        ]
+
+    def _progress(self, iterable, desc):
+        if self.verbose:
+            from tqdm.auto import tqdm
+
+            return tqdm(iterable, desc=desc)
+        return iterable
+
+    def _solve_all(self, X, targets, patterns):
+        """Solve one program per column of ``targets`` and store the fitted attributes."""
+        solver = self._get_solver()
+        init = None
+        if self.warm_start and getattr(self, "_coef", None) is not None:
+            init = self._coef
+        results, networks = [], []
+        for c, problem in enumerate(
+            self._progress(self._problems(X, targets, patterns, self.alpha), "outputs")
+        ):
+            start = None
+            if init is not None and c < len(init) and init[c].shape == problem.coef_shape:
+                start = init[c]
+            result = _zero_target_result(problem, solver)
+            if result is None:
+                result = self._with_fallback(solver, lambda s: s.solve(problem, init=start))
+            results.append(result)
+            networks.append(from_convex(problem, result.coef))
+            logger.info("output %d: %s, objective %.6g", c, result.status, result.objective)
+        self._store(patterns, results, networks)
+
+    def _store(self, patterns, results, networks):
+        self.patterns_ = patterns
+        self._coef = [r.coef for r in results]
+        self._networks = networks
+        self.objective_ = float(sum(r.objective for r in results))
+        iters = [r.n_iter for r in results if r.n_iter is not None]
+        self.n_iter_ = int(max(iters)) if iters else 0
+        statuses = [r.status for r in results]
+        self.solver_status_ = next((s for s in statuses if s != "optimal"), "optimal")
+        self._set_weights()
+
+    def _set_weights(self):
+        """Derive the MLP-style attributes from the per-output networks."""
+        nets = self._networks
+        n_hidden = sum(net.n_neurons for net in nets)
+        W1 = np.hstack([net.W1 for net in nets])
+        b1 = np.concatenate(
+            [net.b1 if net.b1 is not None else np.zeros(net.n_neurons) for net in nets]
+        )
+        W2 = np.zeros((n_hidden, len(nets)))
+        start = 0
+        for c, net in enumerate(nets):
+            W2[start : start + net.n_neurons, c] = net.w2
+            start += net.n_neurons
+        self.coefs_ = [W1, W2]
+        self.intercepts_ = [b1, self._offset.copy()]
+        self.n_active_neurons_ = int(n_hidden)
+        if self.formulation == "gated":
+            self.gates_ = np.hstack([net._gates() for net in nets])
+        else:
+            self.gates_ = None
+
+    def _raw_predict(self, X):
+        """Network outputs plus the output offset, shape (n_samples, n_outputs)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        out = np.column_stack([net.predict(X) for net in self._networks])
+        return out + self._offset
+
+    def _validate_fit_data(self, X, y):
+        X, y = validate_data(self, X, y, **self._validate_kwargs)
+        check_memory(X.shape[0], X.shape[1], self.n_patterns, self.formulation, self.fit_intercept)
+        return X, y
+
+    # ------------------------------------------------------------------ public API
+    def to_network(self):
+        """The fitted non-convex network(s).
+
+        Returns
+        -------
+        ReLUNetwork or GatedReLUNetwork, or a list of them
+            One network when there is a single output (regression with 1-D ``y``, binary
+            classification), else one per output / class. Regressors with ``fit_intercept=True``
+            add the constant ``intercepts_[1]`` to the network's output.
+        """
+        check_is_fitted(self)
+        if len(self._networks) == 1:
+            return self._networks[0]
+        return list(self._networks)
+
+    def regularization_path(self, X, y, alphas):
+        """Fit the model for several ``alpha`` values, re-solving one cached program per output.
+
+        The patterns are sampled once (as in :meth:`fit`), the cvxpy program of each output is
+        compiled once with ``alpha`` as a parameter, and each solve starts from the previous
+        solution where the solver accepts a warm start. ``self`` is not modified.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        alphas : array-like of shape (n_alphas,)
+            Non-negative strengths, solved in the given order (decreasing suits warm starts).
+
+        Returns
+        -------
+        path : Bunch
+            ``alphas`` (n_alphas,), ``objective`` (n_alphas,), ``n_active_neurons`` (n_alphas,),
+            ``solver_status`` (list of str) and ``estimators``: a fitted copy of this estimator
+            per alpha (``clone(self).set_params(alpha=a)`` with the path's solution).
+        """
+        self._validate_params()
+        alphas = np.asarray(alphas, dtype=np.float64)
+        if alphas.ndim != 1 or alphas.size == 0 or not np.all(np.isfinite(alphas)) or np.any(
+            alphas < 0
+        ):
+            raise ValueError("alphas must be a non-empty 1-D array of finite values >= 0.")
+        template = clone(self).set_params(warm_start=False)
+        X, targets = template._prepare_fit(X, y)
+        patterns = template._patterns(X)
+        solver = template._get_solver()
+        per_output = []  # per output: list of (problem, result) over alphas
+        for problem in template._progress(
+            template._problems(X, targets, patterns, alphas[0]), "outputs"
+        ):
+            if _zero_target_result(problem, solver) is not None:
+                results = [_zero_target_result(problem.with_lam(a), solver) for a in alphas]
+            else:
+                results = template._with_fallback(
+                    solver, lambda s: _solver_path(problem, alphas, s)
+                )
+            per_output.append([(problem.with_lam(a), r) for a, r in zip(alphas, results)])
+        estimators = []
+        for i, alpha in enumerate(alphas):
+            est = clone(template).set_params(alpha=float(alpha))
+            est._copy_data_attributes(template)
+            pairs = [out[i] for out in per_output]
+            est._store(
+                patterns,
+                [r for _, r in pairs],
+                [from_convex(p, r.coef) for p, r in pairs],
+            )
+            estimators.append(est)
+        return Bunch(
+            alphas=alphas,
+            objective=np.array([e.objective_ for e in estimators]),
+            n_active_neurons=np.array([e.n_active_neurons_ for e in estimators]),
+            solver_status=[e.solver_status_ for e in estimators],
+            estimators=estimators,
+        )
+
+    def _copy_data_attributes(self, other):
+        for name in ("n_features_in_", "feature_names_in_", "_offset", "classes_", "_n_outputs"):
+            if hasattr(other, name):
+                setattr(self, name, getattr(other, name))
+
+    def save(self, path):
+        """Write the fitted model to ``path`` as a plain ``.npz`` file (:mod:`convexnn.persistence`).
+
+        The file holds float arrays and a JSON metadata string with the package version; loading
+        it with :func:`convexnn.persistence.load` executes no code.
+        """
+        from .persistence import save
+
+        save(self, path)
+
+    @classmethod
+    def load(cls, path):
+        """Read a model written by :meth:`save`; raises ValueError if it is not a ``cls``."""
+        from .persistence import load
+
+        model = load(path)
+        if not isinstance(model, cls):
+            raise ValueError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}.")
+        return model
+
+
+class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
+    """Two-layer ReLU network regressor trained to global optimality over sampled patterns.
+
+    For each output column ``y`` (centered when ``fit_intercept``), with ``A = [X, 1]`` (or ``X``)
+    and sampled activation patterns ``D_1 .. D_P``, it solves the convex ReLU program
+
+    .. math::
+
+        \\min_{v_i, w_i}\\ \\frac{1}{2n} \\Big\\| \\sum_{i=1}^P D_i A (v_i - w_i) - y \\Big\\|^2
+        + \\alpha \\sum_{i=1}^P (\\|v_i\\|_2 + \\|w_i\\|_2)
+        \\quad\\text{s.t. } (2D_i - I) A v_i \\ge 0,\\ (2D_i - I) A w_i \\ge 0,
+
+    (``formulation='gated'``: one unconstrained block ``u_i`` per pattern), and maps the solution
+    to the network ``f(x) = sum_j (x^T w_j + b_j)_+ a_j + b_out`` whose weight-decay objective
+    ``(1/2n) ||f(X) - y||^2 + (alpha/2)(||W1||^2 + ||b1||^2 + ||a||^2)`` equals the convex optimum.
+    With all patterns this is the global optimum of the non-convex training problem; with sampled
+    patterns it is the optimum over networks whose neurons use those patterns.
+
+    Multi-output ``y`` gives independent programs per column over the same patterns; the network
+    is their union (neurons stacked, each feeding its own output) and ``objective_`` is the sum.
+
+    Parameters
+    ----------
+    alpha : float, default=1e-3
+        Regularization strength ``lam`` of MATH.md (>= 0). ``MLPRegressor(alpha=a)`` trained full
+        batch with ``solver='lbfgs'`` penalizes ``(a / 2n) ||W||^2``, so ``a = n_samples * alpha``
+        is the comparable value (MLP leaves its biases unpenalized).
+    n_patterns : int, default=50
+        Number of Gaussian gates drawn; duplicate and empty patterns are dropped. The network has at
+        most ``2 * n_patterns`` ('relu') or ``n_patterns`` ('gated') neurons per output. Memory and
+        time grow as ``n_samples * n_features * n_patterns``.
+    formulation : {'relu', 'gated'}, default='relu'
+        The convex ReLU program (C-ReLU) or the gated ReLU program (C-GReLU, fixed gates).
+    solver : str or Solver, default='auto'
+        'auto' (currently cvxpy with Clarabel, retried once with SCS and a UserWarning if Clarabel
+        fails numerically), any installed cvxpy solver name ('SCS', 'CLARABEL', ...) or an object
+        with ``solve(problem, init=None)``.
+    fit_intercept : bool, default=True
+        Append a ones column to ``X`` (a hidden bias, penalized like the weights as in the papers)
+        and center ``y``: the training mean becomes the unpenalized output bias ``intercepts_[1]``.
+    max_iter : int or None, default=None
+        Iteration cap for the solver (None: the solver's default). Ignored for a Solver instance.
+    tol : float or None, default=1e-6
+        Solver tolerance (None: the solver's default). Ignored for a Solver instance.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the pattern sampler; the same seed gives the same model.
+    verbose : bool or int, default=False
+        Show the solver log and a progress bar over outputs.
+    warm_start : bool, default=False
+        Reuse the gates of the previous fit (patterns recomputed on the new ``X``) and its
+        solution as the starting point where the solver accepts one (SCS does, Clarabel does not).
+
+    Attributes
+    ----------
+    coefs_ : list of two ndarrays
+        ``W1`` of shape (n_features_in_, n_active_neurons_) and ``W2`` of shape
+        (n_active_neurons_, n_outputs), as in ``MLPRegressor``.
+    intercepts_ : list of two ndarrays
+        Hidden biases of shape (n_active_neurons_,) (zeros without intercept) and output biases of
+        shape (n_outputs,) (the training mean of ``y``, or zeros).
+    gates_ : ndarray of shape (n_features_in_ + fit_intercept, n_active_neurons_) or None
+        Fixed gates of the neurons (last row: gate thresholds) for ``formulation='gated'``.
+    patterns_ : ActivationPatterns
+        The patterns the programs were solved over (mask on the training data).
+    objective_ : float
+        Convex objective at the solution, summed over outputs (on the centered target).
+    n_active_neurons_ : int
+        Neurons of the fitted network (non-zero blocks).
+    n_iter_ : int
+        Solver iterations (the largest over outputs).
+    solver_status_ : str
+        'optimal', or the first other status a solver returned.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Defined only when ``X`` has feature names that are all strings.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> model = make_pipeline(StandardScaler(), ConvexReLURegressor(n_patterns=10, random_state=0))
+    >>> model.fit(X[:100], y[:100]).score(X[:100], y[:100]) > 0.5
+    True
+    """
+
+    _loss = "squared"
+    _validate_kwargs = {"multi_output": True, "y_numeric": True, "dtype": np.float64}
+
+
+    def _prepare_fit(self, X, y):
+        X, y = self._validate_fit_data(X, y)
+        targets = y.reshape(-1, 1) if y.ndim == 1 else y
+        self._n_outputs = targets.shape[1]
+        if self.fit_intercept:
+            # a constant column keeps its value exactly, so its centered target is exactly zero
+            constant = np.all(targets == targets[:1], axis=0)
+            self._offset = np.where(constant, targets[0], targets.mean(axis=0))
+        else:
+            self._offset = np.zeros(targets.shape[1])
+        return X, targets - self._offset
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Solve the convex program(s) and store the network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Dense training data (sparse input is rejected: densify it with ``X.toarray()``).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+
+        Returns
+        -------
+        self : ConvexReLURegressor
+        """
+        X, targets = self._prepare_fit(X, y)
+        self._solve_all(X, targets, self._patterns(X))
+        return self
+
+    def predict(self, X):
+        """Predict with the fitted network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            1-D when the model was fitted on 1-D ``y`` (or a single target column).
+        """
+        out = self._raw_predict(X)
+        return out.ravel() if out.shape[1] == 1 else out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.input_tags.sparse = False
+        return tags
+
+
+class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
+    """Two-layer ReLU network classifier trained by convex optimization (logistic loss).
+
+    Binary: labels are mapped to ``y_k = -1`` (``classes_[0]``) and ``+1`` (``classes_[1]``) and the
+    convex ReLU program with the logistic loss is solved,
+
+    .. math::
+
+        \\min_{v_i, w_i}\\ \\frac1n \\sum_{k=1}^n \\log\\Big(1 + \\exp\\big(-y_k
+        \\big[\\textstyle\\sum_i D_i A (v_i - w_i)\\big]_k\\big)\\Big)
+        + \\alpha \\sum_i (\\|v_i\\|_2 + \\|w_i\\|_2)
+        \\quad\\text{s.t. } (2D_i - I) A v_i \\ge 0,\\ (2D_i - I) A w_i \\ge 0,
+
+    (``formulation='gated'``: one unconstrained block per pattern). ``decision_function`` is the
+    network output ``f(x)`` and ``predict_proba`` is ``sigmoid(f(x))`` for ``classes_[1]``.
+
+    Multiclass: one-vs-rest. One binary program per class (that class +1, the others -1) over the
+    same patterns; the network is their union with one output per class. ``decision_function``
+    returns the per-class outputs, ``predict`` their argmax, and ``predict_proba`` the per-class
+    sigmoids normalized to sum to one. ``objective_`` is the sum of the per-class objectives.
+
+    There is no output bias: the hidden biases (``fit_intercept``) carry the offset.
+    Parameters and attributes are those of :class:`ConvexReLURegressor`, with ``W2`` of shape
+    (n_active_neurons_, 1) for two classes and (n_active_neurons_, n_classes) otherwise, plus
+    ``classes_`` (ndarray of shape (n_classes,)). ``alpha`` compares with ``MLPClassifier(alpha=
+    n_samples * alpha, solver='lbfgs')`` for two classes (MLP uses softmax for more).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = ConvexReLUClassifier(n_patterns=8, random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 3)
+    """
+
+    _loss = "logistic"
+    _validate_kwargs = {"dtype": np.float64}
+
+
+    def _prepare_fit(self, X, y):
+        X, y = self._validate_fit_data(X, y)
+        check_classification_targets(y)
+        self.classes_, encoded = np.unique(y, return_inverse=True)
+        if self.classes_.shape[0] < 2:
+            raise ValueError(
+                "ConvexReLUClassifier needs samples of at least 2 classes, but the data contains "
+                f"only one class: {self.classes_[0]!r}."
+            )
+        if self.classes_.shape[0] == 2:
+            targets = np.where(encoded == 1, 1.0, -1.0)[:, None]
+        else:
+            targets = np.where(encoded[:, None] == np.arange(self.classes_.shape[0]), 1.0, -1.0)
+        self._n_outputs = targets.shape[1]
+        self._offset = np.zeros(targets.shape[1])
+        return X, targets
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Solve the binary or one-vs-rest convex programs and store the network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Dense training data (sparse input is rejected: densify it with ``X.toarray()``).
+        y : array-like of shape (n_samples,)
+            Class labels (any type ``numpy.unique`` can sort, e.g. ints or strings).
+
+        Returns
+        -------
+        self : ConvexReLUClassifier
+        """
+        X, targets = self._prepare_fit(X, y)
+        self._solve_all(X, targets, self._patterns(X))
+        return self
+
+    def decision_function(self, X):
+        """Network output(s) ``f(x)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) for two classes (positive means ``classes_[1]``), else
+        (n_samples, n_classes).
+        """
+        out = self._raw_predict(X)
+        return out[:, 0] if out.shape[1] == 1 else out
+
+    def predict_proba(self, X):
+        """Class probabilities, ndarray of shape (n_samples, n_classes); rows sum to one."""
+        scores = self._raw_predict(X)
+        if scores.shape[1] == 1:
+            p = _sigmoid(scores[:, 0])
+            return np.column_stack([1.0 - p, p])
+        p = _sigmoid(scores)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`, shape (n_samples, n_classes)."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """Predicted class labels, ndarray of shape (n_samples,)."""
+        scores = self._raw_predict(X)
+        if scores.shape[1] == 1:
+            return self.classes_[(scores[:, 0] > 0).astype(int)]
+        return self.classes_[np.argmax(scores, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags
+
+
+def _zero_target_result(problem, solver):
+    """The exact solution (all blocks zero) when the squared-loss target is identically zero.
+
+    Zero then has loss 0 and penalty 0, so it is the unique optimum for every ``lam >= 0``. Solving
+    numerically would leave blocks of size ~tol that all look active relative to each other.
+    Returns None for any other problem.
+    """
+    if problem.loss.name != "squared" or np.any(problem.y != 0):
+        return None
+    return SolveResult(
+        coef=problem.zeros(),
+        objective=0.0,
+        status="optimal",
+        solver=getattr(solver, "name", None) or type(solver).__name__,
+        lam=problem.lam,
+        n_iter=0,
+        lower_bound=0.0,
+        n_active=0,
+    )
+
+
+def _sigmoid(z):
+    from scipy.special import expit
+
+    return expit(z)
+

@@ -1,0 +1,80 @@
+"""Estimate the memory a convex fit needs, and refuse requests that would not fit.
+
+The cvxpy statement of the programs grows as ``n_samples * n_columns * n_blocks`` (the
+canonicalized ``A @ U`` and the cone constraints), which reaches gigabytes long before the
+solver starts. The estimators call :func:`check_memory` before sampling patterns, so an oversized
+request fails at once with a message naming the parameter to turn down, instead of swapping or
+being killed half-way through compilation.
+"""
+
+import os
+
+__all__ = ["estimate_fit_bytes", "check_memory", "MEMORY_FRACTION"]
+
+#: A fit is refused when its estimated peak memory exceeds this fraction of the memory available.
+MEMORY_FRACTION = 0.5
+
+# Bytes per non-zero of the cvxpy canonicalization of ``A @ U`` and the expressions built on it
+# (values + indices, and the copies cvxpy keeps of the stacked problem data). Calibrated with
+# tracemalloc on ReLUProblem.cvxpy_program + get_problem_data('CLARABEL'): the peak is 150-170
+# bytes per n_samples * n_columns * n_blocks for n in 200..800; the margin covers the solver.
+_CVXPY_BYTES_PER_NONZERO = 200
+
+
+def estimate_fit_bytes(
+    n_samples, n_features, n_patterns, *, formulation="relu", fit_intercept=True
+):
+    """Estimate the peak memory of one convex fit, in bytes, before anything is allocated.
+
+    Parameters
+    ----------
+    n_samples, n_features, n_patterns : int
+    formulation : {'relu', 'gated'}
+    fit_intercept : bool
+
+    Returns
+    -------
+    int
+        Gates and pattern mask (plus the float product ``X @ gates`` they come from), the
+        problem's block weights, and the cvxpy canonical form, whose size is dominated by
+        ``n_samples * n_columns * n_blocks`` non-zeros (``n_blocks = 2 n_patterns`` for 'relu').
+    """
+    n, p = int(n_samples), int(n_patterns)
+    cols = int(n_features) + bool(fit_intercept)
+    blocks = 2 * p if formulation == "relu" else p
+    patterns = 8 * cols * p + 9 * n * p  # gates, X @ gates (float) and the boolean mask
+    problem = 8 * n * blocks
+    cvxpy = _CVXPY_BYTES_PER_NONZERO * n * cols * blocks
+    return patterns + problem + cvxpy
+
+
+def _available_bytes():
+    """Memory available to this process (MemAvailable on Linux, else physical memory)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - non-POSIX
+        return 16 * 2**30
+
+
+def check_memory(n_samples, n_features, n_patterns, formulation, fit_intercept):
+    """Raise MemoryError, naming the knobs to turn down, when a fit would not fit in memory."""
+    need = estimate_fit_bytes(
+        n_samples, n_features, n_patterns, formulation=formulation, fit_intercept=fit_intercept
+    )
+    budget = MEMORY_FRACTION * _available_bytes()
+    if need > budget:
+        raise MemoryError(
+            f"this fit would need about {need / 2**30:.1f} GiB (n_samples={n_samples}, "
+            f"n_features={n_features}, n_patterns={n_patterns}, formulation={formulation!r}) but "
+            f"only {budget / 2**30:.1f} GiB may be used. Turn down n_patterns (the cvxpy problem "
+            "grows as n_samples * n_features * n_patterns), use formulation='gated' (half the "
+            "blocks), or fit on fewer samples."
+        )
+    return need

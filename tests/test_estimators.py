@@ -1,0 +1,367 @@
+"""Tests for convexnn.estimators: scikit-learn conformance, agreement with the route, bad input."""
+
+import time
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import convexnn.estimators as estimators_module
+from convexnn import (
+    CvxpySolver,
+    GatedReLUProblem,
+    ReLUProblem,
+    SolverError,
+    from_convex,
+    sample_patterns,
+)
+from convexnn.solvers import Solver
+from convexnn.estimators import ConvexReLUClassifier, ConvexReLURegressor
+
+
+# Small n_patterns keeps the ~200 scikit-learn checks at a few seconds in total. No check is
+# marked as expected to fail: all of them pass.
+@parametrize_with_checks(
+    [
+        ConvexReLURegressor(n_patterns=6, random_state=0),
+        ConvexReLURegressor(n_patterns=6, formulation="gated", random_state=0),
+        ConvexReLUClassifier(n_patterns=6, random_state=0),
+        ConvexReLUClassifier(n_patterns=6, formulation="gated", random_state=0),
+    ]
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture
+def regression():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3))
+    y = np.maximum(X @ [1.0, -1.0, 0.5], 0) + 0.1 * rng.standard_normal(40) + 3.0
+    return X, y
+
+
+@pytest.fixture
+def blobs():
+    rng = np.random.default_rng(1)
+    centers = np.array([[2.0, 0.0], [-2.0, 1.0], [0.0, -2.0]])
+    labels = np.repeat(np.arange(3), 20)
+    X = centers[labels] + rng.standard_normal((60, 2))
+    return X, labels
+
+
+# ---------------------------------------------------------------------- agreement with the route
+@pytest.mark.parametrize(
+    "formulation, problem_class", [("relu", ReLUProblem), ("gated", GatedReLUProblem)]
+)
+def test_regressor_matches_the_route_by_hand(regression, formulation, problem_class):
+    X, y = regression
+    est = ConvexReLURegressor(alpha=1e-2, n_patterns=10, formulation=formulation, random_state=3)
+    est.fit(X, y)
+    patterns = sample_patterns(X, 10, fit_intercept=True, random_state=3)
+    problem = problem_class(X, y - y.mean(), patterns, lam=1e-2)
+    result = CvxpySolver("CLARABEL").solve(problem)
+    np.testing.assert_array_equal(est.patterns_.mask, patterns.mask)
+    assert est.objective_ == pytest.approx(result.objective, rel=1e-6)
+    # the estimator predicts with the mapped network; it equals the convex model up to the
+    # dropped near-zero blocks and the solver's tolerance on the cone constraints
+    network = from_convex(problem, result.coef)
+    np.testing.assert_allclose(est.predict(X), network.predict(X) + y.mean(), atol=1e-12)
+    np.testing.assert_allclose(est.predict(X), problem.predict(result.coef) + y.mean(), atol=1e-4)
+    assert est.intercepts_[1] == pytest.approx([y.mean()])
+    assert est.solver_status_ == "optimal"
+    assert est.n_iter_ > 0
+
+
+def test_regressor_network_reproduces_objective_and_predictions(regression):
+    X, y = regression
+    est = ConvexReLURegressor(alpha=1e-2, n_patterns=10, random_state=0).fit(X, y)
+    net = est.to_network()
+    assert net.n_neurons == est.n_active_neurons_ > 0
+    # the non-convex weight-decay objective at the mapped weights equals the convex optimum
+    assert net.objective(X, y - y.mean(), 1e-2) == pytest.approx(est.objective_, rel=1e-6)
+    np.testing.assert_allclose(net.predict(X) + est.intercepts_[1][0], est.predict(X), atol=1e-12)
+    # the MLP-style attributes hold the same network
+    W1, W2 = est.coefs_
+    b1, b2 = est.intercepts_
+    assert W1.shape == (3, est.n_active_neurons_) and W2.shape == (est.n_active_neurons_, 1)
+    manual = np.maximum(X @ W1 + b1, 0) @ W2 + b2
+    np.testing.assert_allclose(manual[:, 0], est.predict(X), atol=1e-10)
+
+
+def test_multi_output_is_independent_programs_over_shared_patterns(regression):
+    X, y = regression
+    Y = np.column_stack([y, -2 * y + X[:, 0]])
+    multi = ConvexReLURegressor(alpha=1e-2, n_patterns=8, random_state=0).fit(X, Y)
+    singles = [ConvexReLURegressor(alpha=1e-2, n_patterns=8, random_state=0).fit(X, t) for t in Y.T]
+    assert multi.predict(X).shape == (40, 2)
+    for c, single in enumerate(singles):
+        np.testing.assert_allclose(multi.predict(X)[:, c], single.predict(X), atol=1e-6)
+    assert multi.objective_ == pytest.approx(sum(s.objective_ for s in singles), rel=1e-6)
+    assert multi.n_active_neurons_ == sum(s.n_active_neurons_ for s in singles)
+    # the union network: each neuron feeds exactly one output
+    W2 = multi.coefs_[1]
+    assert np.all((W2 != 0).sum(axis=1) == 1)
+    assert len(multi.to_network()) == 2
+
+
+def test_binary_classifier_is_the_logistic_program_with_string_labels(blobs):
+    X, labels = blobs
+    keep = labels < 2
+    X, y = X[keep], np.array(["cat", "dog"])[labels[keep]]
+    clf = ConvexReLUClassifier(alpha=1e-2, n_patterns=8, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(clf.classes_, ["cat", "dog"])
+    patterns = sample_patterns(X, 8, fit_intercept=True, random_state=0)
+    problem = ReLUProblem(X, np.where(y == "dog", 1.0, -1.0), patterns, lam=1e-2, loss="logistic")
+    result = CvxpySolver("CLARABEL").solve(problem)
+    assert clf.objective_ == pytest.approx(result.objective, rel=1e-6)
+    scores = clf.decision_function(X)
+    np.testing.assert_allclose(scores, from_convex(problem, result.coef).predict(X), atol=1e-12)
+    np.testing.assert_allclose(scores, problem.predict(result.coef), atol=1e-4)
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba[:, 1], 1 / (1 + np.exp(-scores)))
+    np.testing.assert_array_equal(clf.predict(X), np.where(scores > 0, "dog", "cat"))
+    assert clf.score(X, y) == 1.0
+
+
+def test_multiclass_is_one_vs_rest(blobs):
+    X, y = blobs
+    clf = ConvexReLUClassifier(alpha=1e-2, n_patterns=8, random_state=0).fit(X, y)
+    scores = clf.decision_function(X)
+    assert scores.shape == (60, 3) and clf.coefs_[1].shape[1] == 3
+    objective = 0.0
+    for k in range(3):
+        binary = ConvexReLUClassifier(alpha=1e-2, n_patterns=8, random_state=0).fit(X, y == k)
+        np.testing.assert_allclose(scores[:, k], binary.decision_function(X), atol=1e-6)
+        objective += binary.objective_
+    assert clf.objective_ == pytest.approx(objective, rel=1e-6)
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(proba.argmax(axis=1), clf.predict(X))
+    assert clf.score(X, y) > 0.9
+
+
+def test_gated_classifier_exposes_its_gates(blobs):
+    X, y = blobs
+    clf = ConvexReLUClassifier(n_patterns=8, formulation="gated", random_state=0).fit(X, y)
+    assert clf.gates_.shape == (3, clf.n_active_neurons_)
+    assert ConvexReLUClassifier(n_patterns=8, random_state=0).fit(X, y).gates_ is None
+
+
+def test_regularization_path_agrees_with_separate_fits(regression):
+    X, y = regression
+    est = ConvexReLURegressor(n_patterns=8, random_state=0)
+    alphas = [1.0, 0.1, 0.01]
+    path = est.regularization_path(X, y, alphas)
+    assert not hasattr(est, "coefs_")  # the path does not fit self
+    np.testing.assert_array_equal(path.alphas, alphas)
+    for alpha, objective, fitted in zip(alphas, path.objective, path.estimators):
+        single = clone(est).set_params(alpha=alpha).fit(X, y)
+        assert objective == pytest.approx(single.objective_, rel=1e-5, abs=1e-8)
+        assert fitted.alpha == alpha
+        np.testing.assert_allclose(fitted.predict(X), single.predict(X), atol=1e-5)
+    # stronger regularization, fewer neurons; alpha=1 is above the largest useful value here
+    assert list(path.n_active_neurons) == sorted(path.n_active_neurons)
+    assert path.n_active_neurons[0] == 0
+    np.testing.assert_allclose(path.estimators[0].predict(X), y.mean())
+
+
+def test_regularization_path_rejects_bad_alphas(regression):
+    X, y = regression
+    with pytest.raises(ValueError, match="alphas must be a non-empty 1-D array"):
+        ConvexReLURegressor(n_patterns=4).regularization_path(X, y, [0.1, -1.0])
+
+
+def test_warm_start_reuses_the_gates(regression):
+    X, y = regression
+    est = ConvexReLURegressor(n_patterns=8, random_state=0, warm_start=True).fit(X, y)
+    gates = est.patterns_.gates.copy()
+    est.set_params(random_state=1, alpha=0.05).fit(X[:30], y[:30])
+    np.testing.assert_array_equal(est.patterns_.gates, gates)
+    cold = ConvexReLURegressor(n_patterns=8, random_state=1).fit(X[:30], y[:30])
+    assert cold.patterns_.gates.shape != gates.shape or not np.array_equal(
+        cold.patterns_.gates, gates
+    )
+
+
+def test_pipeline_and_grid_search(regression):
+    X, y = regression
+    pipe = make_pipeline(StandardScaler(), ConvexReLURegressor(n_patterns=6, random_state=0))
+    search = GridSearchCV(pipe, {"convexreluregressor__alpha": [1e-3, 1e-1]}, cv=3)
+    search.fit(X, y)
+    assert search.best_params_["convexreluregressor__alpha"] in (1e-3, 1e-1)
+    assert search.score(X, y) > 0.5
+
+
+# ---------------------------------------------------------------------- bad input and limits
+@pytest.mark.parametrize("Estimator", [ConvexReLURegressor, ConvexReLUClassifier])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_or_inf_in_X_is_rejected(blobs, Estimator, bad):
+    X, y = blobs
+    X = X.copy()
+    X[3, 1] = bad
+    with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+        Estimator(n_patterns=4).fit(X, y)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_or_inf_in_y_is_rejected(regression, bad):
+    X, y = regression
+    y = y.copy()
+    y[0] = bad
+    with pytest.raises(ValueError, match="Input y contains (NaN|infinity)"):
+        ConvexReLURegressor(n_patterns=4).fit(X, y)
+
+
+def test_wrong_dimensions_are_rejected(regression):
+    X, y = regression
+    with pytest.raises(ValueError, match="Expected 2D array, got 1D array"):
+        ConvexReLURegressor(n_patterns=4).fit(X[:, 0], y)
+    with pytest.raises(ValueError, match="Found array with dim 3"):
+        ConvexReLURegressor(n_patterns=4).fit(X[:, :, None], y)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        ConvexReLURegressor(n_patterns=4).fit(X, y[:-1])
+    with pytest.raises(ValueError, match="y should be a 1d array"):
+        ConvexReLUClassifier(n_patterns=4).fit(X, np.zeros((40, 2)))
+
+
+def test_empty_X_is_rejected():
+    with pytest.raises(ValueError, match="0 sample"):
+        ConvexReLURegressor().fit(np.zeros((0, 3)), np.zeros(0))
+    with pytest.raises(ValueError, match="0 feature"):
+        ConvexReLURegressor().fit(np.zeros((5, 0)), np.zeros(5))
+
+
+def test_single_sample():
+    # regression: the centered target is zero, so the fit is the constant y (no neuron)
+    est = ConvexReLURegressor(n_patterns=4, random_state=0).fit([[1.0, 2.0]], [5.0])
+    assert est.n_active_neurons_ == 0
+    np.testing.assert_array_equal(est.predict([[0.0, 0.0], [3.0, -1.0]]), [5.0, 5.0])
+    # classification: one sample is one class
+    with pytest.raises(ValueError, match="at least 2 classes.*only one class"):
+        ConvexReLUClassifier(n_patterns=4).fit([[1.0, 2.0]], ["a"])
+
+
+def test_constant_target(regression):
+    X, _ = regression
+    est = ConvexReLURegressor(n_patterns=6, random_state=0).fit(X, np.full(40, 2.5))
+    assert est.n_active_neurons_ == 0 and est.objective_ == pytest.approx(0.0, abs=1e-9)
+    np.testing.assert_allclose(est.predict(X), 2.5)
+    # without intercept the constant must be built by neurons: still fitted well
+    est = ConvexReLURegressor(alpha=1e-4, n_patterns=20, fit_intercept=False, random_state=0)
+    assert est.fit(np.abs(X), np.full(40, 2.5)).n_active_neurons_ > 0
+    with pytest.raises(ValueError, match="only one class"):
+        ConvexReLUClassifier(n_patterns=4).fit(X, np.ones(40))
+
+
+def test_mismatched_n_features_at_predict(regression):
+    X, y = regression
+    est = ConvexReLURegressor(n_patterns=4, random_state=0).fit(X, y)
+    message = "X has 2 features, but ConvexReLURegressor is expecting 3"
+    with pytest.raises(ValueError, match=message):
+        est.predict(X[:, :2])
+
+
+@pytest.mark.parametrize("method", ["predict", "decision_function", "predict_proba", "to_network"])
+def test_not_fitted(method, blobs):
+    X, _ = blobs
+    clf = ConvexReLUClassifier()
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        getattr(clf, method)(*(() if method == "to_network" else (X,)))
+
+
+def test_sparse_X_is_rejected_with_advice_to_densify(regression):
+    X, y = regression
+    with pytest.raises(TypeError, match=r"dense data is required.*toarray"):
+        ConvexReLURegressor(n_patterns=4).fit(sp.csr_matrix(X), y)
+    est = ConvexReLURegressor(n_patterns=4, random_state=0).fit(X, y)
+    with pytest.raises(TypeError, match=r"toarray"):
+        est.predict(sp.csr_matrix(X))
+
+
+def test_too_large_a_request_fails_before_allocating(regression):
+    X, y = regression
+    est = ConvexReLURegressor(n_patterns=10**9)
+    tracemalloc.start()
+    start = time.perf_counter()
+    with pytest.raises(MemoryError, match=r"GiB.*Turn down n_patterns"):
+        est.fit(X, y)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert time.perf_counter() - start < 5 and peak < 50e6  # refused, nothing big allocated
+    assert not hasattr(est, "coefs_")
+
+
+@pytest.mark.parametrize("name", ["NOT_A_SOLVER", "GUROBI"])
+def test_solver_not_installed(regression, name):
+    import cvxpy as cp
+
+    if name in cp.installed_solvers():
+        pytest.skip(f"{name} is installed here")
+    X, y = regression
+    message = rf"solver='{name}' is not an installed cvxpy solver; installed: .*CLARABEL"
+    with pytest.raises(ValueError, match=message):
+        ConvexReLURegressor(n_patterns=4, solver=name).fit(X, y)
+
+
+def test_solver_instance_and_scs(regression):
+    X, y = regression
+    ref = ConvexReLURegressor(alpha=1e-2, n_patterns=6, random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        solver = CvxpySolver("SCS", tol=1e-8, max_iter=100000)
+        scs = ConvexReLURegressor(alpha=1e-2, n_patterns=6, random_state=0, solver=solver)
+        scs.fit(X, y)
+    assert scs.objective_ == pytest.approx(ref.objective_, rel=1e-3)
+
+
+class _FailingSolver(Solver):
+    name = "always-fails"
+
+    def solve(self, problem, init=None):
+        raise SolverError("numerical trouble", status="solver_error")
+
+
+def test_auto_solver_falls_back_to_scs_when_it_fails(monkeypatch, regression):
+    X, y = regression
+    reference = ConvexReLURegressor(alpha=1e-2, n_patterns=6, random_state=0).fit(X, y)
+    real_get_solver = estimators_module.get_solver
+
+    def get_solver(name, **options):
+        return _FailingSolver() if name == "auto" else real_get_solver(name, **options)
+
+    monkeypatch.setattr(estimators_module, "get_solver", get_solver)
+    est = ConvexReLURegressor(alpha=1e-2, n_patterns=6, random_state=0)
+    with pytest.warns(UserWarning, match=r"solver='auto' \(always-fails\) failed.*cvxpy-SCS"):
+        est.fit(X, y)
+    assert est.objective_ == pytest.approx(reference.objective_, rel=1e-3)
+    with pytest.warns(UserWarning, match="solved again with cvxpy-SCS"):
+        path = est.regularization_path(X, y, [0.1, 0.01])
+    assert path.objective[1] == pytest.approx(reference.objective_, rel=1e-3)
+    # an explicitly chosen solver is never replaced
+    with pytest.raises(SolverError, match="numerical trouble"):
+        ConvexReLURegressor(n_patterns=6, solver=_FailingSolver()).fit(X, y)
+
+
+def test_invalid_parameters_are_reported(regression):
+    X, y = regression
+    with pytest.raises(InvalidParameterError, match="'alpha' parameter"):
+        ConvexReLURegressor(alpha=-1.0).fit(X, y)
+    with pytest.raises(InvalidParameterError, match="'formulation' parameter"):
+        ConvexReLURegressor(formulation="deep").fit(X, y)
+
+
+def test_feature_names_are_recorded():
+    pd = pytest.importorskip("pandas")
+    X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "b": [1.0, 0.0, 1.0, 0.0]})
+    est = ConvexReLURegressor(n_patterns=4, random_state=0).fit(X, [0.0, 1.0, 2.0, 1.0])
+    np.testing.assert_array_equal(est.feature_names_in_, ["a", "b"])

@@ -1,0 +1,42 @@
+"""Tests for convexnn.memory: the estimate bounds real allocations and the guard refuses early."""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import convexnn.memory as memory_module
+from convexnn.estimators import ConvexReLURegressor
+from convexnn.memory import check_memory, estimate_fit_bytes
+
+
+@pytest.fixture
+def regression():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3))
+    return X, np.maximum(X @ [1.0, -1.0, 0.5], 0)
+
+
+def test_memory_estimate_bounds_what_a_fit_allocates(regression):
+    X, y = regression
+    tracemalloc.start()
+    ConvexReLURegressor(n_patterns=20, random_state=0).fit(X, y)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    estimate = estimate_fit_bytes(40, 3, 20, formulation="relu", fit_intercept=True)
+    assert peak <= estimate <= 20 * peak
+    gated = estimate_fit_bytes(40, 3, 20, formulation="gated", fit_intercept=True)
+    assert gated < estimate
+
+
+def test_memory_budget_is_a_fraction_of_available_memory(monkeypatch, regression):
+    X, y = regression
+    monkeypatch.setattr(memory_module, "_available_bytes", lambda: 1e5)
+    with pytest.raises(MemoryError, match="n_patterns=20"):
+        ConvexReLURegressor(n_patterns=20).fit(X, y)
+
+
+def test_check_memory_names_the_knob_and_returns_the_estimate():
+    assert check_memory(100, 5, 10, "relu", True) == estimate_fit_bytes(100, 5, 10)
+    with pytest.raises(MemoryError, match=r"n_patterns=1000000000.*Turn down n_patterns.*gated"):
+        check_memory(10_000, 100, 10**9, "relu", True)
