@@ -46,8 +46,6 @@ logger = logging.getLogger(__name__)
 
 _PROBLEMS = {"relu": ReLUProblem, "gated": GatedReLUProblem}
 
-#: Solver that ``solver='auto'`` retries with when its first choice fails numerically.
-_FALLBACK_SOLVER = "SCS"
 
 class _ConvexReLUBase(BaseEstimator):
     """Shared fit machinery; see :class:`ConvexReLURegressor` for the parameters."""
@@ -100,30 +98,6 @@ class _ConvexReLUBase(BaseEstimator):
             )
         return get_solver(self.solver)  # an instance carries its own options
 
-    def _with_fallback(self, solver, run):
-        """``run(solver)``; with ``solver='auto'``, retry once with SCS if the first solver fails.
-
-        Interior-point Clarabel occasionally stops with a numerical failure on logistic programs
-        over separable data, where the first-order SCS still converges. An explicit solver name or
-        instance is never replaced.
-        """
-        try:
-            return run(solver)
-        except SolverError as exc:
-            if not (isinstance(self.solver, str) and self.solver == "auto"):
-                raise
-            fallback = get_solver(
-                _FALLBACK_SOLVER, tol=self.tol, max_iter=self.max_iter, verbose=bool(self.verbose)
-            )
-            warnings.warn(
-                f"solver='auto' ({getattr(solver, 'name', solver)}) failed with status "
-                f"{exc.status!r}; solved again with {fallback.name}. Pass solver='SCS' to skip the "
-                "first attempt.",
-                UserWarning,
-                stacklevel=3,
-            )
-            return run(fallback)
-
     def _patterns(self, X):
         """Sample patterns on ``X`` (or reuse the gates of the previous fit with warm_start)."""
         if self.warm_start and hasattr(self, "patterns_"):
@@ -173,7 +147,7 @@ class _ConvexReLUBase(BaseEstimator):
                 start = init[c]
             result = _zero_target_result(problem, solver)
             if result is None:
-                result = self._with_fallback(solver, lambda s: s.solve(problem, init=start))
+                result = solver.solve(problem, init=start)
             results.append(result)
             networks.append(from_convex(problem, result.coef))
             logger.info("output %d: %s, objective %.6g", c, result.status, result.objective)
@@ -220,7 +194,10 @@ class _ConvexReLUBase(BaseEstimator):
 
     def _validate_fit_data(self, X, y):
         X, y = validate_data(self, X, y, **self._validate_kwargs)
-        check_memory(X.shape[0], X.shape[1], self.n_patterns, self.formulation, self.fit_intercept)
+        check_memory(
+            X.shape[0], X.shape[1], self.n_patterns, self.formulation, self.fit_intercept,
+            solver=self._get_solver(),
+        )
         return X, y
 
     # ------------------------------------------------------------------ public API
@@ -242,9 +219,9 @@ class _ConvexReLUBase(BaseEstimator):
     def regularization_path(self, X, y, alphas):
         """Fit the model for several ``alpha`` values, re-solving one cached program per output.
 
-        The patterns are sampled once (as in :meth:`fit`), the cvxpy program of each output is
-        compiled once with ``alpha`` as a parameter, and each solve starts from the previous
-        solution where the solver accepts a warm start. ``self`` is not modified.
+        The patterns are sampled once (as in :meth:`fit`) and each solve starts from the previous
+        solution (the native solvers and SCS take warm starts; a cvxpy program is compiled once
+        with ``alpha`` as a parameter). ``self`` is not modified.
 
         Parameters
         ----------
@@ -277,9 +254,7 @@ class _ConvexReLUBase(BaseEstimator):
             if _zero_target_result(problem, solver) is not None:
                 results = [_zero_target_result(problem.with_lam(a), solver) for a in alphas]
             else:
-                results = template._with_fallback(
-                    solver, lambda s: _solver_path(problem, alphas, s)
-                )
+                results = _solver_path(problem, alphas, solver)
             per_output.append([(problem.with_lam(a), r) for a, r in zip(alphas, results)])
         estimators = []
         for i, alpha in enumerate(alphas):
@@ -360,9 +335,9 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
     formulation : {'relu', 'gated'}, default='relu'
         The convex ReLU program (C-ReLU) or the gated ReLU program (C-GReLU, fixed gates).
     solver : str or Solver, default='auto'
-        'auto' (currently cvxpy with Clarabel, retried once with SCS and a UserWarning if Clarabel
-        fails numerically), any installed cvxpy solver name ('SCS', 'CLARABEL', ...) or an object
-        with ``solve(problem, init=None)``.
+        'auto' (the native solvers: FISTA for 'gated', the augmented Lagrangian for 'relu'; see
+        :mod:`convexnn.solvers`), 'fista', 'augmented_lagrangian', any installed cvxpy solver name
+        ('SCS', 'CLARABEL', ...) or an object with ``solve(problem, init=None)``.
     fit_intercept : bool, default=True
         Append a ones column to ``X`` (a hidden bias, penalized like the weights as in the papers)
         and center ``y``: the training mean becomes the unpenalized output bias ``intercepts_[1]``.
@@ -376,7 +351,8 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
         Show the solver log and a progress bar over outputs.
     warm_start : bool, default=False
         Reuse the gates of the previous fit (patterns recomputed on the new ``X``) and its
-        solution as the starting point where the solver accepts one (SCS does, Clarabel does not).
+        solution as the starting point where the solver accepts one (the native solvers and SCS
+        do, Clarabel does not).
 
     Attributes
     ----------

@@ -1,10 +1,11 @@
 """Estimate the memory a convex fit needs, and refuse requests that would not fit.
 
-The cvxpy statement of the programs grows as ``n_samples * n_columns * n_blocks`` (the
-canonicalized ``A @ U`` and the cone constraints), which reaches gigabytes long before the
-solver starts. The estimators call :func:`check_memory` before sampling patterns, so an oversized
-request fails at once with a message naming the parameter to turn down, instead of swapping or
-being killed half-way through compilation.
+A fit holds the gates and pattern mask, the problem's arrays, and whatever the solver needs on
+top (:meth:`convexnn.solvers.Solver.working_bytes`): a few arrays of shape (n_samples, n_blocks)
+for the native solvers, but a canonical form growing as ``n_samples * n_columns * n_blocks`` for
+cvxpy, which reaches gigabytes long before the solver starts. The estimators call
+:func:`check_memory` before sampling patterns, so an oversized request fails at once with a
+message naming the parameter to turn down, instead of swapping or being killed half-way.
 """
 
 import os
@@ -14,15 +15,9 @@ __all__ = ["estimate_fit_bytes", "check_memory", "MEMORY_FRACTION"]
 #: A fit is refused when its estimated peak memory exceeds this fraction of the memory available.
 MEMORY_FRACTION = 0.5
 
-# Bytes per non-zero of the cvxpy canonicalization of ``A @ U`` and the expressions built on it
-# (values + indices, and the copies cvxpy keeps of the stacked problem data). Calibrated with
-# tracemalloc on ReLUProblem.cvxpy_program + get_problem_data('CLARABEL'): the peak is 150-170
-# bytes per n_samples * n_columns * n_blocks for n in 200..800; the margin covers the solver.
-_CVXPY_BYTES_PER_NONZERO = 200
-
 
 def estimate_fit_bytes(
-    n_samples, n_features, n_patterns, *, formulation="relu", fit_intercept=True
+    n_samples, n_features, n_patterns, *, formulation="relu", fit_intercept=True, solver="auto"
 ):
     """Estimate the peak memory of one convex fit, in bytes, before anything is allocated.
 
@@ -31,21 +26,24 @@ def estimate_fit_bytes(
     n_samples, n_features, n_patterns : int
     formulation : {'relu', 'gated'}
     fit_intercept : bool
+    solver : str or Solver, default='auto'
+        As for :func:`convexnn.solvers.get_solver`; its ``working_bytes`` is added.
 
     Returns
     -------
     int
         Gates and pattern mask (plus the float product ``X @ gates`` they come from), the
-        problem's block weights, and the cvxpy canonical form, whose size is dominated by
-        ``n_samples * n_columns * n_blocks`` non-zeros (``n_blocks = 2 n_patterns`` for 'relu').
+        problem's data and block weights, and the solver's working memory
+        (``n_blocks = 2 n_patterns`` for 'relu').
     """
+    from .solvers import get_solver
+
     n, p = int(n_samples), int(n_patterns)
     cols = int(n_features) + bool(fit_intercept)
     blocks = 2 * p if formulation == "relu" else p
     patterns = 8 * cols * p + 9 * n * p  # gates, X @ gates (float) and the boolean mask
-    problem = 8 * n * blocks
-    cvxpy = _CVXPY_BYTES_PER_NONZERO * n * cols * blocks
-    return patterns + problem + cvxpy
+    problem = 8 * n * (blocks + cols)
+    return patterns + problem + get_solver(solver).working_bytes(n, cols, blocks)
 
 
 def _available_bytes():
@@ -63,18 +61,20 @@ def _available_bytes():
         return 16 * 2**30
 
 
-def check_memory(n_samples, n_features, n_patterns, formulation, fit_intercept):
+def check_memory(n_samples, n_features, n_patterns, formulation, fit_intercept, solver="auto"):
     """Raise MemoryError, naming the knobs to turn down, when a fit would not fit in memory."""
     need = estimate_fit_bytes(
-        n_samples, n_features, n_patterns, formulation=formulation, fit_intercept=fit_intercept
+        n_samples, n_features, n_patterns, formulation=formulation, fit_intercept=fit_intercept,
+        solver=solver,
     )
     budget = MEMORY_FRACTION * _available_bytes()
     if need > budget:
         raise MemoryError(
             f"this fit would need about {need / 2**30:.1f} GiB (n_samples={n_samples}, "
             f"n_features={n_features}, n_patterns={n_patterns}, formulation={formulation!r}) but "
-            f"only {budget / 2**30:.1f} GiB may be used. Turn down n_patterns (the cvxpy problem "
-            "grows as n_samples * n_features * n_patterns), use formulation='gated' (half the "
-            "blocks), or fit on fewer samples."
+            f"only {budget / 2**30:.1f} GiB may be used. Turn down n_patterns (memory grows with "
+            "n_samples * n_patterns, and with n_features too for cvxpy solvers), use "
+            "formulation='gated' (half the blocks), solver='auto' (the native solvers need far "
+            "less than cvxpy), or fit on fewer samples."
         )
     return need

@@ -17,16 +17,29 @@ def regression():
     return X, np.maximum(X @ [1.0, -1.0, 0.5], 0)
 
 
-def test_memory_estimate_bounds_what_a_fit_allocates(regression):
+@pytest.mark.parametrize("solver", ["auto", "CLARABEL"])
+def test_memory_estimate_bounds_what_a_fit_allocates(regression, solver):
     X, y = regression
     tracemalloc.start()
-    ConvexReLURegressor(n_patterns=20, random_state=0).fit(X, y)
+    ConvexReLURegressor(n_patterns=20, random_state=0, solver=solver).fit(X, y)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    estimate = estimate_fit_bytes(40, 3, 20, formulation="relu", fit_intercept=True)
+    estimate = estimate_fit_bytes(40, 3, 20, formulation="relu", fit_intercept=True, solver=solver)
     assert peak <= estimate <= 20 * peak
-    gated = estimate_fit_bytes(40, 3, 20, formulation="gated", fit_intercept=True)
+    gated = estimate_fit_bytes(
+        40, 3, 20, formulation="gated", fit_intercept=True, solver=solver
+    )
     assert gated < estimate
+
+
+def test_native_solvers_need_less_memory_than_cvxpy_at_scale():
+    shape = (100_000, 50, 500)
+    native = estimate_fit_bytes(*shape, solver="auto")
+    cvxpy = estimate_fit_bytes(*shape, solver="SCS")
+    # the cvxpy canonical form scales with n_features as well: 50x more here
+    assert cvxpy > 40 * native
+    with pytest.raises(MemoryError, match="solver='auto'"):
+        check_memory(*shape, "relu", True, solver="SCS")
 
 
 def test_memory_budget_is_a_fraction_of_available_memory(monkeypatch, regression):

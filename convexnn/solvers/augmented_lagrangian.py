@@ -29,7 +29,7 @@ import math
 import numpy as np
 
 from ..validation import check_positive
-from .fista import FISTAState, _NativeBase, fista_init, fista_step
+from .fista import FISTAState, _loss_scale, _NativeBase, fista_init, fista_step
 
 __all__ = ["AugmentedLagrangian", "AugmentedSmooth", "ALState"]
 
@@ -60,6 +60,8 @@ class AugmentedSmooth:
         self.multipliers = multipliers
         self.rho = float(rho)
         self._mu_sq = float((multipliers * multipliers).sum())
+        # the multiplier terms cancel on the scale of ||mu||^2 / (2 rho)
+        self.scale = _loss_scale(loss, self.y) + self._mu_sq / (2 * self.rho)
 
     def forward(self, coef):
         features = self.operator.features(coef)

@@ -17,6 +17,14 @@ class Solver:
     def solve(self, problem, init=None):
         raise NotImplementedError
 
+    def working_bytes(self, n_samples, n_columns, n_blocks):
+        """Estimated peak memory of one solve beyond the problem's own arrays, in bytes.
+
+        Used by the memory guard (:mod:`convexnn.memory`) before anything is allocated. A solver
+        that does not know its needs returns 0, so only the patterns and problem are counted.
+        """
+        return 0
+
 
 def get_solver(solver="SCS", **options):
     """Return a solver instance from a :class:`Solver` or a name.

@@ -46,6 +46,13 @@ class NativeSolver(Solver):
     def solve(self, problem, init=None):
         return self.pick(problem).solve(problem, init=init)
 
+    def working_bytes(self, n_samples, n_columns, n_blocks):
+        """The larger of the two solvers' needs (the pick depends on the problem)."""
+        return max(
+            self.fista.working_bytes(n_samples, n_columns, n_blocks),
+            self.augmented_lagrangian.working_bytes(n_samples, n_columns, n_blocks),
+        )
+
 
 def lam_max(problem):
     """Smallest ``lam`` for which the all-zero coefficients solve ``problem`` (exact).
