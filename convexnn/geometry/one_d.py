@@ -56,7 +56,8 @@ def _reference_solver(solver):
 
 def check_1d(X, name="X"):
     """Return the column vector ``X`` of shape (n_samples, 1), or raise a ValueError naming it."""
-    X = np.asarray(X, dtype=np.float64) if not hasattr(X, "nnz") else X
+    if not hasattr(X, "nnz"):  # sparse input is left for check_matrix to reject
+        X = np.asarray(X, dtype=np.float64)
     if getattr(X, "ndim", None) == 1:
         X = X.reshape(-1, 1)
     X = check_matrix(X, name)
