@@ -28,7 +28,9 @@ form with duals ``alpha`` (shape of U) and ``beta`` (shape of S) and over-relaxa
 
 Certificate: ``mu = -rho gamma beta >= 0`` are cone multipliers (``beta <= 0`` after step 4), so
 :meth:`convexnn.problems.ReLUProblem.dual_bound` turns ``(V, mu)`` into a certified lower bound on
-the optimum of the *original* program. Every ``check_every`` iterations (and right after a warm
+the optimum of the *original* program; once the gap is below 1e-2 the multipliers fitted to the
+KKT conditions at ``V`` (:func:`.polish.kkt_multipliers`, an NNLS per block: the exact-oracle
+bound) are tried as well, every 20+ iterations. Every ``check_every`` iterations (and right after a warm
 start) the solver evaluates the bound in float64 at ``V``; when the relative gap is at most ``tol``
 but the violation is above ``constraint_tol``, the violating blocks are projected exactly onto
 their cones (:meth:`BlockOperator.project_block`) and the gap is recomputed there. It stops at the
@@ -51,12 +53,11 @@ from .polish import MAX_REDUCED, kkt_multipliers, newton_polish
 
 __all__ = ["ADMM", "ADMMState"]
 
-import os
-_BALANCE_EVERY = int(os.environ.get('BAL', 25))
-_GAMMA = float(os.environ.get('GAMMA', 1))
+_BALANCE_EVERY = 25
 _BALANCE_RATIO = 10.0
 _RHO_FACTOR = 4.0
 _POLISH_GAP = 1e-2
+_KKT_GAP = 1e-2
 _POLISH_RESIDUAL = 1e-3
 _POLISH_SPACING = 20
 
@@ -108,6 +109,7 @@ class ADMMState:
     n_iter: int = 0
     last_balance: int = 0
     next_polish: int = 0
+    next_kkt: int = 0
     certified: object = None
 
     @property
@@ -134,7 +136,7 @@ class _Model:
         self.curvature = curvature / n  # c: the majorizer's curvature of the mean loss
         A = np.asarray(problem.design, dtype=np.float64)
         gram = A.T @ A
-        self.gamma = _GAMMA / max(np.linalg.eigvalsh(gram)[-1], np.finfo(float).tiny)
+        self.gamma = 1.0 / max(np.linalg.eigvalsh(gram)[-1], np.finfo(float).tiny)
         G = np.eye(A.shape[1]) + self.gamma * gram
         H = np.linalg.inv(G)
         H = 0.5 * (H + H.T)
@@ -180,12 +182,15 @@ class ADMM(_NativeBase):
     max_iter : int, default=10000
         Iteration cap; reaching it warns (status ``'max_iter'``).
     rho : float or None, default=None
-        Initial penalty; None uses ``loss.curvature / n_samples * ||K||^2 / 10``-ish (see
-        :meth:`init`); adapted by residual balancing.
+        Initial penalty; None uses ``c ||K G^-1 K^T||`` (the majorizer's largest curvature along
+        ``K``, by power iteration); adapted by residual balancing.
     relaxation : float, default=1.6
         Over-relaxation ``a`` in (0, 2).
     check_every : int, default=10
         Iterations between float64 certificate checks.
+    polish : bool, default=False
+        Experimental: at the checks, also try the active-set Newton polish of :mod:`.polish` from
+        ``V`` (its active-set guess is not yet reliable; off by default).
     dtype : {'float64', 'float32'}, default='float64'
     verbose : bool, default=False
     """
@@ -193,7 +198,7 @@ class ADMM(_NativeBase):
     name = "admm"
 
     def __init__(self, *, tol=1e-6, constraint_tol=1e-6, max_iter=10000, rho=None, relaxation=1.6,
-                 check_every=10, dtype="float64", verbose=False):
+                 check_every=10, polish=False, dtype="float64", verbose=False):
         super().__init__(tol=tol, max_iter=max_iter, dtype=dtype, verbose=verbose)
         check_positive(constraint_tol, "constraint_tol")
         if rho is not None:
@@ -206,6 +211,7 @@ class ADMM(_NativeBase):
         self.rho = rho
         self.relaxation = float(relaxation)
         self.check_every = int(check_every)
+        self.polish = bool(polish)
 
     def working_bytes(self, n_samples, n_columns, n_blocks):
         """Two (n_samples x n_samples) float64 matrices (``Q`` and its factor) and their build
@@ -360,11 +366,18 @@ class ADMM(_NativeBase):
         coef = np.asarray(state.coef, dtype=np.float64)
         objective = problem.objective(coef)
         state.lower_bound = max(state.lower_bound, problem.dual_bound(coef, multipliers=mu))
-        if objective - state.lower_bound <= self.tol * abs(objective):
-            if self._certify(state, coef, mu):
+        if state.rel_gap <= _KKT_GAP and state.n_iter >= state.next_kkt:
+            # the certifying attempts cost an NNLS per block: space them out
+            state.next_kkt = state.n_iter + max(_POLISH_SPACING, state.n_iter // 10)
+            if objective - state.lower_bound <= self.tol * abs(objective):
+                if self._certify(state, coef, mu):
+                    return state
+            # exact per-block multipliers (NNLS) often certify long before ADMM's own do
+            _, mu_kkt = kkt_multipliers(problem, coef)
+            if self._certify(state, coef, mu_kkt):
                 return state
         close = state.rel_gap <= _POLISH_GAP or max(state.primal_residual, state.dual_residual) <= _POLISH_RESIDUAL
-        if close and state.n_iter >= state.next_polish:
+        if self.polish and close and state.n_iter >= state.next_polish:
             state.next_polish = state.n_iter + max(_POLISH_SPACING, state.n_iter // 4)
             polished = newton_polish(problem, coef, mu)
             if polished is not None:

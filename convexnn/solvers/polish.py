@@ -21,6 +21,8 @@ import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve, null_space
 from scipy.optimize import nnls
 
+from ..results import ZERO_BLOCK_THRESHOLD
+
 __all__ = ["kkt_multipliers", "newton_polish"]
 
 #: Largest number of reduced variables (sum of the null-space dimensions) polished with a dense
@@ -38,6 +40,8 @@ def kkt_multipliers(problem, coef, tight_rtol=1e-6):
     ``mu_b >= 0`` vanishing where the constraint is slack. Per block, an NNLS over the (nearly)
     tight rows fits ``C_b^T mu_b`` to ``lam u_b / ||u_b|| - a_b`` (non-zero block), or over all rows
     to ``-a_b`` when ``||a_b|| > lam`` (zero block; this is :func:`~.native.dual_oracle`'s NNLS).
+    Blocks below ``ZERO_BLOCK_THRESHOLD`` times the largest count as zero (an interior-point
+    solution leaves tails there whose direction means nothing).
 
     Parameters
     ----------
@@ -62,8 +66,9 @@ def kkt_multipliers(problem, coef, tight_rtol=1e-6):
     norms = np.linalg.norm(coef, axis=1)
     mu = np.zeros_like(values)
     row_norm = np.linalg.norm(A, axis=1).max()
+    nonzero = norms > ZERO_BLOCK_THRESHOLD * norms.max()
     for b in range(problem.n_blocks):
-        if norms[b] > 0:
+        if nonzero[b]:
             rows = np.flatnonzero(values[:, b] <= tight_rtol * row_norm * norms[b])
             target = lam * coef[b] / norms[b] - a[b]
         elif np.linalg.norm(a[b]) > lam:
