@@ -7,7 +7,8 @@ patterns -> problem -> solver -> result -> network -> estimator.
 __version__ = "0.1.0"
 
 from .estimators import ConvexReLUClassifier, ConvexReLURegressor
-from .losses import LogisticLoss, SquaredLoss
+from . import geometry
+from .losses import HingeLoss, LogisticLoss, SquaredLoss
 from .networks import GatedReLUNetwork, ReLUNetwork, from_convex
 from .patterns import ActivationPatterns, count_patterns, enumerate_patterns, sample_patterns
 from .penalties import GroupL1
@@ -24,6 +25,7 @@ __all__ = [
     "count_patterns",
     "SquaredLoss",
     "LogisticLoss",
+    "HingeLoss",
     "GroupL1",
     "ReLUProblem",
     "GatedReLUProblem",
@@ -40,4 +42,5 @@ __all__ = [
     "add_intercept",
     "ConvexReLURegressor",
     "ConvexReLUClassifier",
+    "geometry",
 ]

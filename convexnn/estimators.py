@@ -30,11 +30,19 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_co
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
 from .memory import check_memory
 from .networks import from_convex
-from .patterns import ActivationPatterns, sample_patterns
+from .certificates import (
+    _all_patterns,
+    _dual_point,
+    _extend,
+    _pattern_scores,
+    candidate_patterns,
+    certify,
+)
+from .patterns import ActivationPatterns, count_patterns, enumerate_patterns, sample_patterns
 from .problems import GatedReLUProblem, ReLUProblem
 from .results import SolveResult, SolverError
 from .solvers import get_solver
@@ -61,6 +69,9 @@ class _ConvexReLUBase(BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
+        "pattern_search": [
+            StrOptions({"auto", "sampled", "enumerated", "column_generation", "sgd"})
+        ],
     }
 
     _loss = None  # 'squared' or 'logistic', set by the subclasses
@@ -78,6 +89,7 @@ class _ConvexReLUBase(BaseEstimator):
         random_state=None,
         verbose=False,
         warm_start=False,
+        pattern_search="auto",
     ):
         self.alpha = alpha
         self.n_patterns = n_patterns
@@ -89,6 +101,7 @@ class _ConvexReLUBase(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.pattern_search = pattern_search
 
     # ------------------------------------------------------------------ the route
     def _get_solver(self):
@@ -98,8 +111,17 @@ class _ConvexReLUBase(BaseEstimator):
             )
         return get_solver(self.solver)  # an instance carries its own options
 
-    def _patterns(self, X):
-        """Sample patterns on ``X`` (or reuse the gates of the previous fit with warm_start)."""
+    def _strategy(self, X):
+        """The pattern search to run: ``pattern_search``, with 'auto' resolved for this ``X``."""
+        if self.pattern_search != "auto":
+            return self.pattern_search
+        if _n_all_patterns(X, self.fit_intercept) <= self.n_patterns:
+            return "enumerated"
+        return "column_generation"
+
+    def _patterns(self, X, targets, strategy):
+        """Starting patterns: all, sampled, a quarter of the budget (column generation), those of
+        Adam-trained networks ('sgd'), or the gates of the previous fit with warm_start."""
         if self.warm_start and hasattr(self, "patterns_"):
             previous = self.patterns_
             if (
@@ -109,14 +131,50 @@ class _ConvexReLUBase(BaseEstimator):
                 return ActivationPatterns.from_gates(
                     X, previous.gates, fit_intercept=self.fit_intercept
                 )
+        if strategy == "enumerated":
+            if _n_all_patterns(X, self.fit_intercept) > self.n_patterns:
+                raise ValueError(
+                    f"pattern_search='enumerated' needs every pattern of X, up to "
+                    f"{_n_all_patterns(X, self.fit_intercept)} here, more than n_patterns="
+                    f"{self.n_patterns}; raise n_patterns or use pattern_search="
+                    "'column_generation'."
+                )
+            return enumerate_patterns(
+                X, fit_intercept=self.fit_intercept, max_patterns=max(self.n_patterns, 1)
+            )
+        if strategy == "sgd":
+            return self._sgd_patterns(X, targets)
+        budget = self.n_patterns if strategy == "sampled" else max(1, self.n_patterns // 4)
         patterns = sample_patterns(
-            X, self.n_patterns, fit_intercept=self.fit_intercept, random_state=self.random_state
+            X, budget, fit_intercept=self.fit_intercept, random_state=self.random_state
         )
         if patterns.n_patterns == 0:  # only when every row of X is zero and there is no intercept
             raise ValueError(
                 "no activation pattern is active on any sample (X is zero and fit_intercept=False);"
                 " set fit_intercept=True."
             )
+        return patterns
+
+    def _sgd_patterns(self, X, targets):
+        """Patterns of Adam-trained networks (one per output, width n_patterns // 2), united."""
+        from .networks import ReLUNetwork
+        from .sgd import train
+
+        width = max(1, self.n_patterns // (2 * targets.shape[1]))
+        patterns = None
+        for c, target in enumerate(targets.T):
+            seed = None if self.random_state is None else _seed(self.random_state) + c
+            network = ReLUNetwork.random(
+                X.shape[1], width, fit_intercept=self.fit_intercept, random_state=seed
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                trained = train(
+                    network, X, target, lam=self.alpha, loss=self._loss, max_epochs=200,
+                    random_state=seed,
+                ).network
+            own = trained.to_convex(X, target, self.alpha, loss=self._loss)[0].patterns
+            patterns = own if patterns is None else patterns.union(own)
         return patterns
 
     def _problems(self, X, targets, patterns, alpha):
@@ -132,16 +190,10 @@ class _ConvexReLUBase(BaseEstimator):
             return tqdm(iterable, desc=desc)
         return iterable
 
-    def _solve_all(self, X, targets, patterns):
-        """Solve one program per column of ``targets`` and store the fitted attributes."""
-        solver = self._get_solver()
-        init = None
-        if self.warm_start and getattr(self, "_coef", None) is not None:
-            init = self._coef
-        results, networks = [], []
-        for c, problem in enumerate(
-            self._progress(self._problems(X, targets, patterns, self.alpha), "outputs")
-        ):
+    def _solve(self, solver, problems, init):
+        """Solve each output's program (from ``init[c]`` where its shape fits)."""
+        results = []
+        for c, problem in enumerate(self._progress(problems, "outputs")):
             start = None
             if init is not None and c < len(init) and init[c].shape == problem.coef_shape:
                 start = init[c]
@@ -149,9 +201,82 @@ class _ConvexReLUBase(BaseEstimator):
             if result is None:
                 result = solver.solve(problem, init=start)
             results.append(result)
-            networks.append(from_convex(problem, result.coef))
             logger.info("output %d: %s, objective %.6g", c, result.status, result.objective)
-        self._store(patterns, results, networks)
+        return results
+
+    def _fit_programs(self, X, targets):
+        """Find patterns (per ``pattern_search``), solve, certify, and store the fitted attributes.
+
+        With column generation (also after the 'sgd' start) the outputs share one growing set of
+        patterns: each round adds, up to the ``n_patterns`` budget, the candidate patterns whose
+        dual constraint is most violated for any output (:mod:`convexnn.certificates`), and
+        re-solves every output from its previous solution.
+        """
+        strategy = self._strategy(X)
+        patterns = self._patterns(X, targets, strategy)
+        solver = self._get_solver()
+        init = None
+        if self.warm_start and getattr(self, "_coef", None) is not None:
+            init = self._coef
+        problems = self._problems(X, targets, patterns, self.alpha)
+        results = self._solve(solver, problems, init)
+        search = strategy in ("column_generation", "sgd") and not (
+            self.warm_start and init is not None
+        )
+        full = _all_patterns(X, self.fit_intercept, self._certify_max_patterns())
+        rng = np.random.default_rng(_seed(self.random_state))
+        while search and problems[0].patterns.n_patterns < self.n_patterns:
+            candidates = full
+            if candidates is None:
+                gates = np.hstack([problems[0].patterns.gates] + [r.coef.T for r in results])
+                first = problems[0]
+                z = _dual_point(first.loss, first.y, first.predict(results[0].coef))
+                candidates = candidate_patterns(
+                    X, z, fit_intercept=self.fit_intercept, gates=gates, random_state=rng
+                )
+            ratio = np.zeros(candidates.n_patterns)
+            for problem, result in zip(problems, results):
+                scoring = type(problem)(X, problem.y, candidates, lam=self.alpha, loss=self._loss)
+                z = _dual_point(problem.loss, problem.y, problem.predict(result.coef))
+                ratio = np.maximum(ratio, _pattern_scores(scoring, z, threshold=self.alpha))
+            ratio[problems[0].patterns.contains(candidates)] = 0.0
+            violated = np.flatnonzero(ratio > self.alpha * (1 + _CG_TOL))
+            if violated.size == 0:
+                break
+            room = self.n_patterns - problems[0].patterns.n_patterns
+            add = violated[np.argsort(-ratio[violated])[: max(1, min(room, _CG_ADD))]]
+            patterns = problems[0].patterns.union(candidates.subset(add))
+            bigger = self._problems(X, targets, patterns, self.alpha)
+            init = [_extend(p, r.coef, q) for p, r, q in zip(problems, results, bigger)]
+            problems = bigger
+            results = self._solve(solver, problems, init)
+        networks = [from_convex(p, r.coef) for p, r in zip(problems, results)]
+        self._store(problems[0].patterns, results, networks)
+        self._certify(X, problems, results, full)
+
+    def _certify_max_patterns(self):
+        """Listing all patterns for an exact certificate costs one LP per pattern in rank >= 3:
+        it is done when they fit the pattern budget, or number at most 200."""
+        return max(self.n_patterns, _CERTIFY_MAX_PATTERNS)
+
+    def _certify(self, X, problems, results, full):
+        """``lower_bound_``, ``optimality_gap_``, ``certificate_exact_`` over all patterns if they
+        can be listed (exact), else over a search around the fitted neurons (estimate)."""
+        bounds, exact = [], full is not None
+        for problem, result in zip(problems, results):
+            gates = result.coef.T if result.coef.size else None
+            certificate = certify(
+                X, problem.y, problem.predict(result.coef), result.objective, self.alpha,
+                loss=self._loss, formulation=self.formulation, fit_intercept=self.fit_intercept,
+                patterns=full, gates=gates, random_state=_seed(self.random_state),
+                max_patterns=self._certify_max_patterns(),
+            )
+            bounds.append(certificate.lower_bound)
+        self.lower_bound_ = float(sum(bounds))
+        self.optimality_gap_ = float(
+            (self.objective_ - self.lower_bound_) / max(abs(self.objective_), np.finfo(float).tiny)
+        )
+        self.certificate_exact_ = bool(exact)
 
     def _store(self, patterns, results, networks):
         self.patterns_ = patterns
@@ -245,7 +370,12 @@ class _ConvexReLUBase(BaseEstimator):
             raise ValueError("alphas must be a non-empty 1-D array of finite values >= 0.")
         template = clone(self).set_params(warm_start=False)
         X, targets = template._prepare_fit(X, y)
-        patterns = template._patterns(X)
+        # one pattern set for the whole path: all patterns when pattern_search resolves to
+        # 'enumerated', else the full budget sampled (column generation depends on alpha)
+        strategy = template._strategy(X)
+        strategy = strategy if strategy in ("enumerated", "sampled") else "sampled"
+        patterns = template._patterns(X, targets, strategy)
+        full = _all_patterns(X, template.fit_intercept, template._certify_max_patterns())
         solver = template._get_solver()
         per_output = []  # per output: list of (problem, result) over alphas
         for problem in template._progress(
@@ -266,6 +396,7 @@ class _ConvexReLUBase(BaseEstimator):
                 [r for _, r in pairs],
                 [from_convex(p, r.coef) for p, r in pairs],
             )
+            est._certify(X, [p for p, _ in pairs], [r for _, r in pairs], full)
             estimators.append(est)
         return Bunch(
             alphas=alphas,
@@ -420,7 +551,7 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
         self : ConvexReLURegressor
         """
         X, targets = self._prepare_fit(X, y)
-        self._solve_all(X, targets, self._patterns(X))
+        self._fit_programs(X, targets)
         return self
 
     def predict(self, X):
@@ -518,7 +649,7 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
         self : ConvexReLUClassifier
         """
         X, targets = self._prepare_fit(X, y)
-        self._solve_all(X, targets, self._patterns(X))
+        self._fit_programs(X, targets)
         return self
 
     def decision_function(self, X):
@@ -589,3 +720,26 @@ def _sigmoid(z):
 
     return expit(z)
 
+
+#: Column generation inside the estimators: relative violation counted, patterns added per round.
+_CG_TOL = 1e-6
+_CG_ADD = 10
+#: The certificate lists all patterns (and is exact) when there are at most this many (or at
+#: most n_patterns).
+_CERTIFY_MAX_PATTERNS = 200
+
+
+def _n_all_patterns(X, fit_intercept):
+    """Upper bound on the number of patterns of ``X`` (exact in general position)."""
+    A = np.column_stack([X, np.ones(X.shape[0])]) if fit_intercept else X
+    rank = int(np.linalg.matrix_rank(A))
+    return count_patterns(A.shape[0], rank) if rank else 0
+
+
+def _seed(random_state):
+    """An int seed derived from ``random_state`` (None stays random, a RandomState draws one)."""
+    if random_state is None:
+        return None
+    if isinstance(random_state, Integral):
+        return int(random_state)
+    return int(check_random_state(random_state).randint(2**31 - 1))

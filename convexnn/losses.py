@@ -6,13 +6,15 @@ Solvers, problems and networks only call these methods, so a new loss is one new
 
 * :class:`SquaredLoss`: ``l(z, y) = (z - y)^2 / 2``.
 * :class:`LogisticLoss`: ``l(z, y) = log(1 + exp(-y z))`` with labels ``y`` in {-1, +1}.
+* :class:`HingeLoss`: ``l(z, y) = max(0, 1 - y z)`` with labels ``y`` in {-1, +1} (not smooth: the
+  cvxpy solvers handle it, the native first-order solvers need a smooth loss).
 """
 
 import cvxpy as cp
 import numpy as np
 from scipy.special import expit, xlogy
 
-__all__ = ["Loss", "SquaredLoss", "LogisticLoss", "get_loss"]
+__all__ = ["Loss", "SquaredLoss", "LogisticLoss", "HingeLoss", "get_loss"]
 
 
 class Loss:
@@ -97,13 +99,7 @@ class LogisticLoss(Loss):
     curvature = 0.25
 
     def check_target(self, y):
-        y = np.asarray(y, dtype=np.float64)
-        if not np.all(np.isin(y, (-1.0, 1.0))):
-            raise ValueError(
-                "y must hold labels -1 and +1 for the logistic loss; found values "
-                f"{np.unique(y)[:5]}. Map class labels to -1/+1 first."
-            )
-        return y
+        return _check_labels(y, self.name)
 
     def value(self, pred, y):
         return float(np.mean(np.logaddexp(0.0, -y * pred)))
@@ -128,11 +124,52 @@ class LogisticLoss(Loss):
         return cp.sum(cp.logistic(-cp.multiply(y, pred))) / y.shape[0]
 
 
-_LOSSES = {cls.name: cls for cls in (SquaredLoss, LogisticLoss)}
+def _check_labels(y, loss_name):
+    y = np.asarray(y, dtype=np.float64)
+    if not np.all(np.isin(y, (-1.0, 1.0))):
+        raise ValueError(
+            f"y must hold labels -1 and +1 for the {loss_name} loss; found values "
+            f"{np.unique(y)[:5]}. Map class labels to -1/+1 first."
+        )
+    return y
+
+
+class HingeLoss(Loss):
+    """Hinge loss ``F(pred) = (1/n) sum_k max(0, 1 - y_k pred_k)`` for ``y`` in {-1, +1}.
+
+    The loss is not differentiable at the margin ``y_k pred_k = 1``; :meth:`gradient` returns the
+    subgradient that is 0 there. Use it with the cvxpy solvers; the native solvers assume a smooth
+    loss. Its conjugate gives the dual ``max sum_k y_k z_k`` over ``0 <= y_k z_k <= 1/n``.
+    """
+
+    name = "hinge"
+
+    def check_target(self, y):
+        return _check_labels(y, self.name)
+
+    def value(self, pred, y):
+        return float(np.mean(np.maximum(0.0, 1.0 - y * pred)))
+
+    def gradient(self, pred, y):
+        return -y * (y * pred < 1.0) / y.shape[0]
+
+    def dual(self, z, y):
+        # F*(s) = sum_k y_k s_k when -1/n <= y_k s_k <= 0, so -F*(-z) = y^T z on 0 <= y_k z_k <= 1/n
+        n = y.shape[0]
+        p = n * y * z
+        if np.any(p < -1e-12) or np.any(p > 1 + 1e-12):
+            return -np.inf
+        return float(y @ z)
+
+    def cvxpy(self, pred, y):
+        return cp.sum(cp.pos(1 - cp.multiply(y, pred))) / y.shape[0]
+
+
+_LOSSES = {cls.name: cls for cls in (SquaredLoss, LogisticLoss, HingeLoss)}
 
 
 def get_loss(loss):
-    """Return a :class:`Loss` instance from a name ('squared', 'logistic') or an instance."""
+    """Return a :class:`Loss` instance from a name ('squared', 'logistic', 'hinge') or an instance."""
     if isinstance(loss, Loss):
         return loss
     if loss in _LOSSES:

@@ -33,7 +33,8 @@ def estimate_fit_bytes(
     -------
     int
         Gates and pattern mask (plus the float product ``X @ gates`` they come from), the
-        problem's data and block weights, and the solver's working memory
+        problem's data and block weights, the certificate's candidate patterns
+        (:func:`convexnn.certificates.candidate_patterns`) and the solver's working memory
         (``n_blocks = 2 n_patterns`` for 'relu').
     """
     from .solvers import get_solver
@@ -43,7 +44,10 @@ def estimate_fit_bytes(
     blocks = 2 * p if formulation == "relu" else p
     patterns = 8 * cols * p + 9 * n * p  # gates, X @ gates (float) and the boolean mask
     problem = 8 * n * (blocks + cols)
-    return patterns + problem + get_solver(solver).working_bytes(n, cols, blocks)
+    # the certificate's candidate search: 3 (200 + n_blocks) gates, their products and masks
+    search = 3 * (200 + blocks) * (9 * n + 8 * cols)
+    # x2: with column generation the previous round's result is alive during the next solve
+    return patterns + problem + search + 2 * get_solver(solver).working_bytes(n, cols, blocks)
 
 
 def _available_bytes():

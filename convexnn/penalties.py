@@ -5,12 +5,15 @@ A penalty gives its value, proximal operator, dual norm (for certificates) and c
 
 * :class:`GroupL1`: ``sum_b ||coef_b||_2``, the group lasso that weight decay on a two-layer ReLU
   network becomes after the rescaling argument in MATH.md (``(lam/2)(||u||^2 + a^2) >= lam |a| ||u||``).
+* :class:`GroupL1FreeIntercept`: the same without the last (intercept) entry of each block, for
+  networks whose biases are left out of the weight decay (Savarese et al. 2019; the 1-D spline
+  results of Ergen & Pilanci).
 """
 
 import cvxpy as cp
 import numpy as np
 
-__all__ = ["Penalty", "GroupL1", "get_penalty"]
+__all__ = ["Penalty", "GroupL1", "GroupL1FreeIntercept", "get_penalty"]
 
 
 class Penalty:
@@ -64,7 +67,37 @@ class GroupL1(Penalty):
         return cp.sum(cp.norm(blocks, 2, axis=0))
 
 
-_PENALTIES = {cls.name: cls for cls in (GroupL1,)}
+class GroupL1FreeIntercept(Penalty):
+    """Group lasso on all but the last entry of each block: ``R(coef) = sum_b ||coef_b[:-1]||_2``.
+
+    With an intercept column appended to ``X`` the last entry of a block is the neuron's bias, so
+    this is the convex form of weight decay on the weights but not on the biases. A bias-only
+    block costs nothing; in the ReLU program its cone constraint lets it be non-zero only on the
+    all-on pattern, where it is a free constant.
+    """
+
+    name = "group_l1_free_intercept"
+
+    def value(self, coef):
+        return float(np.linalg.norm(coef[:, :-1], axis=1).sum())
+
+    def prox(self, coef, threshold):
+        out = coef.copy()
+        out[:, :-1] = GroupL1().prox(coef[:, :-1], threshold)
+        return out
+
+    def dual_norm(self, grad):
+        if grad.size == 0:
+            return 0.0
+        if np.any(np.abs(grad[:, -1]) > 1e-12 * max(1.0, np.abs(grad).max())):
+            return np.inf  # a free direction with a non-zero slope: no finite lam is feasible
+        return float(np.linalg.norm(grad[:, :-1], axis=1).max())
+
+    def cvxpy(self, blocks):
+        return cp.sum(cp.norm(blocks[:-1, :], 2, axis=0))
+
+
+_PENALTIES = {cls.name: cls for cls in (GroupL1, GroupL1FreeIntercept)}
 
 
 def get_penalty(penalty):

@@ -28,6 +28,9 @@ from convexnn.solvers import Solver
 from convexnn.estimators import ConvexReLUClassifier, ConvexReLURegressor
 
 
+# tests that rebuild the program by hand use the sampled patterns (no column generation)
+SAMPLED = {"pattern_search": "sampled"}
+
 # Small n_patterns and an iteration cap keep the ~200 scikit-learn checks at a few seconds in
 # total: the checks test the API contract (validation, shapes, cloning, pickling, dtypes), not the
 # solver's accuracy, which the tests below and tests/test_solvers_native.py pin down. The cap can
@@ -71,7 +74,7 @@ def blobs():
 )
 def test_regressor_matches_the_route_by_hand(regression, formulation, problem_class):
     X, y = regression
-    est = ConvexReLURegressor(alpha=1e-2, n_patterns=10, formulation=formulation, random_state=3)
+    est = ConvexReLURegressor(alpha=1e-2, n_patterns=10, formulation=formulation, random_state=3, **SAMPLED)
     est.fit(X, y)
     patterns = sample_patterns(X, 10, fit_intercept=True, random_state=3)
     problem = problem_class(X, y - y.mean(), patterns, lam=1e-2)
@@ -108,8 +111,8 @@ def test_regressor_network_reproduces_objective_and_predictions(regression):
 def test_multi_output_is_independent_programs_over_shared_patterns(regression):
     X, y = regression
     Y = np.column_stack([y, -2 * y + X[:, 0]])
-    multi = ConvexReLURegressor(alpha=1e-2, n_patterns=8, random_state=0).fit(X, Y)
-    singles = [ConvexReLURegressor(alpha=1e-2, n_patterns=8, random_state=0).fit(X, t) for t in Y.T]
+    multi = ConvexReLURegressor(alpha=1e-2, n_patterns=8, random_state=0, **SAMPLED).fit(X, Y)
+    singles = [ConvexReLURegressor(alpha=1e-2, n_patterns=8, random_state=0, **SAMPLED).fit(X, t) for t in Y.T]
     assert multi.predict(X).shape == (40, 2)
     for c, single in enumerate(singles):
         np.testing.assert_allclose(multi.predict(X)[:, c], single.predict(X), atol=1e-6)
@@ -125,7 +128,7 @@ def test_binary_classifier_is_the_logistic_program_with_string_labels(blobs):
     X, labels = blobs
     keep = labels < 2
     X, y = X[keep], np.array(["cat", "dog"])[labels[keep]]
-    clf = ConvexReLUClassifier(alpha=1e-2, n_patterns=8, random_state=0).fit(X, y)
+    clf = ConvexReLUClassifier(alpha=1e-2, n_patterns=8, random_state=0, **SAMPLED).fit(X, y)
     np.testing.assert_array_equal(clf.classes_, ["cat", "dog"])
     patterns = sample_patterns(X, 8, fit_intercept=True, random_state=0)
     problem = ReLUProblem(X, np.where(y == "dog", 1.0, -1.0), patterns, lam=1e-2, loss="logistic")
@@ -143,12 +146,12 @@ def test_binary_classifier_is_the_logistic_program_with_string_labels(blobs):
 
 def test_multiclass_is_one_vs_rest(blobs):
     X, y = blobs
-    clf = ConvexReLUClassifier(alpha=1e-2, n_patterns=8, random_state=0).fit(X, y)
+    clf = ConvexReLUClassifier(alpha=1e-2, n_patterns=8, random_state=0, **SAMPLED).fit(X, y)
     scores = clf.decision_function(X)
     assert scores.shape == (60, 3) and clf.coefs_[1].shape[1] == 3
     objective = 0.0
     for k in range(3):
-        binary = ConvexReLUClassifier(alpha=1e-2, n_patterns=8, random_state=0).fit(X, y == k)
+        binary = ConvexReLUClassifier(alpha=1e-2, n_patterns=8, random_state=0, **SAMPLED).fit(X, y == k)
         np.testing.assert_allclose(scores[:, k], binary.decision_function(X), atol=1e-6)
         objective += binary.objective_
     assert clf.objective_ == pytest.approx(objective, rel=1e-6)
@@ -167,7 +170,7 @@ def test_gated_classifier_exposes_its_gates(blobs):
 
 def test_regularization_path_agrees_with_separate_fits(regression):
     X, y = regression
-    est = ConvexReLURegressor(n_patterns=8, random_state=0)
+    est = ConvexReLURegressor(n_patterns=8, random_state=0, **SAMPLED)
     alphas = [1.0, 0.1, 0.01]
     path = est.regularization_path(X, y, alphas)
     assert not hasattr(est, "coefs_")  # the path does not fit self
@@ -358,3 +361,57 @@ def test_feature_names_are_recorded():
     X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "b": [1.0, 0.0, 1.0, 0.0]})
     est = ConvexReLURegressor(n_patterns=4, random_state=0).fit(X, [0.0, 1.0, 2.0, 1.0])
     np.testing.assert_array_equal(est.feature_names_in_, ["a", "b"])
+
+
+def test_auto_enumerates_small_data_and_certifies_the_global_optimum():
+    from convexnn import enumerate_patterns
+    from convexnn.datasets import make_1d
+
+    X, y = make_1d(n_samples=10)
+    est = ConvexReLURegressor(alpha=1e-3, n_patterns=100, tol=1e-8, max_iter=50000).fit(X, y)
+    patterns = enumerate_patterns(X, fit_intercept=True)
+    assert est.patterns_.n_patterns == patterns.n_patterns  # 'auto' listed all of them
+    problem = ReLUProblem(X, y - y.mean(), patterns, lam=1e-3)
+    reference = CvxpySolver("CLARABEL", tol=1e-10).solve(problem)
+    assert est.objective_ == pytest.approx(reference.objective, rel=1e-6)
+    assert est.certificate_exact_
+    assert 0 <= est.optimality_gap_ <= 1e-4  # the bound is loose by the solver tolerance
+    assert est.lower_bound_ <= reference.objective * (1 + 1e-9)
+
+
+def test_column_generation_reaches_the_enumerated_optimum_within_its_budget():
+    from convexnn import enumerate_patterns
+
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((12, 2))
+    y = np.maximum(X @ [1.0, -1.0], 0) - np.maximum(X @ [0.5, 1.0] + 0.3, 0)
+    full = enumerate_patterns(X, fit_intercept=True)
+    reference = CvxpySolver("CLARABEL", tol=1e-10).solve(
+        ReLUProblem(X, y - y.mean(), full, lam=1e-3)
+    )
+    est = ConvexReLURegressor(
+        alpha=1e-3, n_patterns=full.n_patterns - 1, pattern_search="column_generation",
+        solver="CLARABEL", tol=1e-10, random_state=0,
+    ).fit(X, y)
+    assert est.patterns_.n_patterns < full.n_patterns
+    assert est.objective_ == pytest.approx(reference.objective, rel=1e-6)
+    assert est.certificate_exact_ and est.optimality_gap_ <= 1e-5
+
+
+@pytest.mark.parametrize("search", ["sampled", "column_generation", "sgd"])
+def test_every_pattern_search_reports_a_consistent_certificate(regression, search):
+    X, y = regression
+    est = ConvexReLURegressor(alpha=1e-2, n_patterns=12, pattern_search=search, random_state=0)
+    est.fit(X, y)
+    assert est.patterns_.n_patterns <= 12
+    assert est.optimality_gap_ == pytest.approx(
+        (est.objective_ - est.lower_bound_) / est.objective_
+    )
+    # 40 points in 3-D have far more than 200 patterns: the bound is an estimate, said so
+    assert not est.certificate_exact_
+
+
+def test_enumerated_search_needs_a_budget_for_every_pattern(regression):
+    X, y = regression
+    with pytest.raises(ValueError, match="pattern_search='enumerated'.*raise n_patterns"):
+        ConvexReLURegressor(n_patterns=10, pattern_search="enumerated").fit(X, y)

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from convexnn.losses import LogisticLoss, SquaredLoss, get_loss
-from convexnn.penalties import GroupL1
+from convexnn.losses import HingeLoss, LogisticLoss, SquaredLoss, get_loss
+from convexnn.penalties import GroupL1, GroupL1FreeIntercept
 
 
 def _finite_difference(f, x, h=1e-6):
@@ -14,7 +14,7 @@ def _finite_difference(f, x, h=1e-6):
     return g
 
 
-@pytest.mark.parametrize("loss", [SquaredLoss(), LogisticLoss()])
+@pytest.mark.parametrize("loss", [SquaredLoss(), LogisticLoss(), HingeLoss()])
 def test_gradient_matches_finite_differences(loss):
     rng = np.random.default_rng(0)
     y = np.sign(rng.standard_normal(7))
@@ -23,7 +23,7 @@ def test_gradient_matches_finite_differences(loss):
     np.testing.assert_allclose(loss.gradient(pred, y), fd, rtol=1e-6, atol=1e-9)
 
 
-@pytest.mark.parametrize("loss", [SquaredLoss(), LogisticLoss()])
+@pytest.mark.parametrize("loss", [SquaredLoss(), LogisticLoss(), HingeLoss()])
 def test_conjugate_satisfies_fenchel_young_with_equality_at_the_gradient(loss):
     rng = np.random.default_rng(1)
     y = np.sign(rng.standard_normal(6))
@@ -47,7 +47,7 @@ def test_cvxpy_expression_matches_numpy_value():
     rng = np.random.default_rng(2)
     y = np.sign(rng.standard_normal(5))
     pred = rng.standard_normal(5)
-    for loss in (SquaredLoss(), LogisticLoss()):
+    for loss in (SquaredLoss(), LogisticLoss(), HingeLoss()):
         assert loss.cvxpy(cp.Constant(pred), y).value == pytest.approx(loss.value(pred, y), rel=1e-9)
 
 
@@ -67,3 +67,20 @@ def test_logistic_rejects_labels_other_than_plus_minus_one():
 def test_unknown_loss_name():
     with pytest.raises(ValueError, match="loss must be one of"):
         get_loss("hinge-ish")
+
+
+def test_hinge_dual_is_minus_infinity_outside_its_domain_and_labels_are_checked():
+    y = np.array([1.0, -1.0])
+    assert HingeLoss().dual(np.array([-0.1, 0.0]), y) == -np.inf  # y z < 0
+    assert get_loss("hinge") == HingeLoss()
+    with pytest.raises(ValueError, match="y must hold labels -1 and \\+1 for the hinge loss"):
+        HingeLoss().check_target(np.array([0.0, 1.0]))
+
+
+def test_free_intercept_group_l1_leaves_the_last_entry_alone():
+    coef = np.array([[3.0, 4.0, 7.0], [0.3, 0.4, -2.0]])
+    pen = GroupL1FreeIntercept()
+    assert pen.value(coef) == pytest.approx(5.5)
+    np.testing.assert_allclose(pen.prox(coef, 1.0), [[2.4, 3.2, 7.0], [0.0, 0.0, -2.0]])
+    assert pen.dual_norm(np.array([[3.0, 4.0, 0.0]])) == pytest.approx(5.0)
+    assert pen.dual_norm(np.array([[3.0, 4.0, 1.0]])) == np.inf

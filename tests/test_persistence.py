@@ -22,7 +22,9 @@ def data():
     return X, y, labels
 
 
-def _models(data):
+@pytest.fixture(scope="module")
+def models(data):
+    """Five fitted models, fitted once for the module (the tests only read them)."""
     X, y, labels = data
     return [
         ConvexReLURegressor(n_patterns=8, random_state=0).fit(X, y),
@@ -42,17 +44,17 @@ def _outputs(model, X):
     return out
 
 
-def test_pickle_round_trip_gives_identical_predictions(data):
+def test_pickle_round_trip_gives_identical_predictions(data, models):
     X = data[0] * 1.7 + 0.3  # new points, not only the training ones
-    for model in _models(data):
+    for model in models:
         again = pickle.loads(pickle.dumps(model))
         for a, b in zip(_outputs(model, X), _outputs(again, X)):
             np.testing.assert_array_equal(a, b)
 
 
-def test_save_load_round_trip_is_bit_for_bit(data, tmp_path):
+def test_save_load_round_trip_is_bit_for_bit(data, tmp_path, models):
     X = data[0] * 1.7 + 0.3
-    for i, model in enumerate(_models(data)):
+    for i, model in enumerate(models):
         path = tmp_path / f"model{i}.npz"
         model.save(path)
         again = type(model).load(path)
@@ -72,8 +74,8 @@ def test_save_load_round_trip_is_bit_for_bit(data, tmp_path):
     np.testing.assert_array_equal(again.classes_, model.classes_)
 
 
-def test_file_is_plain_arrays_and_json_with_the_version(data, tmp_path):
-    model = _models(data)[3]
+def test_file_is_plain_arrays_and_json_with_the_version(data, tmp_path, models):
+    model = models[3]
     path = tmp_path / "clf.npz"
     save(model, path)
     with np.load(path, allow_pickle=False) as archive:  # would raise on any pickled entry
@@ -123,9 +125,9 @@ def test_unfitted_or_unsavable_models_are_refused(data, tmp_path):
         clf.save(tmp_path / "mixed.npz")
 
 
-def test_truncated_file_fails_clearly(data, tmp_path):
+def test_truncated_file_fails_clearly(data, tmp_path, models):
     path = tmp_path / "m.npz"
-    _models(data)[0].save(path)
+    models[0].save(path)
     raw = path.read_bytes()
     for cut in (10, len(raw) // 2, len(raw) - 30):
         broken = tmp_path / f"cut{cut}.npz"
@@ -156,8 +158,8 @@ def _rewrite(path, edit, *, fix_digest):
     np.savez(path, **arrays, __metadata__=np.array(json.dumps(meta)))
 
 
-def test_tampered_arrays_or_metadata_fail_the_integrity_check(data, tmp_path):
-    model = _models(data)[0]
+def test_tampered_arrays_or_metadata_fail_the_integrity_check(data, tmp_path, models):
+    model = models[0]
 
     def scale_weights(meta, arrays):
         arrays["net0_w2"] = arrays["net0_w2"] * 2.0
@@ -176,25 +178,25 @@ def test_tampered_arrays_or_metadata_fail_the_integrity_check(data, tmp_path):
             load(path)
 
 
-def test_inconsistent_file_with_valid_digest_fails_clearly(data, tmp_path):
+def test_inconsistent_file_with_valid_digest_fails_clearly(data, tmp_path, models):
     path = tmp_path / "m.npz"
-    _models(data)[0].save(path)
+    models[0].save(path)
     _rewrite(path, lambda meta, arrays: arrays.pop("net0_W1"), fix_digest=True)
     with pytest.raises(ValueError, match="inconsistent and cannot be loaded"):
         load(path)
 
 
-def test_unknown_estimator_is_not_instantiated(data, tmp_path):
+def test_unknown_estimator_is_not_instantiated(data, tmp_path, models):
     path = tmp_path / "m.npz"
-    _models(data)[0].save(path)
+    models[0].save(path)
     _rewrite(path, lambda meta, arrays: meta.update(estimator="os.system"), fix_digest=True)
     with pytest.raises(ValueError, match="unknown estimator 'os.system'"):
         load(path)
 
 
-def test_newer_format_version_is_refused(data, tmp_path):
+def test_newer_format_version_is_refused(data, tmp_path, models):
     path = tmp_path / "m.npz"
-    _models(data)[0].save(path)
+    models[0].save(path)
     _rewrite(
         path,
         lambda meta, arrays: meta.update(format_version=FORMAT_VERSION + 1, convexnn_version="9.0"),
@@ -205,15 +207,15 @@ def test_newer_format_version_is_refused(data, tmp_path):
         load(path)
 
 
-def test_load_checks_the_class(data, tmp_path):
+def test_load_checks_the_class(data, tmp_path, models):
     path = tmp_path / "m.npz"
-    _models(data)[0].save(path)
+    models[0].save(path)
     with pytest.raises(ValueError, match="holds a ConvexReLURegressor, not a ConvexReLUClassifier"):
         ConvexReLUClassifier.load(path)
 
 
-def test_save_to_a_file_object(data):
-    model = _models(data)[3]
+def test_save_to_a_file_object(data, models):
+    model = models[3]
     buffer = io.BytesIO()
     save(model, buffer)
     buffer.seek(0)
