@@ -6,6 +6,11 @@ the floor (one product A @ V plus one A^T @ R with the program's shapes). cvxpy 
 time limit. ``lam = lam_frac * lam_max(gated program)``. Writes CSV under benchmarks/results/.
 
     python benchmarks/solvers.py --sizes 300,10,30 1000,20,100 --cvxpy-cap 120
+
+ReLU only, native (augmented Lagrangian) against the experimental ADMM and Clarabel, one BLAS
+thread (a shared machine oversubscribes threads otherwise):
+
+    python benchmarks/solvers.py --formulations relu --solvers native,admm,CLARABEL --threads 1
 """
 
 import argparse
@@ -23,6 +28,8 @@ from convexnn.datasets import make_teacher
 from convexnn.solvers import get_solver, lam_max
 
 _CAP_OPTION = {"CLARABEL": "time_limit", "SCS": "time_limit_secs"}
+_NATIVE = ("native", "admm", "augmented_lagrangian", "fista")
+_CONSTRAINED_ONLY = ("admm", "augmented_lagrangian")
 
 
 def floor_time(problem, dtype, repeat=20):
@@ -65,7 +72,8 @@ def main(argv=None):
                         help="n,d,P triples (issue sizes: 300,10,30 1000,20,100 2000,50,300 "
                              "10000,50,1000 100000,50,500)")
     parser.add_argument("--formulations", default="gated,relu")
-    parser.add_argument("--solvers", default="native,CLARABEL,SCS")
+    parser.add_argument("--solvers", default="native,CLARABEL,SCS",
+                        help="comma-separated: native, admm, augmented_lagrangian, fista or cvxpy names")
     parser.add_argument("--cvxpy-cap", type=float, default=120.0, help="seconds per cvxpy solve")
     parser.add_argument("--cvxpy-max-n", type=int, default=10000,
                         help="skip cvxpy above this many samples (compilation is not capped)")
@@ -99,7 +107,9 @@ def main(argv=None):
             floor = floor_time(problem, args.dtype)
             results = {}
             for name in args.solvers.split(","):
-                if name == "native":
+                if name in _NATIVE:
+                    if name in _CONSTRAINED_ONLY and not problem.has_constraints:
+                        continue
                     options = {"tol": args.tol, "max_iter": args.max_iter, "dtype": args.dtype}
                     if problem.has_constraints:
                         options["constraint_tol"] = args.constraint_tol

@@ -37,6 +37,14 @@ class Loss:
         """Gradient of :meth:`value` in ``pred``: ``(1/n) l'(pred_k, y_k)``, shape (n_samples,)."""
         raise NotImplementedError
 
+    #: Upper bound on the second derivative ``l''(z, y)`` in ``z`` (per sample, before the mean);
+    #: the ADMM solver majorizes the loss with it.
+    curvature = None
+
+    def hessian(self, pred, y):
+        """Diagonal of the Hessian of :meth:`value` in ``pred``: ``(1/n) l''(pred_k, y_k)``."""
+        raise NotImplementedError
+
     def dual(self, z, y):
         """Dual objective ``-F*(-z)``: a lower bound ingredient for any dual-feasible ``z``.
 
@@ -64,6 +72,7 @@ class SquaredLoss(Loss):
     """Squared loss ``F(pred) = (1/(2n)) ||pred - y||^2``."""
 
     name = "squared"
+    curvature = 1.0
 
     def value(self, pred, y):
         r = pred - y
@@ -71,6 +80,9 @@ class SquaredLoss(Loss):
 
     def gradient(self, pred, y):
         return (pred - y) / y.shape[0]
+
+    def hessian(self, pred, y):
+        return np.full(y.shape[0], 1.0 / y.shape[0])
 
     def dual(self, z, y):
         # F*(s) = s^T y + (n/2) ||s||^2, so -F*(-z) = z^T y - (n/2) ||z||^2
@@ -84,6 +96,7 @@ class LogisticLoss(Loss):
     """Logistic loss ``F(pred) = (1/n) sum_k log(1 + exp(-y_k pred_k))`` for ``y`` in {-1, +1}."""
 
     name = "logistic"
+    curvature = 0.25
 
     def check_target(self, y):
         return _check_labels(y, self.name)
@@ -93,6 +106,10 @@ class LogisticLoss(Loss):
 
     def gradient(self, pred, y):
         return -y * expit(-y * pred) / y.shape[0]
+
+    def hessian(self, pred, y):
+        p = expit(y * pred)
+        return p * (1 - p) / y.shape[0]
 
     def dual(self, z, y):
         # with p_k = n y_k z_k in [0, 1]: -F*(-z) = -(1/n) sum_k [p log p + (1 - p) log(1 - p)]

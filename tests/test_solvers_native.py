@@ -227,3 +227,37 @@ def test_native_init_step_dispatch_on_capability():
         assert state.n_iter == 50
         assert state.objective < start
         assert state.lower_bound <= state.objective + 1e-12 or cls.has_constraints
+
+
+# ---------------------------------------------------------------- ADMM (experimental, not the default)
+@pytest.mark.parametrize("loss", LOSSES)
+def test_admm_certificate_is_valid_and_warm_start_from_optimum_stops_at_once(reference, loss):
+    from convexnn.solvers import ADMM
+
+    problem, ref = reference(ReLUProblem, loss)
+    rounding = 1e-9 * abs(ref.objective)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        cold = ADMM(tol=1e-6, max_iter=3000).solve(problem)
+    assert cold.solver == "admm" and cold.n_iter == len(cold.history)
+    assert cold.lower_bound <= ref.objective + rounding
+    assert all(h["lower_bound"] <= ref.objective + rounding for h in cold.history)
+    if cold.status == "optimal":
+        assert cold.objective - ref.objective <= 1e-6 * ref.objective + rounding
+    # from the optimum, the KKT multipliers make the first check certify it
+    warm = ADMM(tol=1e-6).solve(problem, init=ref.coef)
+    assert warm.status == "optimal"
+    assert warm.n_iter <= 10 < cold.n_iter
+    assert abs(warm.objective - ref.objective) <= 1e-6 * ref.objective
+
+
+def test_admm_rejects_bad_arguments_and_gated_problems():
+    from convexnn.solvers import ADMM
+
+    for kwargs, name in [({"relaxation": 2.0}, "relaxation"), ({"rho": -1}, "rho"),
+                         ({"check_every": 0}, "check_every")]:
+        with pytest.raises(ValueError, match=name):
+            ADMM(**kwargs)
+    with pytest.raises(ValueError, match="fista"):
+        ADMM().solve(make_problem(GatedReLUProblem, "squared"))
+    assert get_solver("admm").name == "admm"

@@ -5,10 +5,11 @@ estimators, and a problem knows nothing about solvers. :class:`CvxpySolver` stat
 cvxpy and hands it to SCS (the default), Clarabel or any other installed cvxpy solver; it is the
 reference every faster solver is checked against. The native solvers are the fast path:
 :class:`FISTA` for programs without constraints (gated ReLU), :class:`AugmentedLagrangian` for
-programs with cone constraints (ReLU), and :class:`NativeSolver` ('native', also 'auto') picking one
+programs with cone constraints (ReLU), :class:`ADMM` (experimental, also for ReLU), and :class:`NativeSolver` ('native', also 'auto') picking one
 from ``problem.has_constraints``. All certify their stopping point with a duality gap.
 """
 
+from .admm import ADMM
 from .augmented_lagrangian import AugmentedLagrangian
 from .base import Solver, get_solver, regularization_path, solve
 from .cvxpy_solver import CvxpySolver
@@ -20,6 +21,7 @@ __all__ = [
     "CvxpySolver",
     "FISTA",
     "AugmentedLagrangian",
+    "ADMM",
     "NativeSolver",
     "get_solver",
     "solve",

@@ -33,12 +33,13 @@ def get_solver(solver="SCS", **options):
     ----------
     solver : str or Solver, default='SCS'
         A solver instance is returned as is. A string names a native solver ('native', 'fista',
-        'augmented_lagrangian') or a cvxpy solver ('SCS', 'CLARABEL', 'ECOS', 'MOSEK', ...),
+        'augmented_lagrangian', 'admm') or a cvxpy solver ('SCS', 'CLARABEL', 'ECOS', 'MOSEK', ...),
         case-insensitive. ``'auto'`` picks the fastest accurate solver: the native one, which runs
         FISTA or the augmented Lagrangian depending on ``problem.has_constraints``.
     **options
         Passed to the solver's constructor (e.g. ``tol``, ``max_iter``, ``verbose``).
     """
+    from .admm import ADMM
     from .augmented_lagrangian import AugmentedLagrangian
     from .cvxpy_solver import CvxpySolver
     from .fista import FISTA
@@ -49,6 +50,7 @@ def get_solver(solver="SCS", **options):
         "native": NativeSolver,
         "fista": FISTA,
         "augmented_lagrangian": AugmentedLagrangian,
+        "admm": ADMM,
     }
     if isinstance(solver, Solver):
         if options:
