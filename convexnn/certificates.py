@@ -231,11 +231,17 @@ def candidate_patterns(
     return ActivationPatterns(gates, A @ gates >= 0, fit_intercept).unique(drop_zero=True)
 
 
-def _all_patterns(X, fit_intercept, max_patterns):
-    """All patterns of ``X`` if their count is at most ``max_patterns``, else None."""
+def pattern_count(X, fit_intercept):
+    """Number of patterns of ``X`` in general position (an upper bound otherwise; 0 if X is 0)."""
     A = add_intercept(X) if fit_intercept else X
     rank = int(np.linalg.matrix_rank(A))
-    if rank == 0 or count_patterns(A.shape[0], rank) > max_patterns:
+    return count_patterns(A.shape[0], rank) if rank else 0
+
+
+def _all_patterns(X, fit_intercept, max_patterns):
+    """All patterns of ``X`` if their count is at most ``max_patterns``, else None."""
+    count = pattern_count(X, fit_intercept)
+    if count == 0 or count > max_patterns:
         return None
     return enumerate_patterns(X, fit_intercept=fit_intercept, max_patterns=max_patterns)
 

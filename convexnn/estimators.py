@@ -41,8 +41,9 @@ from .certificates import (
     _pattern_scores,
     candidate_patterns,
     certify,
+    pattern_count,
 )
-from .patterns import ActivationPatterns, count_patterns, enumerate_patterns, sample_patterns
+from .patterns import ActivationPatterns, enumerate_patterns, sample_patterns
 from .problems import GatedReLUProblem, ReLUProblem
 from .results import SolveResult, SolverError
 from .solvers import get_solver
@@ -115,7 +116,7 @@ class _ConvexReLUBase(BaseEstimator):
         """The pattern search to run: ``pattern_search``, with 'auto' resolved for this ``X``."""
         if self.pattern_search != "auto":
             return self.pattern_search
-        if _n_all_patterns(X, self.fit_intercept) <= self.n_patterns:
+        if pattern_count(X, self.fit_intercept) <= self.n_patterns:
             return "enumerated"
         return "column_generation"
 
@@ -132,10 +133,11 @@ class _ConvexReLUBase(BaseEstimator):
                     X, previous.gates, fit_intercept=self.fit_intercept
                 )
         if strategy == "enumerated":
-            if _n_all_patterns(X, self.fit_intercept) > self.n_patterns:
+            count = pattern_count(X, self.fit_intercept)
+            if count > self.n_patterns:
                 raise ValueError(
                     f"pattern_search='enumerated' needs every pattern of X, up to "
-                    f"{_n_all_patterns(X, self.fit_intercept)} here, more than n_patterns="
+                    f"{count} here, more than n_patterns="
                     f"{self.n_patterns}; raise n_patterns or use pattern_search="
                     "'column_generation'."
                 )
@@ -727,13 +729,6 @@ _CG_ADD = 10
 #: The certificate lists all patterns (and is exact) when there are at most this many (or at
 #: most n_patterns).
 _CERTIFY_MAX_PATTERNS = 200
-
-
-def _n_all_patterns(X, fit_intercept):
-    """Upper bound on the number of patterns of ``X`` (exact in general position)."""
-    A = np.column_stack([X, np.ones(X.shape[0])]) if fit_intercept else X
-    rank = int(np.linalg.matrix_rank(A))
-    return count_patterns(A.shape[0], rank) if rank else 0
 
 
 def _seed(random_state):

@@ -5,7 +5,6 @@ solution is all zero, and :func:`lam_grid`, a geometric grid below it.
 """
 
 import numpy as np
-from scipy.optimize import nnls
 
 from ..validation import check_positive
 from .augmented_lagrangian import AugmentedLagrangian
@@ -89,23 +88,10 @@ def dual_oracle(problem, z, threshold=0.0):
     are skipped (their value cannot exceed it), which saves NNLS solves when only values above
     ``lam`` matter.
     """
-    a = problem.adjoint(z)
-    orientation = problem.constraint_orientation()
-    if orientation is None:
-        return float(problem.penalty.dual_norm(a))
-    values = orientation * (problem.design @ a.T)  # C a_b for every block
-    norms = np.linalg.norm(a, axis=1)
-    best = float(threshold)
-    for b in np.argsort(-norms):  # largest first: blocks below the best so far cannot win
-        if norms[b] <= best:
-            break
-        if values[:, b].min() >= 0:
-            best = max(best, norms[b])
-            continue
-        # min_{mu >= 0} || a_b + A^T diag(o_b) mu ||  =  nnls(A^T diag(o_b), -a_b)
-        _, residual = nnls(problem.design.T * orientation[:, b], -a[b], maxiter=50 * problem.n_samples)
-        best = max(best, residual)
-    return float(best)
+    from ..certificates import _best_block  # one oracle for the solvers and the certificates
+
+    value, _ = _best_block(problem, z)
+    return float(max(threshold, value))
 
 
 def lam_grid(problem, n_lams=20, ratio=1e-3):
