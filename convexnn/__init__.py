@@ -7,7 +7,8 @@ patterns -> problem -> solver -> result -> network -> estimator.
 __version__ = "0.1.0"
 
 from .estimators import ConvexReLUClassifier, ConvexReLURegressor
-from . import geometry
+from . import deep, geometry
+from .deep.estimators import DeepConvexReLUClassifier, DeepConvexReLURegressor
 from .losses import HingeLoss, LogisticLoss, SquaredLoss
 from .networks import GatedReLUNetwork, ReLUNetwork, from_convex
 from .patterns import ActivationPatterns, count_patterns, enumerate_patterns, sample_patterns
@@ -42,5 +43,8 @@ __all__ = [
     "add_intercept",
     "ConvexReLURegressor",
     "ConvexReLUClassifier",
+    "DeepConvexReLURegressor",
+    "DeepConvexReLUClassifier",
+    "deep",
     "geometry",
 ]

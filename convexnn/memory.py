@@ -10,7 +10,7 @@ message naming the parameter to turn down, instead of swapping or being killed h
 
 import os
 
-__all__ = ["estimate_fit_bytes", "check_memory", "MEMORY_FRACTION"]
+__all__ = ["estimate_fit_bytes", "check_memory", "estimate_deep_bytes", "check_deep_memory", "MEMORY_FRACTION"]
 
 #: A fit is refused when its estimated peak memory exceeds this fraction of the memory available.
 MEMORY_FRACTION = 0.5
@@ -80,5 +80,56 @@ def check_memory(n_samples, n_features, n_patterns, formulation, fit_intercept, 
             "n_samples * n_patterns, and with n_features too for cvxpy solvers), use "
             "formulation='gated' (half the blocks), solver='auto' (the native solvers need far "
             "less than cvxpy), or fit on fewer samples."
+        )
+    return need
+
+
+def estimate_deep_bytes(n_samples, n_features, sizes, *, fit_intercept=True, solver="auto"):
+    """Estimate the peak memory of one deep convex fit (:mod:`convexnn.deep`), in bytes.
+
+    Parameters
+    ----------
+    n_samples, n_features : int
+    sizes : sequence of int
+        Patterns per hidden level, bottom up; the program has ``prod_l 2 sizes[l]`` blocks.
+    fit_intercept : bool
+    solver : str or Solver, default='auto'
+
+    Returns
+    -------
+    int
+        The problem's per-block arrays (prediction weights, level-1 orientation, and their copies
+        in the solver's operator: about 5 arrays of shape (n_samples, n_blocks)), the upper levels'
+        group arrays, and the solver's working memory for that many blocks.
+    """
+    from .solvers import get_solver
+
+    n, cols = int(n_samples), int(n_features) + bool(fit_intercept)
+    blocks, groups = 1, 0
+    for size in sizes:
+        blocks *= 2 * int(size)
+    rest = blocks
+    for size in list(sizes)[:-1]:
+        rest //= 2 * int(size)
+        groups += rest
+    problem = 8 * n * (5 * blocks + 4 * groups) + 8 * blocks * cols
+    return problem + get_solver(solver).working_bytes(n, cols, blocks + groups)
+
+
+def check_deep_memory(n_samples, n_features, sizes, fit_intercept, solver="auto"):
+    """Raise MemoryError, naming the knobs to turn down, when a deep fit would not fit in memory."""
+    need = estimate_deep_bytes(n_samples, n_features, sizes, fit_intercept=fit_intercept,
+                               solver=solver)
+    budget = MEMORY_FRACTION * _available_bytes()
+    if need > budget:
+        blocks = 1
+        for size in sizes:
+            blocks *= 2 * int(size)
+        raise MemoryError(
+            f"this deep program would need about {need / 2**30:.1f} GiB: {blocks} blocks (the product "
+            f"of 2 x patterns per level {tuple(int(s) for s in sizes)}) times n_samples={n_samples},"
+            f" but only {budget / 2**30:.1f} GiB may be used. Turn down n_patterns or "
+            "n_upper_patterns (the block count multiplies across levels), lower depth, or fit on "
+            "fewer samples."
         )
     return need

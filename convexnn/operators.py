@@ -18,7 +18,7 @@ subset shared by numpy, cupy and torch, so the same solver can later run on a GP
 import numpy as np
 from scipy.optimize import nnls
 
-__all__ = ["BlockOperator", "check_dtype"]
+__all__ = ["BlockOperator", "NestedBlockOperator", "check_dtype"]
 
 _DTYPES = (np.float32, np.float64)
 
@@ -55,9 +55,17 @@ class BlockOperator:
         self.W = np.ascontiguousarray(weights, dtype=self.dtype)
         self.O = None if orientation is None else np.ascontiguousarray(orientation, dtype=self.dtype)
 
+    #: levels of nested group constraints above the per-block cones (see NestedBlockOperator)
+    levels = ()
+
     @property
     def has_constraints(self):
         return self.O is not None
+
+    @property
+    def n_constraints(self):
+        """Columns of the constraint values: one per block (the cone ``O_b * (A u_b) >= 0``)."""
+        return self.W.shape[1]
 
     @property
     def coef_shape(self):
@@ -107,3 +115,71 @@ class BlockOperator:
         u = np.asarray(coef_row, dtype=np.float64)
         mu, _ = nnls(Ct, -u, maxiter=50 * Ct.shape[1])
         return u + Ct @ mu
+
+
+class NestedBlockOperator(BlockOperator):
+    """Block operator of a program whose cone constraints nest over levels of patterns (deep ReLU).
+
+    Blocks are laid out as a C-ordered grid with one axis per pattern level, the first level
+    fastest: block ``b`` belongs to level-2 group ``b // k_1``, which belongs to level-3 group
+    ``(b // k_1) // k_2`` and so on (``k_l`` children per group). With block features
+    ``F = A U^T`` the partial sums are
+
+        G_1 = F,    G_{l+1} = groupsum_l(V_l * G_l)        (V_l: (n_samples, groups at level l))
+
+    and the constraints are ``O_l * G_l >= 0`` at every level, returned side by side as one array
+    of shape (n_samples, sum_l groups_l) whose first ``n_blocks`` columns are the per-block cones
+    (so :meth:`BlockOperator.project_block` still projects a block onto its own level-1 cone).
+    The prediction stays ``rowsum(W * F)`` with ``W`` the product of the levels' weights along each
+    block's path. A two-level program (no ``levels``) is the plain ReLU program.
+
+    Parameters
+    ----------
+    design, weights, orientation, dtype
+        As for :class:`BlockOperator`; ``orientation`` is the level-1 ``O_1``.
+    levels : list of (inner, orientation, n_children)
+        For each level above the first, bottom up: ``inner`` ``V_l`` of shape (n_samples,
+        groups_l) (the weights that enter the group sum, i.e. the pattern times the sign of the
+        units at level ``l``), the next level's ``O_{l+1}`` of shape (n_samples, groups_{l+1}),
+        and ``k_l`` the number of children per group.
+    """
+
+    def __init__(self, design, weights, orientation, dtype=np.float64, levels=()):
+        super().__init__(design, weights, orientation, dtype=dtype)
+        self.levels = [
+            (
+                np.ascontiguousarray(inner, dtype=self.dtype),
+                np.ascontiguousarray(orient, dtype=self.dtype),
+                int(children),
+            )
+            for inner, orient, children in levels
+        ]
+
+    @property
+    def n_constraints(self):
+        return self.W.shape[1] + sum(orient.shape[1] for _, orient, _ in self.levels)
+
+    def constrain_features(self, features):
+        parts, partial = [self.O * features], features
+        for inner, orient, children in self.levels:
+            n, groups = inner.shape
+            partial = (inner * partial).reshape(n, groups // children, children).sum(axis=2)
+            parts.append(orient * partial)
+        return np.concatenate(parts, axis=1) if self.levels else parts[0]
+
+    def adjoint(self, residual, multipliers=None):
+        if multipliers is None or not self.levels:
+            return super().adjoint(residual, multipliers)
+        n, blocks = self.W.shape
+        # split the multiplier columns per level, then run the group sums backwards
+        sizes = [blocks] + [orient.shape[1] for _, orient, _ in self.levels]
+        offsets = np.cumsum([0] + sizes)
+        back = None
+        for level in range(len(self.levels), 0, -1):
+            inner, orient, children = self.levels[level - 1]
+            q = multipliers[:, offsets[level] : offsets[level + 1]]
+            grad = -orient * q if back is None else back - orient * q
+            # adjoint of the group sum: every child receives its group's value
+            back = inner * np.repeat(grad, children, axis=1)
+        grad_features = self.W * residual[:, None] - self.O * multipliers[:, :blocks] + back
+        return grad_features.T @ self.A

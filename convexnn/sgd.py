@@ -141,8 +141,10 @@ def train(
 
     Parameters
     ----------
-    network : TwoLayerNetwork
-        Initial network (e.g. ``ReLUNetwork.random(...)``); it is not modified.
+    network : TwoLayerNetwork or ParallelReLUNetwork
+        Initial network (e.g. ``ReLUNetwork.random(...)``); it is not modified. Its
+        ``objective_and_gradient`` defines what is trained: weight decay for two-layer networks,
+        the path penalty for deep parallel networks.
     X : array-like of shape (n_samples, n_features)
     y : array-like of shape (n_samples,)
     lam : float
@@ -167,8 +169,12 @@ def train(
     -------
     TrainingResult
     """
-    if not isinstance(network, TwoLayerNetwork):
-        raise ValueError(f"network must be a TwoLayerNetwork, got {type(network).__name__}.")
+    if not all(hasattr(network, m) for m in ("objective_and_gradient", "parameters", "design")):
+        raise ValueError(
+            "network must be a TwoLayerNetwork or ParallelReLUNetwork (an object with design, "
+            f"parameters, with_parameters, objective and objective_and_gradient), got "
+            f"{type(network).__name__}."
+        )
     loss = get_loss(loss)
     X = check_matrix(X, "X")
     y = loss.check_target(check_target(y, X.shape[0]))

@@ -232,6 +232,11 @@ class ADMM(_NativeBase):
                 "solver='fista' (or 'native', which picks it)."
             )
         operator = problem.block_operator(self.dtype)
+        if operator.levels:
+            raise ValueError(
+                f"solver 'admm' handles per-block cone constraints only; {problem!r} has nested "
+                "constraints. Use solver='augmented_lagrangian' (or 'native', which picks it)."
+            )
         curvature = problem.loss.curvature
         if curvature is None:
             raise ValueError(

@@ -188,7 +188,7 @@ class AugmentedLagrangian(_NativeBase):
             )
         operator = problem.block_operator(self.dtype)
         coef = self._start_coef(problem, init)
-        multipliers = np.zeros((problem.n_samples, problem.n_blocks), dtype=operator.dtype)
+        multipliers = np.zeros((problem.n_samples, operator.n_constraints), dtype=operator.dtype)
         rho = self.rho if self.rho is not None else 1.0 / problem.n_samples
         smooth = AugmentedSmooth(operator, problem.loss, problem.y, multipliers, rho)
         inner = fista_init(smooth, problem.penalty, problem.lam, coef)
@@ -244,7 +244,7 @@ class AugmentedLagrangian(_NativeBase):
         new._model = state._model
         coef = np.array(state.coef, dtype=np.float64)
         values = problem.constraint_values(coef)
-        worst = -values.min(axis=0)
+        worst = -values[:, : problem.n_blocks].min(axis=0)  # the per-block cones come first
         operator = problem.block_operator(np.float64)
         for block in np.flatnonzero(worst > 0.1 * self.constraint_tol):
             coef[block] = operator.project_block(coef[block], block)

@@ -1,0 +1,261 @@
+"""scikit-learn estimators for deep parallel ReLU networks trained by convex programs.
+
+:class:`DeepConvexReLURegressor` and :class:`DeepConvexReLUClassifier` run the deep route
+
+    X, y --validate_data--> sample_nested_patterns --> DeepReLUProblem --> solver
+         --> SolveResult --> ParallelReLUNetwork.from_convex --> predict
+
+and otherwise behave like their two-layer siblings (:class:`~convexnn.ConvexReLURegressor`,
+:class:`~convexnn.ConvexReLUClassifier`), whose target handling (centering, one-vs-rest,
+string labels) they inherit. The program has ``prod_l 2 P_l`` blocks for ``P_l`` patterns at level
+``l``, so the pattern budgets multiply across levels: a MemoryError naming them is raised before
+anything large is allocated.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.utils import Bunch
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+
+from ..estimators import ConvexReLUClassifier, ConvexReLURegressor
+from ..memory import check_deep_memory
+from ..solvers import regularization_path as _solver_path
+from .networks import ParallelReLUNetwork
+from .patterns import enumerate_nested_patterns, sample_nested_patterns
+from .problems import DeepReLUProblem
+
+__all__ = ["DeepConvexReLURegressor", "DeepConvexReLUClassifier"]
+
+
+class _DeepMixin:
+    """The deep route, mixed in front of the two-layer estimators (which supply the targets)."""
+
+    _parameter_constraints: dict = {
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "depth": [Interval(Integral, 3, None, closed="left")],
+        "n_patterns": [Interval(Integral, 1, None, closed="left")],
+        "n_upper_patterns": [Interval(Integral, 1, None, closed="left")],
+        "pattern_search": [StrOptions({"sampled", "enumerated"})],
+        "solver": [str, HasMethods(["solve"])],
+        "fit_intercept": ["boolean"],
+        "max_iter": [Interval(Integral, 1, None, closed="left"), None],
+        "tol": [Interval(Real, 0, None, closed="neither"), None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # the two-layer machinery reads these; a deep model is always a ReLU program, never warm
+    formulation = "relu"
+    warm_start = False
+
+    def __init__(
+        self,
+        alpha=1e-3,
+        *,
+        depth=3,
+        n_patterns=10,
+        n_upper_patterns=5,
+        pattern_search="sampled",
+        solver="auto",
+        fit_intercept=True,
+        max_iter=None,
+        tol=1e-6,
+        random_state=None,
+        verbose=False,
+    ):
+        self.alpha = alpha
+        self.depth = depth
+        self.n_patterns = n_patterns
+        self.n_upper_patterns = n_upper_patterns
+        self.pattern_search = pattern_search
+        self.solver = solver
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _sizes(self):
+        return [self.n_patterns] + [self.n_upper_patterns] * (self.depth - 2)
+
+    def _validate_fit_data(self, X, y):
+        from sklearn.utils.validation import validate_data
+
+        X, y = validate_data(self, X, y, **self._validate_kwargs)
+        if self.pattern_search == "sampled":
+            check_deep_memory(
+                X.shape[0], X.shape[1], self._sizes(), self.fit_intercept, solver=self._get_solver()
+            )
+        return X, y
+
+    def _nested_patterns(self, X):
+        if self.pattern_search == "enumerated":
+            return enumerate_nested_patterns(X, depth=self.depth, fit_intercept=self.fit_intercept)
+        return sample_nested_patterns(
+            X, self._sizes(), depth=self.depth, fit_intercept=self.fit_intercept,
+            random_state=self.random_state,
+        )
+
+    def _problems(self, X, targets, patterns, alpha):
+        return [DeepReLUProblem(X, t, patterns, lam=alpha, loss=self._loss) for t in targets.T]
+
+    def _fit_programs(self, X, targets):
+        patterns = self._nested_patterns(X)
+        if self.pattern_search == "enumerated":
+            check_deep_memory(
+                X.shape[0], X.shape[1], patterns.sizes, self.fit_intercept, solver=self._get_solver()
+            )
+        problems = self._problems(X, targets, patterns, self.alpha)
+        results = self._solve(self._get_solver(), problems, None)
+        networks = [ParallelReLUNetwork.from_convex(p, r.coef) for p, r in zip(problems, results)]
+        self._store(patterns, results, networks)
+        self._bounds(results)
+
+    def _bounds(self, results):
+        """``lower_bound_``: the certified lower bound on the optimum of the programs solved (over
+        the sampled patterns; None when a solver gives none) and the relative gap to it."""
+        bounds = [r.lower_bound for r in results]
+        if any(b is None for b in bounds):
+            self.lower_bound_, self.optimality_gap_ = None, None
+            return
+        self.lower_bound_ = float(sum(bounds))
+        self.optimality_gap_ = float(
+            (self.objective_ - self.lower_bound_) / max(abs(self.objective_), np.finfo(float).tiny)
+        )
+
+    def _set_weights(self):
+        nets = self._networks
+        self.n_subnetworks_ = int(sum(int(np.any(net.output != 0)) * net.n_subnetworks for net in nets))
+        self.n_active_neurons_ = int(
+            sum(np.count_nonzero(np.linalg.norm(net.layers[0], axis=1)) for net in nets)
+        )
+        self.coefs_ = [net.parameters() for net in nets] if len(nets) > 1 else nets[0].parameters()
+
+    def regularization_path(self, X, y, alphas):
+        """Fit the model for several ``alpha`` values over one set of sampled patterns.
+
+        Each solve starts from the previous solution. ``self`` is not modified.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        alphas : array-like of shape (n_alphas,)
+
+        Returns
+        -------
+        path : Bunch
+            ``alphas``, ``objective`` and ``n_active_neurons`` (arrays of shape (n_alphas,)),
+            ``solver_status`` and ``estimators`` (a fitted copy per alpha).
+        """
+        self._validate_params()
+        alphas = np.asarray(alphas, dtype=np.float64)
+        if alphas.ndim != 1 or alphas.size == 0 or not np.all(np.isfinite(alphas)) or np.any(
+            alphas < 0
+        ):
+            raise ValueError("alphas must be a non-empty 1-D array of finite values >= 0.")
+        template = clone(self)
+        X, targets = template._prepare_fit(X, y)
+        patterns = template._nested_patterns(X)
+        solver = template._get_solver()
+        per_output = [
+            _solver_path(problem, alphas, solver)
+            for problem in template._problems(X, targets, patterns, alphas[0])
+        ]
+        estimators = []
+        for i, alpha in enumerate(alphas):
+            est = clone(template).set_params(alpha=float(alpha))
+            est._copy_data_attributes(template)
+            problems = template._problems(X, targets, patterns, alpha)
+            results = [out[i] for out in per_output]
+            est._store(
+                patterns, results,
+                [ParallelReLUNetwork.from_convex(p, r.coef) for p, r in zip(problems, results)],
+            )
+            est._bounds(results)
+            estimators.append(est)
+        return Bunch(
+            alphas=alphas,
+            objective=np.array([e.objective_ for e in estimators]),
+            n_active_neurons=np.array([e.n_active_neurons_ for e in estimators]),
+            solver_status=[e.solver_status_ for e in estimators],
+            estimators=estimators,
+        )
+
+    def save(self, path):
+        """Not available for deep models yet: pickle them (``pickle.dump(model, fh)``) instead."""
+        raise NotImplementedError(
+            f"{type(self).__name__}.save writes two-layer models only; pickle a deep model instead."
+        )
+
+
+_DEEP_DOC = """
+
+    Parameters
+    ----------
+    alpha : float, default=1e-3
+        Path-regularization strength ``lam`` (>= 0).
+    depth : int, default=3
+        Network depth ``L >= 3`` (``L - 1`` hidden levels; each sub-network ends in one unit).
+    n_patterns : int, default=10
+        Level-1 patterns sampled (Gaussian gates on ``X``).
+    n_upper_patterns : int, default=5
+        Patterns sampled at each level above the first (units of a random network on top of the
+        level below). The program has ``2 n_patterns (2 n_upper_patterns)^(depth - 2)`` blocks.
+    pattern_search : {'sampled', 'enumerated'}, default='sampled'
+        'enumerated' lists every level-1 pattern and every non-empty mask above (at most 12
+        samples): the exact program for 1-D data with an intercept.
+    solver : str or Solver, default='auto'
+        'auto' (the native augmented Lagrangian), any installed cvxpy solver name, or an object
+        with ``solve(problem, init=None)``. ADMM does not take nested constraints.
+    fit_intercept : bool, default=True
+        Append a ones column to ``X`` (first-layer biases, penalized like the weights).
+    max_iter, tol : as for the two-layer estimators.
+    random_state : int, RandomState instance or None, default=None
+    verbose : bool or int, default=False
+
+    Attributes
+    ----------
+    coefs_ : list of ndarray
+        The network's parameters ``[W1, ..., W_{L-1}, c]`` (see
+        :class:`~convexnn.deep.ParallelReLUNetwork`); a list of such lists for several outputs.
+    n_subnetworks_ : int
+        Sub-networks with a non-zero output weight.
+    n_active_neurons_ : int
+        First-layer units (non-zero blocks) in all.
+    objective_ : float
+        Convex objective (loss plus ``alpha`` times the path penalty), summed over outputs.
+    lower_bound_ : float or None
+        Certified lower bound on the optimum of the program over the sampled patterns, from the
+        solver's dual point (None for solvers that give none); ``optimality_gap_`` is the
+        relative gap to it. It bounds the restricted program, not the infinite-width one.
+    patterns_ : NestedPatterns
+    n_iter_, solver_status_, n_features_in_, feature_names_in_ : as for the two-layer estimators.
+    """
+
+
+class DeepConvexReLURegressor(_DeepMixin, ConvexReLURegressor):
+    __doc__ = (
+        """Deep parallel ReLU regressor trained by its convex program (path regularization).
+
+    For each output column ``y`` (centered when ``fit_intercept``) it solves the program of
+    :class:`~convexnn.deep.DeepReLUProblem` with the squared loss,
+    ``(1/2n) ||f(X) - y||^2 + alpha R``, over sampled patterns at every level, and maps the solution
+    to a :class:`~convexnn.deep.ParallelReLUNetwork` with the same predictions and objective.
+    """
+        + _DEEP_DOC
+    )
+
+
+class DeepConvexReLUClassifier(_DeepMixin, ConvexReLUClassifier):
+    __doc__ = (
+        """Deep parallel ReLU classifier trained by its convex program (logistic loss).
+
+    Binary labels map to -1/+1; more classes are fitted one-vs-rest over shared patterns, as for
+    :class:`~convexnn.ConvexReLUClassifier` (whose ``predict_proba`` and ``decision_function``
+    it inherits).
+    """
+        + _DEEP_DOC
+    )
