@@ -2,6 +2,7 @@
 
 * :func:`make_teacher`: targets from a random two-layer ReLU "teacher" network plus noise.
 * :func:`make_1d`: a small 1-D regression, where every activation pattern can be enumerated.
+* :func:`make_spirals`: the two-spiral classification problem (2-D, labels 0/1).
 * :func:`load_dataset`: a named data set split into standardized train and test parts; ``'diabetes'``
   is scikit-learn's bundled diabetes data (442 samples, 10 features), ``'teacher'`` the synthetic one.
 """
@@ -14,7 +15,7 @@ from sklearn.model_selection import train_test_split
 
 from .validation import check_positive, check_random_state
 
-__all__ = ["Dataset", "make_teacher", "make_1d", "load_dataset", "DATASETS"]
+__all__ = ["Dataset", "make_teacher", "make_1d", "make_spirals", "load_dataset", "DATASETS"]
 
 
 @dataclass
@@ -67,6 +68,38 @@ def make_1d(n_samples=10, noise=0.1, random_state=0):
     X = np.sort(rng.uniform(-1.0, 1.0, (n_samples, 1)), axis=0)
     y = np.sin(3.0 * X[:, 0]) + noise * rng.standard_normal(n_samples)
     return X, y
+
+
+def make_spirals(n_samples=200, *, turns=1.5, noise=0.05, random_state=0):
+    """Two interleaved spirals in the plane, a classic test of depth.
+
+    Sample ``k`` of class ``c`` sits at radius ``r = t`` and angle ``2 pi turns t + c pi`` for
+    ``t`` uniform in ``(0.1, 1)``, plus ``noise * N(0, I_2)``.
+
+    Parameters
+    ----------
+    n_samples : int, default=200
+        Total samples (split as evenly as possible between the two classes).
+    turns : float, default=1.5
+        Turns of each spiral.
+    noise : float, default=0.05
+    random_state : int, Generator or None, default=0
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 2)
+    y : ndarray of shape (n_samples,)
+        Labels 0 and 1.
+    """
+    n_samples = check_positive(n_samples, "n_samples", integer=True)
+    check_positive(turns, "turns")
+    check_positive(noise, "noise", strict=False)
+    rng = check_random_state(random_state)
+    y = np.arange(n_samples) % 2
+    t = rng.uniform(0.1, 1.0, n_samples)
+    angle = 2 * np.pi * turns * t + np.pi * y
+    X = np.column_stack([t * np.cos(angle), t * np.sin(angle)])
+    return X + noise * rng.standard_normal(X.shape), y
 
 
 def _diabetes():
