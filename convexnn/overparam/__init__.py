@@ -7,7 +7,8 @@ convergence, lazy training and learning-rate transfer for wide deep MLPs).
   (full-batch GD, SGD or Adam).
 * :mod:`~convexnn.overparam.ntk`: the empirical tangent kernel computed layer by layer without the
   Jacobian, and the analytic infinite-width kernel (arc-cosine recursion).
-* :mod:`~convexnn.overparam.experiments`: sweeps over width and seeds returning tidy tables.
+* :mod:`~convexnn.overparam.experiments`: sweeps over width and seeds returning tidy
+  :class:`Table` s; :func:`plot` draws them (:mod:`~convexnn.overparam.plots`).
 """
 
 from .deep_mlp import (
@@ -18,7 +19,19 @@ from .deep_mlp import (
     train_deep,
     unit_norm,
 )
+from .experiments import (
+    EXPERIMENTS,
+    classification,
+    convex_gap,
+    lazy_training,
+    learning_rate_transfer,
+    linear_convergence,
+    ntk_at_init,
+    sphere_data,
+)
 from .ntk import analytic_ntk, empirical_ntk, jacobian, relative_error
+from .plots import plot
+from .table import Table, loglog_slope
 
 __all__ = [
     "PARAMETERIZATIONS",
@@ -31,4 +44,15 @@ __all__ = [
     "jacobian",
     "analytic_ntk",
     "relative_error",
+    "sphere_data",
+    "ntk_at_init",
+    "lazy_training",
+    "linear_convergence",
+    "classification",
+    "learning_rate_transfer",
+    "convex_gap",
+    "EXPERIMENTS",
+    "Table",
+    "loglog_slope",
+    "plot",
 ]

@@ -46,6 +46,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: :func:`train_deep` stops and reports divergence once the objective exceeds this times its start
+DIVERGENCE_FACTOR = 1e8
+
 #: tolerance on ``| ||x|| - 1 |`` for the unit-norm inputs of the Allen-Zhu set-up
 UNIT_NORM_TOL = 1e-6
 
@@ -354,7 +357,8 @@ class DeepTrainingResult:
         First step after which every training label is predicted correctly (None: never).
     n_steps : int
     diverged : bool
-        True when the objective became infinite or NaN (training then stopped).
+        True when the objective became infinite, NaN or larger than ``DIVERGENCE_FACTOR`` (1e8)
+        times its initial value; training then stopped.
     time : float
     """
 
@@ -464,8 +468,8 @@ def train_deep(
             accuracy.append(float(np.mean(np.sign(pred) == y)))
             if steps_to_fit is None and accuracy[-1] == 1.0:
                 steps_to_fit = step
-        if not np.isfinite(value):
-            logger.warning("training diverged at step %d; lower the learning rate", step)
+        if not np.isfinite(value) or value > DIVERGENCE_FACTOR * max(curve[0], np.finfo(float).tiny):
+            logger.info("training diverged at step %d; lower the learning rate", step)
             diverged = True
             break
         if step == n_steps or (stop_at_fit and steps_to_fit is not None) or (
