@@ -52,6 +52,7 @@ def _lab_parser(sub):
     lab.add_argument("--depth", type=int, help="hidden layers (not for convex_gap)")
     lab.add_argument("--parameterization", choices=["ntk", "standard", "allen_zhu"])
     lab.add_argument("--output-dir", default=".", help="where to write the CSV and PNG")
+    lab.add_argument("--verbose", action="store_true", help="show a progress bar")
 
 
 def _lab(args, shown):
@@ -73,7 +74,8 @@ def _lab(args, shown):
             raise SystemExit(f"convexnn lab {args.experiment}: --{name.replace('_', '-')} does not apply.")
     if args.parameterization is not None and "parameterizations" in accepted:
         given["parameterizations"] = (args.parameterization,)
-    table = run(**{k: v for k, v in given.items() if v is not None and k in accepted})
+    kwargs = {k: v for k, v in given.items() if v is not None and k in accepted}
+    table = run(**kwargs, verbose=args.verbose)
     out = pathlib.Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     print(f"$ convexnn {shown}")
