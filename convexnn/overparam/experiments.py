@@ -239,7 +239,8 @@ def linear_convergence(widths=(64, 256, 1024), seeds=3, *, n_samples=20, n_featu
         the per-step rate of the bound ``L_t <= (1 - eta lambda_min / n)^(2t) L_0``),
         ``measured_rate`` (slope of ``-log L_t`` over the second half), ``average_rate``
         (``-log(L_T / L_0) / T``), ``lambda_min_final`` (of the kernel after training, which sets
-        the rate of the tail when the kernel has moved) and ``linearized_gap``
+        the rate of the tail when the kernel has moved), ``rate_final_kernel`` (``rate_bound`` with
+        it) and ``linearized_gap``
         (``max_t |L_t - L_t^lin| / L_0``, the distance to the loss curve of the linearized model). ``meta['curves']``: width -> (loss curve,
         linearized curve) of the first seed.
     """
@@ -260,6 +261,8 @@ def linear_convergence(widths=(64, 256, 1024), seeds=3, *, n_samples=20, n_featu
                          measured_rate=_tail_rate(curve),
                          average_rate=float(-np.log(curve[-1] / curve[0]) / fit.n_steps),
                          lambda_min_final=lo_final,
+                         rate_final_kernel=float(-2 * np.log1p(-eta * lo_final / n_samples))
+                         if eta * lo_final < n_samples else float("nan"),
                          linearized_gap=float(np.max(np.abs(curve - linear)) / curve[0])))
         curves.setdefault(width, (curve, linear))
     meta = dict(depth=depth, parameterization=parameterization, n_steps=n_steps, curves=curves)

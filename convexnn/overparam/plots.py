@@ -56,11 +56,13 @@ def _convergence(table, axes):
     axes[0].set_xlabel("step t")
     axes[0].set_ylabel("training loss (dotted: linearized model)")
     axes[0].legend(fontsize=8)
-    x = table.column("rate_bound")
-    axes[1].scatter(x, table.column("measured_rate"), c=np.log2(table.column("width")), cmap="viridis")
-    lim = [0, np.nanmax([np.nanmax(x), np.nanmax(table.column("measured_rate"))]) * 1.1]
-    axes[1].plot(lim, lim, "k--", lw=0.8, label="rate = -2 log(1 - eta lambda_min / n)")
-    axes[1].set_xlabel("predicted rate from eta lambda_min(H_0) / n")
+    x, x_final = table.column("rate_bound"), table.column("rate_final_kernel")
+    y, shade = table.column("measured_rate"), np.log2(table.column("width"))
+    axes[1].scatter(x, y, c=shade, cmap="viridis", label="from H_0 (colour: width)")
+    axes[1].scatter(x_final, y, c=shade, cmap="viridis", marker="x", label="from H_T, after training")
+    lim = [0, np.nanmax([np.nanmax(x), np.nanmax(y)]) * 1.1]
+    axes[1].plot(lim, lim, "k--", lw=0.8)
+    axes[1].set_xlabel("predicted rate -2 log(1 - eta lambda_min / n)")
     axes[1].set_ylabel("measured rate (tail of -log L_t)")
     axes[1].legend(fontsize=8)
 
