@@ -135,7 +135,9 @@ class DeepReLUNetwork:
             raise ValueError(
                 f"weights must hold depth + 1 >= 2 arrays (hidden layers and output), got {len(weights)}."
             )
-        width = weights[0].shape[1] if weights[0].ndim == 2 else -1
+        if weights[0].ndim != 2:
+            raise ValueError(f"weights[0] must have shape (n_features, width), got {weights[0].shape}.")
+        width = weights[0].shape[1]
         for l, W in enumerate(weights):
             expected = (weights[0].shape[0] if l == 0 else width, 1 if l == len(weights) - 1 else width)
             if W.shape != expected:
