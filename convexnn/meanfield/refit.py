@@ -353,7 +353,8 @@ def tangent_features(population, k, *, random_state=None):
     return TangentFeatures(population.theta, S, population.activation)
 
 
-def convex_program_features(X, y, k, *, task="regression", alpha=1e-3, n_patterns=50, random_state=None):
+def convex_program_features(X, y, k, *, task="regression", alpha=1e-3, n_patterns=50, max_iter=None, tol=1e-6,
+                            random_state=None):
     """The ``k`` neurons of the convex ReLU program with the largest path norm.
 
     Fits ``ConvexReLURegressor`` (``task='regression'``) or ``ConvexReLUClassifier``
@@ -371,6 +372,9 @@ def convex_program_features(X, y, k, *, task="regression", alpha=1e-3, n_pattern
     task : {'regression', 'classification'}
     alpha, n_patterns : float, int
         Passed to the estimator; a smaller ``alpha`` leaves more neurons active.
+    max_iter, tol : int or None, float
+        Passed to the estimator's solver (a cap on iterations keeps large problems affordable; the
+        estimator then warns that the solve stopped early and its neurons are approximate).
     random_state : int or None
 
     Returns
@@ -383,8 +387,8 @@ def convex_program_features(X, y, k, *, task="regression", alpha=1e-3, n_pattern
     if task not in estimators:
         raise ValueError(f"task must be one of {sorted(estimators)}, got {task!r}.")
     check_positive(k, "k", integer=True)
-    model = estimators[task](alpha=alpha, n_patterns=n_patterns, pattern_search="sampled",
-                             random_state=random_state).fit(X, y)
+    model = estimators[task](alpha=alpha, n_patterns=n_patterns, pattern_search="sampled", max_iter=max_iter,
+                             tol=tol, random_state=random_state).fit(X, y)
     W1, W2 = model.coefs_
     theta = np.vstack([W1, model.intercepts_[0][None, :]]).T
     score = np.linalg.norm(theta, axis=1) * np.linalg.norm(W2, axis=1)
