@@ -7,7 +7,7 @@ patterns -> problem -> solver -> result -> network -> estimator.
 __version__ = "0.1.0"
 
 from .estimators import ConvexReLUClassifier, ConvexReLURegressor
-from . import geometry
+from . import geometry, meanfield
 from .losses import HingeLoss, LogisticLoss, SquaredLoss
 from .networks import GatedReLUNetwork, ReLUNetwork, from_convex
 from .patterns import ActivationPatterns, count_patterns, enumerate_patterns, sample_patterns
@@ -43,4 +43,5 @@ __all__ = [
     "ConvexReLURegressor",
     "ConvexReLUClassifier",
     "geometry",
+    "meanfield",
 ]

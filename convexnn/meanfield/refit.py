@@ -354,7 +354,7 @@ def tangent_features(population, k, *, random_state=None):
 
 
 def convex_program_features(X, y, k, *, task="regression", alpha=1e-3, n_patterns=50, max_iter=None, tol=1e-6,
-                            random_state=None):
+                            solver="auto", random_state=None):
     """The ``k`` neurons of the convex ReLU program with the largest path norm.
 
     Fits ``ConvexReLURegressor`` (``task='regression'``) or ``ConvexReLUClassifier``
@@ -375,6 +375,8 @@ def convex_program_features(X, y, k, *, task="regression", alpha=1e-3, n_pattern
     max_iter, tol : int or None, float
         Passed to the estimator's solver (a cap on iterations keeps large problems affordable; the
         estimator then warns that the solve stopped early and its neurons are approximate).
+    solver : str, default='auto'
+        The estimator's solver ('auto': native; 'CLARABEL' is often faster on small problems).
     random_state : int or None
 
     Returns
@@ -388,7 +390,7 @@ def convex_program_features(X, y, k, *, task="regression", alpha=1e-3, n_pattern
         raise ValueError(f"task must be one of {sorted(estimators)}, got {task!r}.")
     check_positive(k, "k", integer=True)
     model = estimators[task](alpha=alpha, n_patterns=n_patterns, pattern_search="sampled", max_iter=max_iter,
-                             tol=tol, random_state=random_state).fit(X, y)
+                             tol=tol, solver=solver, random_state=random_state).fit(X, y)
     W1, W2 = model.coefs_
     theta = np.vstack([W1, model.intercepts_[0][None, :]]).T
     score = np.linalg.norm(theta, axis=1) * np.linalg.norm(W2, axis=1)
