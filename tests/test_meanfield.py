@@ -266,3 +266,28 @@ def test_convex_program_neurons_span_the_convex_fit(data):
     assert mse_refit <= np.mean((model.predict(X) - y) ** 2) + 1e-10
     with pytest.raises(ValueError, match="task must be one of"):
         convex_program_features(X, y, 3, task="ranking")
+
+
+def test_permuted_copy_is_the_same_measure_but_not_the_same_parameters(data, trained):
+    """Permuting the neurons keeps the population: the mixture path is flat, the parameter path is not."""
+    X, y = data
+    pop = trained[0]
+    perm = np.random.default_rng(0).permutation(pop.n_neurons)
+    shuffled = Population(pop.theta[perm], pop.u[perm])
+    mix = mixture_path(pop, shuffled, X, y, lam=1e-2, n_points=7)
+    par = parameter_path(pop, shuffled, X, y, lam=1e-2, n_points=7)
+    np.testing.assert_allclose(mix.objective, mix.objective[0], rtol=1e-12)
+    assert par.barrier > 0.1 * par.objective[0]
+
+
+def test_training_stops_with_a_warning_when_it_diverges(data, caplog):
+    X, y = data
+    init = Population.random(3, 10, scale=5.0, random_state=0)
+    with caplog.at_level("WARNING", logger="convexnn.meanfield.population"), np.errstate(all="ignore"):
+        run = train_population(init, X, 1e3 * y, lam=0.0, learning_rate=1e3, n_epochs=50)
+    assert "diverged" in caplog.text
+    assert np.all(np.isfinite(run.objective)) and len(run.objective) < 51
+    with pytest.raises(ValueError, match="population must be a Population or DeepPopulation"):
+        train_population("net", X, y, lam=0.1)
+    with pytest.raises(ValueError, match="equal masses"):
+        parameter_path(init, Population(init.theta, init.u, np.r_[0.5, np.full(9, 0.5 / 9)]), X, y, lam=0.1)

@@ -123,6 +123,8 @@ def interpolate_parameters(pop0, pop1, t):
     shapes0, shapes1 = [p.shape for p in p0], [p.shape for p in p1]
     if shapes0 != shapes1:
         raise ValueError(f"pop0 and pop1 must have parameters of equal shapes, got {shapes0} and {shapes1}.")
+    if not all(np.array_equal(a, b) for a, b in zip(pop0.layer_masses, pop1.layer_masses)):
+        raise ValueError("pop0 and pop1 must have equal masses to interpolate their parameters.")
     return pop0.with_parameters([(1.0 - t) * a + t * b for a, b in zip(p0, p1)])
 
 

@@ -101,6 +101,9 @@ class DeepPopulation:
             masses = [None] * len(widths)
         if len(masses) != len(widths):
             raise ValueError(f"masses must have one vector per hidden layer ({len(widths)}), got {len(masses)}.")
+        if not all(np.all(np.isfinite(p)) for p in [theta, u] + weights + biases):
+            raise ValueError("theta, weights, biases and u must be finite; a training run that diverged needs a "
+                             "smaller learning_rate.")
         self.theta, self.weights, self.biases, self.u = theta, weights, biases, u
         self.masses = [_check_mass(q, m, f"masses[{l}]") for l, (q, m) in enumerate(zip(masses, widths))]
         self.activation = _check_activation(activation)
@@ -110,6 +113,11 @@ class DeepPopulation:
     @property
     def widths(self):
         return [q.shape[0] for q in self.masses]
+
+    @property
+    def layer_masses(self):
+        """The masses of each hidden layer, a list of arrays of shapes (m_l,)."""
+        return list(self.masses)
 
     @property
     def n_features(self):

@@ -193,6 +193,8 @@ class Population:
             u = u[:, None]
         if u.ndim != 2 or u.shape[0] != theta.shape[0]:
             raise ValueError(f"u must have shape ({theta.shape[0]},) or ({theta.shape[0]}, n_outputs), got {u.shape}.")
+        if not (np.all(np.isfinite(theta)) and np.all(np.isfinite(u))):
+            raise ValueError("theta and u must be finite; a training run that diverged needs a smaller learning_rate.")
         self.theta, self.u = theta, u
         self.mass = _check_mass(mass, theta.shape[0])
         self.activation = _check_activation(activation)
@@ -210,6 +212,11 @@ class Population:
     @property
     def n_outputs(self):
         return self.u.shape[1]
+
+    @property
+    def layer_masses(self):
+        """The masses of each hidden layer, a list of one array of shape (n_neurons,)."""
+        return [self.mass]
 
     @classmethod
     def random(cls, n_features, n_neurons, *, n_outputs=1, activation="relu", scaling="mean_field",
@@ -356,7 +363,8 @@ class TrainingHistory:
     Attributes
     ----------
     population : Population or DeepPopulation
-        The population after the last step.
+        The population after the last step (the last finite one if training diverged: a
+        warning is logged and training stops).
     objective : list of float
         ``J`` on the full training data before training and after every epoch.
     """
@@ -399,6 +407,8 @@ def train_population(population, X, y, *, lam, loss="squared", learning_rate=0.5
     -------
     TrainingHistory
     """
+    if not all(hasattr(population, a) for a in ("objective_and_gradient", "step_scales", "with_parameters")):
+        raise ValueError(f"population must be a Population or DeepPopulation, got {type(population).__name__}.")
     X = check_matrix(X, "X")
     Y = check_targets(y, X.shape[0], loss)
     _check_outputs(Y, population.n_outputs)
@@ -421,6 +431,7 @@ def train_population(population, X, y, *, lam, loss="squared", learning_rate=0.5
         epochs = tqdm(epochs, desc="mean-field training", unit="epoch")
     for epoch in epochs:
         order = rng.permutation(n) if batch < n else np.arange(n)
+        finite = True
         for lo in range(0, n, batch):
             idx = order[lo : lo + batch]
             _, grads = current.objective_and_gradient(X[idx], Y[idx], lam, loss)
@@ -430,10 +441,13 @@ def train_population(population, X, y, *, lam, loss="squared", learning_rate=0.5
             ]
             if noise > 0:
                 params = [p + noise * rng.standard_normal(p.shape) for p in params]
+            finite = all(np.all(np.isfinite(p)) for p in params)
+            if not finite:
+                break
             current = current.with_parameters(params)
-        value = current.objective(X, Y, lam, loss)
-        history.append(value)
+        value = current.objective(X, Y, lam, loss) if finite else np.inf
         if not np.isfinite(value):
             logger.warning("mean-field training diverged at epoch %d; lower learning_rate", epoch + 1)
             break
+        history.append(value)
     return TrainingHistory(population=current, objective=history)
