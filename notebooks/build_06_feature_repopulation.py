@@ -116,10 +116,11 @@ plt.figure(figsize=(6, 3.2))
 plt.barh(list(r2), list(r2.values()), color=["C0", "C7", "C2", "C1"])
 plt.xlim(min(r2.values()) - 0.05, 1.0); plt.xlabel("test R^2 (teacher data)"); plt.title(f"k = {k} frozen features")
 plt.show()"""),
-    md(r"""Learned features, selected by repopulation, carry the task: a few of them do what many random or tangent
-features cannot. The convex program's neurons are learned features too, chosen by a convex solver instead of by
-gradient descent. `benchmarks/repopulation.py` runs the same comparison on digits and teacher data, with the barrier
-heights and the repopulation error, and prints its command."""),
+    md(r"""At the same feature count, the learned features selected by repopulation do better than random or tangent
+features taken at initialization: training moved the population to where the task's features are. The convex
+program's neurons are learned features too (chosen by a convex solver rather than by gradient descent); keeping only
+the $k$ with the largest path norm discards the rest of that solution. `benchmarks/repopulation.py` runs the same
+comparison on digits and teacher data, with the barrier heights and the repopulation error, and prints its command."""),
 ]
 
 nb = new_notebook(cells=cells)
