@@ -127,8 +127,7 @@ def _run(name, kind, X_tr, X_te, y_tr, y_te, args, tables):
         paths = path_objective(pair[0], pair[1], X_tr, task.Y, lam=args.lam, loss=task.loss,
                                n_points=args.n_points)
         mix, par = paths["mixture"], paths["parameter"]
-        interior = float(np.max((mix.objective - mix.chord)[1:-1]))
-        tables["barriers"].append((name, label, mix.objective[0], mix.objective[-1], mix.barrier, interior,
+        tables["barriers"].append((name, label, mix.objective[0], mix.objective[-1], mix.barrier, mix.interior_excess,
                                    float(mix.second_differences.min()), par.barrier))
 
     ks = np.array([8, 32, 128, 512, 2048])

@@ -83,8 +83,7 @@ for a, pair, title in ((ax[0], two, "two-level (m = 128)"), (ax[1], deep, "deep 
     for kind, style in (("mixture", "C0o-"), ("parameter", "C3s-")):
         r = paths[kind]
         a.plot(r.t, r.objective, style, ms=3, label=f"{kind} path (barrier {r.barrier:.2e})")
-        inside = np.max((r.objective - r.chord)[1:-1])
-        print(f"{title:20s} {kind:9s}: barrier {r.barrier: .3e}, max of J - chord inside {inside: .2e}, "
+        print(f"{title:20s} {kind:9s}: barrier {r.barrier: .3e}, max of J - chord inside {r.interior_excess: .2e}, "
               f"smallest second difference {r.second_differences.min(): .2e}")
     a.plot(r.t, r.chord, "k--", label="chord")
     a.set_yscale("log"); a.set_xlabel("t"); a.set_title(title); a.legend(fontsize=8)

@@ -146,8 +146,9 @@ def test_parameter_path_has_a_barrier_the_mixture_path_does_not(data, trained, t
         mix = mixture_path(pair[0], pair[1], X, y, lam=1e-2, n_points=11)
         par = parameter_path(pair[0], pair[1], X, y, lam=1e-2, n_points=11)
         np.testing.assert_allclose(par.objective[[0, -1]], mix.objective[[0, -1]], rtol=1e-12)
-        assert mix.barrier <= 1e-12
+        assert mix.barrier <= 1e-12 and mix.interior_excess < 0
         assert par.barrier > 0.01 * par.objective[0]
+        assert par.interior_excess == pytest.approx(par.barrier)
 
 
 def test_union_rejects_bad_input(data):

@@ -50,8 +50,13 @@ class PathResult:
 
     @property
     def barrier(self):
-        """``max_t (J(t) - chord(t))``: > 0 is a barrier, <= 0 (up to rounding) is none."""
+        """``max_t (J(t) - chord(t))`` over the grid: >= 0 (it is 0 at both ends); > 0 is a barrier."""
         return float(np.max(self.objective - self.chord))
+
+    @property
+    def interior_excess(self):
+        """``max (J(t) - chord(t))`` over the interior grid points: < 0 when the curve lies strictly below its chord."""
+        return float(np.max((self.objective - self.chord)[1:-1]))
 
     @property
     def relative_barrier(self):
