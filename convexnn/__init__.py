@@ -7,7 +7,7 @@ patterns -> problem -> solver -> result -> network -> estimator.
 __version__ = "0.1.0"
 
 from .estimators import ConvexReLUClassifier, ConvexReLURegressor
-from . import deep, geometry
+from . import deep, geometry, meanfield
 from .deep.estimators import DeepConvexReLUClassifier, DeepConvexReLURegressor
 from .losses import HingeLoss, LogisticLoss, SquaredLoss
 from .networks import GatedReLUNetwork, ReLUNetwork, from_convex
@@ -47,4 +47,5 @@ __all__ = [
     "DeepConvexReLUClassifier",
     "deep",
     "geometry",
+    "meanfield",
 ]
