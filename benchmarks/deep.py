@@ -5,6 +5,8 @@ binary problems), split 75/25 and standardized:
 
 * ``ConvexReLUClassifier`` (two layers, all defaults but ``alpha`` and ``n_patterns``);
 * ``DeepConvexReLUClassifier`` (three layers, ``n_patterns`` x ``n_upper_patterns``);
+* ``DeepConvexReLUClassifier(pattern_search='sgd')``: the program over the patterns of its own
+  Adam-trained network (``--sgd-subnetworks`` x ``--sgd-width``), started from its embedding;
 * Adam on a ``ParallelReLUNetwork`` with the deep model's shape (``--subnetworks`` sub-networks of
   ``--width`` units) and the same path-regularized logistic objective, from ``--seeds`` starts.
 
@@ -61,6 +63,12 @@ def _rows(args, X, y):
                                     max_iter=args.max_iter, random_state=0)
     elapsed = _quiet_fit(deep, X_train, y_train)
     yield "convex 3-layer", deep.objective_, deep.score(X_test, y_test), elapsed, deep.solver_status_
+    seeded = DeepConvexReLUClassifier(alpha=args.alpha, n_patterns=args.sgd_width,
+                                      n_upper_patterns=args.sgd_subnetworks, pattern_search="sgd",
+                                      max_iter=args.max_iter, random_state=0)
+    elapsed = _quiet_fit(seeded, X_train, y_train)
+    yield ("convex 3-layer (sgd)", seeded.objective_, seeded.score(X_test, y_test), elapsed,
+           f"{seeded.solver_status_}, patterns {seeded.patterns_.sizes}")
     signs = np.where(y_train == 1, 1.0, -1.0)
     runs = []
     for seed in range(args.seeds):
@@ -84,6 +92,8 @@ def main(argv=None):
     parser.add_argument("--n-patterns", type=int, default=20)
     parser.add_argument("--n-upper-patterns", type=int, default=8)
     parser.add_argument("--max-iter", type=int, default=5000)
+    parser.add_argument("--sgd-subnetworks", type=int, default=8)
+    parser.add_argument("--sgd-width", type=int, default=8)
     parser.add_argument("--subnetworks", type=int, default=16)
     parser.add_argument("--width", type=int, default=16)
     parser.add_argument("--seeds", type=int, default=3)
@@ -91,12 +101,12 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=2000)
     args = parser.parse_args(argv)
     print("command: python benchmarks/deep.py " + " ".join(sys.argv[1:] if argv is None else argv))
-    header = f"{'data set':<24}{'method':<26}{'train objective':>16}{'test acc':>10}{'time (s)':>10}  note"
+    header = f"{'data set':<24}{'method':<28}{'train objective':>16}{'test acc':>10}{'time (s)':>10}  note"
     print(header)
     print("-" * len(header))
     for name, X, y in _datasets(args):
         for method, objective, accuracy, elapsed, note in _rows(args, X, y):
-            print(f"{name:<24}{method:<26}{objective:>16.5f}{accuracy:>10.3f}{elapsed:>10.1f}  {note}")
+            print(f"{name:<24}{method:<28}{objective:>16.5f}{accuracy:>10.3f}{elapsed:>10.1f}  {note}")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from convexnn.deep.problems import reindex
 from convexnn.deep import (
     DeepReLUProblem,
     NestedPatterns,
@@ -247,3 +248,33 @@ def test_sklearn_compatible(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         check(estimator)
+
+
+def test_union_and_reindex_keep_the_point():
+    X, y = _data(n=14)
+    a = ParallelReLUNetwork.random(3, 2, [3], random_state=0)
+    b = ParallelReLUNetwork.random(3, 2, [3], random_state=1)
+    pa, ca = a.to_convex(X, y, 0.01)
+    pb, cb = b.to_convex(X, y, 0.01)
+    merged, (ma, mb) = pa.nested.union(pb.nested)
+    assert merged.sizes[0] <= pa.nested.sizes[0] + pb.nested.sizes[0]
+    target = DeepReLUProblem(X, y, merged, lam=0.01)
+    for problem, coef, maps in ((pa, ca, ma), (pb, cb, mb)):
+        moved = reindex(problem, coef, target, maps)
+        np.testing.assert_allclose(target.predict(moved), problem.predict(coef), atol=1e-12)
+        assert target.objective(moved) == pytest.approx(problem.objective(coef), rel=1e-12)
+        assert target.constraint_violation(moved) == 0.0
+
+
+def test_sgd_pattern_search_is_never_worse_than_its_adam_network():
+    X, y = _data(n=30)
+    model = DeepConvexReLURegressor(alpha=0.01, n_patterns=4, n_upper_patterns=2,
+                                    pattern_search="sgd", max_iter=500, random_state=0)
+    model.fit(X, y)
+    # the same Adam run by hand (the estimator centers y and seeds output 0 with random_state)
+    target = y - y.mean()
+    start = ParallelReLUNetwork.random(3, 2, [4], random_state=0)
+    adam = train(start, X, target, lam=0.01, max_epochs=500, random_state=0)
+    assert model.objective_ <= adam.objective * (1 + 1e-12)
+    np.testing.assert_allclose(model.predict(X) - y.mean(),
+                               model.to_network().predict(X), atol=1e-12)

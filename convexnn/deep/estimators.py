@@ -12,6 +12,7 @@ string labels) they inherit. The program has ``prod_l 2 P_l`` blocks for ``P_l``
 anything large is allocated.
 """
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -19,12 +20,14 @@ from sklearn.base import clone
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from ..estimators import ConvexReLUClassifier, ConvexReLURegressor
+from ..estimators import ConvexReLUClassifier, ConvexReLURegressor, _seed
 from ..memory import check_deep_memory
+from ..results import SolveResult
+from ..sgd import train
 from ..solvers import regularization_path as _solver_path
 from .networks import ParallelReLUNetwork
 from .patterns import enumerate_nested_patterns, sample_nested_patterns
-from .problems import DeepReLUProblem
+from .problems import DeepReLUProblem, reindex
 
 __all__ = ["DeepConvexReLURegressor", "DeepConvexReLUClassifier"]
 
@@ -37,7 +40,7 @@ class _DeepMixin:
         "depth": [Interval(Integral, 3, None, closed="left")],
         "n_patterns": [Interval(Integral, 1, None, closed="left")],
         "n_upper_patterns": [Interval(Integral, 1, None, closed="left")],
-        "pattern_search": [StrOptions({"sampled", "enumerated"})],
+        "pattern_search": [StrOptions({"sampled", "enumerated", "sgd"})],
         "solver": [str, HasMethods(["solve"])],
         "fit_intercept": ["boolean"],
         "max_iter": [Interval(Integral, 1, None, closed="left"), None],
@@ -80,13 +83,26 @@ class _DeepMixin:
     def _sizes(self):
         return [self.n_patterns] + [self.n_upper_patterns] * (self.depth - 2)
 
+    def _sgd_shape(self):
+        """Adam's network for pattern_search='sgd': n_upper_patterns sub-networks of width
+        n_patterns at every hidden level below the last."""
+        return self.n_upper_patterns, [self.n_patterns] * (self.depth - 2)
+
+    def _max_sizes(self, n_outputs=1):
+        if self.pattern_search != "sgd":
+            return self._sizes()
+        K, widths = self._sgd_shape()
+        # every unit brings at most one pattern of its level, per output
+        return [n_outputs * K * m for m in widths] + [n_outputs * K]
+
     def _validate_fit_data(self, X, y):
         from sklearn.utils.validation import validate_data
 
         X, y = validate_data(self, X, y, **self._validate_kwargs)
-        if self.pattern_search == "sampled":
+        if self.pattern_search != "enumerated":
             check_deep_memory(
-                X.shape[0], X.shape[1], self._sizes(), self.fit_intercept, solver=self._get_solver()
+                X.shape[0], X.shape[1], self._max_sizes(), self.fit_intercept,
+                solver=self._get_solver(),
             )
         return X, y
 
@@ -101,7 +117,44 @@ class _DeepMixin:
     def _problems(self, X, targets, patterns, alpha):
         return [DeepReLUProblem(X, t, patterns, lam=alpha, loss=self._loss) for t in targets.T]
 
+    def _sgd_programs(self, X, targets):
+        """Adam-trained networks (one per output), embedded over their own patterns (united).
+
+        Returns the problems over the united patterns and, per output, the embedded point: feasible
+        with the trained network's predictions and at most its path objective.
+        """
+        K, widths = self._sgd_shape()
+        embedded, patterns, maps = [], None, []
+        for c, target in enumerate(targets.T):
+            seed = None if self.random_state is None else _seed(self.random_state) + c
+            start = ParallelReLUNetwork.random(
+                X.shape[1], K, widths, fit_intercept=self.fit_intercept, random_state=seed
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                network = train(start, X, target, lam=self.alpha, loss=self._loss,
+                                max_epochs=_SGD_EPOCHS, random_state=seed).network
+            problem, coef = network.to_convex(X, target, self.alpha, loss=self._loss)
+            embedded.append((problem, coef))
+            if patterns is None:
+                patterns, maps = problem.nested, [[np.arange(s) for s in problem.nested.sizes]]
+            else:
+                patterns, (old, new) = patterns.union(problem.nested)
+                maps = [[o[m] for o, m in zip(old, prev)] for prev in maps] + [new]
+        problems = self._problems(X, targets, patterns, self.alpha)
+        init = [reindex(p, coef, q, m) for (p, coef), q, m in zip(embedded, problems, maps)]
+        return patterns, problems, init
+
     def _fit_programs(self, X, targets):
+        init = None
+        if self.pattern_search == "sgd":
+            patterns, problems, init = self._sgd_programs(X, targets)
+            results = self._solve(self._get_solver(), problems, init)
+            results = [_no_worse(p, r, start) for p, r, start in zip(problems, results, init)]
+            networks = [ParallelReLUNetwork.from_convex(p, r.coef) for p, r in zip(problems, results)]
+            self._store(patterns, results, networks)
+            self._bounds(results)
+            return
         patterns = self._nested_patterns(X)
         if self.pattern_search == "enumerated":
             check_deep_memory(
@@ -191,6 +244,28 @@ class _DeepMixin:
         )
 
 
+#: Adam epochs for pattern_search='sgd'
+_SGD_EPOCHS = 500
+
+
+def _no_worse(problem, result, start):
+    """``result``, or the embedded start point when the solver did not improve on it.
+
+    The start is exactly feasible. A solver point counts only if it is feasible to 1e-6 (relative
+    to the block features' scale) and has a lower objective; otherwise the start is returned with
+    the solver's status, iterations and bound, so the fit is never worse than the Adam network.
+    """
+    scale = max(1.0, float(np.abs(problem.design @ result.coef.T).max(initial=0.0)))
+    if result.constraint_violation <= 1e-6 * scale and result.objective <= problem.objective(start):
+        return result
+    return SolveResult(
+        coef=start, objective=problem.objective(start), status=result.status, solver=result.solver,
+        lam=result.lam, n_iter=result.n_iter, time=result.time, lower_bound=result.lower_bound,
+        constraint_violation=problem.constraint_violation(start),
+        n_active=problem.active_blocks(start).size,
+    )
+
+
 _DEEP_DOC = """
 
     Parameters
@@ -204,9 +279,13 @@ _DEEP_DOC = """
     n_upper_patterns : int, default=5
         Patterns sampled at each level above the first (units of a random network on top of the
         level below). The program has ``2 n_patterns (2 n_upper_patterns)^(depth - 2)`` blocks.
-    pattern_search : {'sampled', 'enumerated'}, default='sampled'
+    pattern_search : {'sampled', 'enumerated', 'sgd'}, default='sampled'
         'enumerated' lists every level-1 pattern and every non-empty mask above (at most 12
-        samples): the exact program for 1-D data with an intercept.
+        samples): the exact program for 1-D data with an intercept. 'sgd' trains a parallel
+        network with Adam (``n_upper_patterns`` sub-networks of width ``n_patterns``, the same
+        path-regularized objective, 500 epochs), takes its own patterns at every level and solves
+        the program over them from its embedding (MATH.md): the fit is never worse than that
+        network, and is better when the solver improves on it.
     solver : str or Solver, default='auto'
         'auto' (the native augmented Lagrangian), any installed cvxpy solver name, or an object
         with ``solve(problem, init=None)``. ADMM does not take nested constraints.

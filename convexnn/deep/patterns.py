@@ -86,6 +86,34 @@ class NestedPatterns:
     def __repr__(self):
         return f"NestedPatterns(depth={self.depth}, sizes={self.sizes}, n_samples={self.n_samples})"
 
+    def union(self, other):
+        """Level by level, the patterns of ``self`` followed by those of ``other`` not already there.
+
+        Returns
+        -------
+        merged : NestedPatterns
+        maps : list of two lists of ndarray
+            ``maps[0][l][i]`` (``maps[1][l][i]``) is the index in ``merged`` of pattern ``i`` of level
+            ``l`` of ``self`` (``other``); see :func:`convexnn.deep.problems.reindex`.
+        """
+        if other.depth != self.depth or other.n_samples != self.n_samples:
+            raise ValueError(
+                f"other must have the same depth and samples, got depth {other.depth} and "
+                f"{other.n_samples} samples (self: {self.depth}, {self.n_samples})."
+            )
+        first = self.first.union(other.first)
+        masks = [first.mask]
+        for mine, theirs in zip(self.upper, other.upper):
+            both = np.hstack([mine, theirs])
+            masks.append(both[:, _first_unique_columns(both)])
+        maps = [[], []]
+        for level, merged in enumerate(masks):
+            keys = {col.tobytes(): j for j, col in enumerate(np.packbits(merged, axis=0).T)}
+            for side, source in enumerate((self, other)):
+                cols = np.packbits(source.masks()[level], axis=0).T
+                maps[side].append(np.array([keys[col.tobytes()] for col in cols], dtype=int))
+        return NestedPatterns(first, masks[1:]), maps
+
 
 def _level_sizes(n_patterns, depth):
     depth = check_positive(depth, "depth", integer=True)

@@ -31,7 +31,7 @@ from ..operators import NestedBlockOperator, check_dtype
 from ..problems import ConvexProblem
 from .patterns import NestedPatterns
 
-__all__ = ["DeepReLUProblem"]
+__all__ = ["DeepReLUProblem", "reindex"]
 
 
 class DeepReLUProblem(ConvexProblem):
@@ -184,3 +184,32 @@ class DeepReLUProblem(ConvexProblem):
             f"n_features={self.n_features}, sizes={self.nested.sizes}, n_blocks={self.n_blocks}, "
             f"lam={self.lam:g}, loss={self.loss.name!r})"
         )
+
+
+def reindex(problem, coef, target, maps):
+    """Move coefficients of ``problem`` into the block layout of ``target`` (a superset of patterns).
+
+    Parameters
+    ----------
+    problem : DeepReLUProblem
+    coef : ndarray of shape (problem.n_blocks, problem.n_features)
+    target : DeepReLUProblem
+        Same data and depth; its patterns contain those of ``problem``.
+    maps : list of ndarray
+        Per level, the index in ``target``'s patterns of each of ``problem``'s patterns (as returned
+        by :meth:`NestedPatterns.union`).
+
+    Returns
+    -------
+    ndarray of shape (target.n_blocks, target.n_features)
+        The same point: same predictions, constraints and objective.
+    """
+    coef = problem.check_coef(coef)
+    sizes = np.asarray(target.nested.sizes)
+    strides = np.cumprod(np.concatenate([[1], 2 * sizes[:-1]]))
+    paths = np.column_stack([m[problem.block_paths[:, l]] for l, m in enumerate(maps)])
+    sign_index = (problem.block_signs < 0).astype(int)
+    blocks = ((sign_index * sizes + paths) * strides).sum(axis=1)
+    out = target.zeros()
+    np.add.at(out, blocks, coef)
+    return out
