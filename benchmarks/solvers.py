@@ -11,6 +11,9 @@ ReLU only, native (augmented Lagrangian) against the experimental ADMM and Clara
 thread (a shared machine oversubscribes threads otherwise):
 
     python benchmarks/solvers.py --formulations relu --solvers native,admm,CLARABEL --threads 1
+
+The peer pyscnn is an optional column (``--solvers native,pyscnn``) when it is installed
+(``pip install torch==2.13.0`` then ``pip install --no-deps pyscnn linalg_backends opt_einsum tqdm``).
 """
 
 import argparse
@@ -66,6 +69,39 @@ def run(problem, name, options):
     }
 
 
+def run_pyscnn(problem, patterns, options):
+    """The published peer (pyscnn: R-FISTA for gated, its augmented Lagrangian for ReLU), if installed.
+
+    It gets the same design matrix (intercept column included, ``unitize_data=False``), the same
+    gates and ``NeuronGL1(lam)``; its objective has the same mean scaling, so its own final
+    objective is reported (it may reorder patterns, so its weights are not mapped back). ``tol``
+    is its own criterion (squared norm of the minimum-norm subgradient), not a duality gap.
+    """
+    try:
+        from scnn.metrics import Metrics
+        from scnn.models import ConvexGatedReLU, ConvexReLU
+        from scnn.optimize import optimize_model
+        from scnn.regularizers import NeuronGL1
+        from scnn.solvers import AL, RFISTA
+    except ImportError:
+        return {"status": "not installed", "time": 0.0}
+    constrained = problem.has_constraints
+    model = (ConvexReLU if constrained else ConvexGatedReLU)(patterns.gates, c=1)
+    solver = AL(model) if constrained else RFISTA(model, max_iters=options["max_iter"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start = time.perf_counter()
+        _, metrics = optimize_model(model, solver, Metrics(), problem.design, problem.y,
+                                    regularizer=NeuronGL1(problem.lam), return_convex=True,
+                                    unitize_data=False, dtype=options["dtype"])
+        elapsed = time.perf_counter() - start
+    row = {"status": "done", "time": elapsed, "objective": float(metrics.objective[-1]),
+           "iters": len(metrics.objective), "violation": 0.0}
+    if constrained and len(getattr(metrics, "constraint_gaps", [])):
+        row["violation"] = float(metrics.constraint_gaps[-1])  # a 2-norm, not our max
+    return row
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=["300,10,30", "1000,20,100"],
@@ -73,7 +109,8 @@ def main(argv=None):
                              "10000,50,1000 100000,50,500)")
     parser.add_argument("--formulations", default="gated,relu")
     parser.add_argument("--solvers", default="native,CLARABEL,SCS",
-                        help="comma-separated: native, admm, augmented_lagrangian, fista or cvxpy names")
+                        help="comma-separated: native, admm, augmented_lagrangian, fista, pyscnn "
+                             "(the peer, when installed) or cvxpy names")
     parser.add_argument("--cvxpy-cap", type=float, default=120.0, help="seconds per cvxpy solve")
     parser.add_argument("--cvxpy-max-n", type=int, default=10000,
                         help="skip cvxpy above this many samples (compilation is not capped)")
@@ -107,6 +144,10 @@ def main(argv=None):
             floor = floor_time(problem, args.dtype)
             results = {}
             for name in args.solvers.split(","):
+                if name == "pyscnn":
+                    results[name] = run_pyscnn(problem, patterns, {"max_iter": args.max_iter,
+                                                                   "dtype": args.dtype})
+                    continue
                 if name in _NATIVE:
                     if name in _CONSTRAINED_ONLY and not problem.has_constraints:
                         continue
