@@ -261,3 +261,24 @@ def test_admm_rejects_bad_arguments_and_gated_problems():
     with pytest.raises(ValueError, match="fista"):
         ADMM().solve(make_problem(GatedReLUProblem, "squared"))
     assert get_solver("admm").name == "admm"
+
+
+def test_warm_started_cone_projection_equals_a_fresh_nnls():
+    """project_blocks reuses each block's last face; the answer must still be the exact projection."""
+    from convexnn.operators import BlockOperator
+
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((60, 4))
+    problem = ReLUProblem(X, rng.standard_normal(60), sample_patterns(X, 5, random_state=0), lam=0.1)
+    warm = problem.block_operator()
+    blocks = np.arange(problem.n_blocks)
+    base = rng.standard_normal(problem.coef_shape)
+    for step in range(4):  # nearby points: the faces are reused
+        V = base + 0.05 * step * rng.standard_normal(base.shape)
+        fresh = BlockOperator(problem.design, problem._weights, problem.constraint_orientation())
+        U = warm.project_blocks(V, blocks)
+        np.testing.assert_allclose(U, fresh.project_blocks(V, blocks), atol=1e-10)
+        # projection onto a cone: feasible, and the residual is orthogonal to the projection
+        assert problem.constraint_violation(U) <= 1e-12
+        np.testing.assert_allclose(np.einsum("bj,bj->b", V - U, U), 0.0, atol=1e-10)
+    assert warm._faces  # the faces were recorded and reused

@@ -398,8 +398,8 @@ class ADMM(_NativeBase):
         if worst.max() > self.constraint_tol:
             coef = coef.copy()
             operator = problem.block_operator(np.float64)
-            for block in np.flatnonzero(worst > 0.1 * self.constraint_tol):
-                coef[block] = operator.project_block(coef[block], block)
+            blocks = np.flatnonzero(worst > 0.1 * self.constraint_tol)
+            coef[blocks] = operator.project_blocks(coef[blocks], blocks)
             if problem.constraint_violation(coef) > self.constraint_tol:
                 return False
         objective = problem.objective(coef)
