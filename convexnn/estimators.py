@@ -365,11 +365,7 @@ class _ConvexReLUBase(BaseEstimator):
             per alpha (``clone(self).set_params(alpha=a)`` with the path's solution).
         """
         self._validate_params()
-        alphas = np.asarray(alphas, dtype=np.float64)
-        if alphas.ndim != 1 or alphas.size == 0 or not np.all(np.isfinite(alphas)) or np.any(
-            alphas < 0
-        ):
-            raise ValueError("alphas must be a non-empty 1-D array of finite values >= 0.")
+        alphas = _check_alphas(alphas)
         template = clone(self).set_params(warm_start=False)
         X, targets = template._prepare_fit(X, y)
         # one pattern set for the whole path: all patterns when pattern_search resolves to
@@ -400,13 +396,7 @@ class _ConvexReLUBase(BaseEstimator):
             )
             est._certify(X, [p for p, _ in pairs], [r for _, r in pairs], full)
             estimators.append(est)
-        return Bunch(
-            alphas=alphas,
-            objective=np.array([e.objective_ for e in estimators]),
-            n_active_neurons=np.array([e.n_active_neurons_ for e in estimators]),
-            solver_status=[e.solver_status_ for e in estimators],
-            estimators=estimators,
-        )
+        return _path_bunch(alphas, estimators)
 
     def _copy_data_attributes(self, other):
         for name in ("n_features_in_", "feature_names_in_", "_offset", "classes_", "_n_outputs"):
@@ -714,6 +704,25 @@ def _zero_target_result(problem, solver):
         n_iter=0,
         lower_bound=0.0,
         n_active=0,
+    )
+
+
+def _check_alphas(alphas):
+    """``alphas`` as a float array, or a ValueError unless it is 1-D, non-empty, finite, >= 0."""
+    alphas = np.asarray(alphas, dtype=np.float64)
+    if alphas.ndim != 1 or alphas.size == 0 or not np.all(np.isfinite(alphas)) or np.any(alphas < 0):
+        raise ValueError("alphas must be a non-empty 1-D array of finite values >= 0.")
+    return alphas
+
+
+def _path_bunch(alphas, estimators):
+    """The Bunch ``regularization_path`` returns, from one fitted estimator per alpha."""
+    return Bunch(
+        alphas=alphas,
+        objective=np.array([e.objective_ for e in estimators]),
+        n_active_neurons=np.array([e.n_active_neurons_ for e in estimators]),
+        solver_status=[e.solver_status_ for e in estimators],
+        estimators=estimators,
     )
 
 

@@ -112,6 +112,19 @@ class BlockOperator:
         """
         return self.project_blocks(np.asarray(coef_row)[None, :], [block])[0]
 
+    def project_violating(self, coef, threshold):
+        """A float64 copy of ``coef`` whose blocks violating their own cone by more than
+        ``threshold`` are replaced by their projections (:meth:`project_blocks`).
+
+        Only the per-block cones are looked at (for nested programs, the upper levels' group
+        constraints are left to the caller's check). Used by the solvers to polish a point.
+        """
+        coef = np.array(coef, dtype=np.float64)
+        values = np.asarray(self.O, dtype=np.float64) * (np.asarray(self.A, dtype=np.float64) @ coef.T)
+        blocks = np.flatnonzero(-values.min(axis=0) > threshold)
+        coef[blocks] = self.project_blocks(coef[blocks], blocks)
+        return coef
+
     def project_blocks(self, rows, blocks):
         """Project ``rows[j]`` onto the cone of block ``blocks[j]``; ndarray of the rows' shape.
 

@@ -17,10 +17,9 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.utils import Bunch
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from ..estimators import ConvexReLUClassifier, ConvexReLURegressor, _seed
+from ..estimators import ConvexReLUClassifier, ConvexReLURegressor, _check_alphas, _path_bunch, _seed
 from ..memory import check_deep_memory
 from ..results import SolveResult
 from ..sgd import train
@@ -204,11 +203,7 @@ class _DeepMixin:
             ``solver_status`` and ``estimators`` (a fitted copy per alpha).
         """
         self._validate_params()
-        alphas = np.asarray(alphas, dtype=np.float64)
-        if alphas.ndim != 1 or alphas.size == 0 or not np.all(np.isfinite(alphas)) or np.any(
-            alphas < 0
-        ):
-            raise ValueError("alphas must be a non-empty 1-D array of finite values >= 0.")
+        alphas = _check_alphas(alphas)
         template = clone(self)
         X, targets = template._prepare_fit(X, y)
         patterns = template._nested_patterns(X)
@@ -229,13 +224,7 @@ class _DeepMixin:
             )
             est._bounds(results)
             estimators.append(est)
-        return Bunch(
-            alphas=alphas,
-            objective=np.array([e.objective_ for e in estimators]),
-            n_active_neurons=np.array([e.n_active_neurons_ for e in estimators]),
-            solver_status=[e.solver_status_ for e in estimators],
-            estimators=estimators,
-        )
+        return _path_bunch(alphas, estimators)
 
     def save(self, path):
         """Not available for deep models yet: pickle them (``pickle.dump(model, fh)``) instead."""

@@ -393,13 +393,8 @@ class ADMM(_NativeBase):
     def _certify(self, state, coef, mu):
         """Project violating blocks onto their cones, bound there; store ``coef`` if certified."""
         problem = state._model.problem
-        values = problem.constraint_values(coef)
-        worst = -values.min(axis=0)
-        if worst.max() > self.constraint_tol:
-            coef = coef.copy()
-            operator = problem.block_operator(np.float64)
-            blocks = np.flatnonzero(worst > 0.1 * self.constraint_tol)
-            coef[blocks] = operator.project_blocks(coef[blocks], blocks)
+        if problem.constraint_violation(coef) > self.constraint_tol:
+            coef = problem.block_operator(np.float64).project_violating(coef, 0.1 * self.constraint_tol)
             if problem.constraint_violation(coef) > self.constraint_tol:
                 return False
         objective = problem.objective(coef)

@@ -250,12 +250,8 @@ class AugmentedLagrangian(_NativeBase):
         smooth, penalty, lam, omega_min, problem = state._model
         new = dataclasses.replace(state, polished_at=state.n_iter)
         new._model = state._model
-        coef = np.array(state.coef, dtype=np.float64)
-        values = problem.constraint_values(coef)
-        worst = -values[:, : problem.n_blocks].min(axis=0)  # the per-block cones come first
         operator = problem.block_operator(np.float64)
-        blocks = np.flatnonzero(worst > 0.1 * self.constraint_tol)
-        coef[blocks] = operator.project_blocks(coef[blocks], blocks)
+        coef = operator.project_violating(state.coef, 0.1 * self.constraint_tol)
         values = problem.constraint_values(coef)
         violation = max(0.0, -float(values.min()))
         objective = problem.objective(coef)
