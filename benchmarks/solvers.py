@@ -74,8 +74,10 @@ def run_pyscnn(problem, patterns, options):
 
     It gets the same design matrix (intercept column included, ``unitize_data=False``), the same
     gates and ``NeuronGL1(lam)``; its objective has the same mean scaling, so its own final
-    objective is reported (it may reorder patterns, so its weights are not mapped back). ``tol``
-    is its own criterion (squared norm of the minimum-norm subgradient), not a duality gap.
+    objective is reported (it may reorder patterns, so its weights are not mapped back). Its
+    ``tol`` (``options['pyscnn_tol']``, default its own 1e-6) is its own criterion (squared norm of
+    the minimum-norm subgradient), not a duality gap: ``--pyscnn-tols`` runs it at several, to
+    compare time at equal accuracy.
     """
     try:
         from scnn.metrics import Metrics
@@ -87,7 +89,12 @@ def run_pyscnn(problem, patterns, options):
         return {"status": "not installed", "time": 0.0}
     constrained = problem.has_constraints
     model = (ConvexReLU if constrained else ConvexGatedReLU)(patterns.gates, c=1)
-    solver = AL(model) if constrained else RFISTA(model, max_iters=options["max_iter"])
+    tol = options.get("pyscnn_tol")
+    extra = {} if tol is None else {"tol": tol}
+    if constrained:
+        solver = AL(model, **extra)
+    else:
+        solver = RFISTA(model, max_iters=options["max_iter"], **extra)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         start = time.perf_counter()
@@ -119,6 +126,8 @@ def main(argv=None):
     parser.add_argument("--lam-frac", type=float, default=0.01)
     parser.add_argument("--dtype", default="float64")
     parser.add_argument("--max-iter", type=int, default=20000)
+    parser.add_argument("--pyscnn-tols", type=float, nargs="+", default=[None],
+                        help="pyscnn's own tolerances to run it at (default: its default, 1e-6)")
     parser.add_argument("--threads", type=int, default=None,
                         help="BLAS threads (threadpoolctl); default: library default")
     args = parser.parse_args(argv)
@@ -145,8 +154,10 @@ def main(argv=None):
             results = {}
             for name in args.solvers.split(","):
                 if name == "pyscnn":
-                    results[name] = run_pyscnn(problem, patterns, {"max_iter": args.max_iter,
-                                                                   "dtype": args.dtype})
+                    for tol in args.pyscnn_tols:
+                        label = name if tol is None else f"{name}@{tol:g}"
+                        results[label] = run_pyscnn(problem, patterns, {
+                            "max_iter": args.max_iter, "dtype": args.dtype, "pyscnn_tol": tol})
                     continue
                 if name in _NATIVE:
                     if name in _CONSTRAINED_ONLY and not problem.has_constraints:

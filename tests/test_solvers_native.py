@@ -142,6 +142,22 @@ def test_float32_reaches_float32_accuracy(reference, cls):
     assert result.lower_bound <= ref.objective + 1e-9
 
 
+def test_float32_certificate_is_confirmed_in_float64(reference):
+    """The running float32 bound is recomputed in float64 at the point that gave it, so a float32
+    solve certifies without waiting for the bound at the last iterate to catch up."""
+    problem, ref = reference(GatedReLUProblem, "squared")
+    result = FISTA(tol=1e-5, dtype="float32", max_iter=5000).solve(problem)
+    assert result.status == "optimal"
+    assert result.objective - result.lower_bound <= 1e-5 * result.objective
+    assert result.lower_bound <= ref.objective + 1e-12
+    state = FISTA(tol=1e-5, dtype="float32").init(problem)
+    for _ in range(200):
+        state = FISTA(tol=1e-5, dtype="float32").step(state)
+    assert state.bound_point is not None and state.bound_point.shape == problem.coef_shape
+    assert problem.dual_bound(np.asarray(state.bound_point, dtype=np.float64)) == pytest.approx(
+        state.lower_bound, rel=1e-4)
+
+
 def test_step_by_step_iteration_matches_solve():
     problem = make_problem(GatedReLUProblem, "squared")
     solver = FISTA(tol=1e-12, max_iter=30)

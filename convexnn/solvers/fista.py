@@ -107,6 +107,9 @@ class FISTAState:
         Best certified lower bound found so far (``-inf`` before the first step).
     grad_map : float
         Norm of the last gradient mapping ``(y - x_new) / step`` (a KKT residual).
+    bound_point : ndarray or None
+        The extrapolated point whose gradient gave ``lower_bound``: in float32 the running bound is
+        only a guide, and the solver recomputes the bound at this point in float64 to confirm it.
     n_iter, n_forward, n_restart : int
         Iterations, forward products (iterations + backtracks) and momentum restarts so far.
     """
@@ -121,6 +124,7 @@ class FISTAState:
     objective: float
     lower_bound: float = -math.inf
     grad_map: float = math.inf
+    bound_point: object = None
     n_iter: int = 0
     n_forward: int = 0
     n_restart: int = 0
@@ -183,7 +187,9 @@ def fista_step(state, smooth, penalty, lam):
     oracle = penalty.dual_norm(grad)
     scale = 1.0 if oracle <= lam else lam / oracle
     bound = smooth.loss.dual(scale * z, smooth.y)
-    lower_bound = max(state.lower_bound, bound)
+    lower_bound, bound_point = state.lower_bound, state.bound_point
+    if bound > lower_bound:
+        lower_bound, bound_point = bound, y
 
     step, f_y = state.step, state.extrap_value
     slack = 10 * np.finfo(smooth.operator.dtype).eps * (abs(f_y) + smooth.scale)
@@ -205,7 +211,7 @@ def fista_step(state, smooth, penalty, lam):
         value, loss = smooth.value(images)
         return dataclasses.replace(
             state, extrap=state.coef, images=images, extrap_images=images, extrap_value=value,
-            momentum=1.0, lower_bound=lower_bound, n_iter=state.n_iter + 1,
+            momentum=1.0, lower_bound=lower_bound, bound_point=bound_point, n_iter=state.n_iter + 1,
             n_forward=n_forward + 1, n_restart=state.n_restart + 1,
         )
     grad_map = math.sqrt(dd) / step
@@ -230,6 +236,7 @@ def fista_step(state, smooth, penalty, lam):
         step=step * _GROW,
         objective=loss_new + lam * penalty.value(x_new),
         lower_bound=lower_bound,
+        bound_point=bound_point,
         grad_map=grad_map,
         n_iter=state.n_iter + 1,
         n_forward=n_forward,
@@ -406,6 +413,9 @@ class FISTA(_NativeBase):
     def _finish(self, problem, state):
         coef = np.asarray(state.coef, dtype=np.float64)
         bound = problem.dual_bound(coef)
-        if np.dtype(self.dtype) == np.float64 and bound is not None:
+        if np.dtype(self.dtype) == np.float64:
             bound = max(bound, state.lower_bound)
+        elif state.bound_point is not None:
+            # the running bound came from float32 products: recompute it at its point in float64
+            bound = max(bound, problem.dual_bound(np.asarray(state.bound_point, dtype=np.float64)))
         return coef, bound
