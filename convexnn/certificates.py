@@ -355,19 +355,34 @@ class ColumnGenerationResult:
 
 
 def _extend(old_problem, old_coef, new_problem):
-    """Coefficients of ``new_problem`` equal to ``old_coef`` on the old blocks, zero elsewhere.
+    """Coefficients of ``new_problem`` with the same predictions as ``old_coef`` of ``old_problem``.
 
-    Blocks are matched by (pattern, sign); the new patterns start with the old ones (``union``).
+    Blocks are matched by pattern (its mask on the data, so the new patterns may be in any order)
+    and sign; old blocks whose pattern ``new_problem`` lacks are dropped, new blocks without an old
+    one are zero. A ReLU block moved into a gated program (one block per pattern, sign +1) is
+    added to its pattern's block with its sign: ``u_i = v_i - w_i`` has the same predictions and,
+    by the triangle inequality, no larger penalty. Between programs of the same kind, blocks are
+    copied, so a feasible point stays feasible and keeps its objective when every old pattern is
+    present.
     """
     coef = new_problem.zeros()
-    old_keys = {
+    columns = np.packbits(new_problem.patterns.mask, axis=0).T
+    new_index = {col.tobytes(): i for i, col in enumerate(columns)}
+    old_columns = np.packbits(old_problem.patterns.mask, axis=0).T
+    pattern_map = [new_index.get(col.tobytes()) for col in old_columns]
+    new_blocks = {
         (int(p), float(s)): b
-        for b, (p, s) in enumerate(zip(old_problem.block_pattern, old_problem.block_sign))
+        for b, (p, s) in enumerate(zip(new_problem.block_pattern, new_problem.block_sign))
     }
-    for b, (p, s) in enumerate(zip(new_problem.block_pattern, new_problem.block_sign)):
-        old = old_keys.get((int(p), float(s)))
-        if old is not None:
-            coef[b] = old_coef[old]
+    for b, (p, s) in enumerate(zip(old_problem.block_pattern, old_problem.block_sign)):
+        target = pattern_map[int(p)]
+        if target is None:
+            continue
+        same_sign = new_blocks.get((target, float(s)))
+        if same_sign is not None:
+            coef[same_sign] += old_coef[b]
+        else:  # the new program has one sign per pattern (gated): fold the sign in
+            coef[new_blocks[(target, 1.0)]] += float(s) * old_coef[b]
     return coef
 
 

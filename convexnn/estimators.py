@@ -21,6 +21,7 @@ Persistence: instances pickle; :meth:`~_ConvexReLUBase.save` and :func:`convexnn
 write and read a plain ``.npz`` file that executes no code when loaded.
 """
 
+import dataclasses
 import logging
 import warnings
 from numbers import Integral, Real
@@ -120,18 +121,24 @@ class _ConvexReLUBase(BaseEstimator):
             return "enumerated"
         return "column_generation"
 
+    def _previous_patterns(self, X):
+        """With ``warm_start``, the previous fit's gates as patterns of ``X`` (None if unusable)."""
+        if not (self.warm_start and hasattr(self, "patterns_")):
+            return None
+        previous = self.patterns_
+        if (
+            previous.fit_intercept == self.fit_intercept
+            and previous.gates.shape[0] == X.shape[1] + self.fit_intercept
+        ):
+            return ActivationPatterns.from_gates(X, previous.gates, fit_intercept=self.fit_intercept)
+        return None
+
     def _patterns(self, X, targets, strategy):
-        """Starting patterns: all, sampled, a quarter of the budget (column generation), those of
-        Adam-trained networks ('sgd'), or the gates of the previous fit with warm_start."""
-        if self.warm_start and hasattr(self, "patterns_"):
-            previous = self.patterns_
-            if (
-                previous.fit_intercept == self.fit_intercept
-                and previous.gates.shape[0] == X.shape[1] + self.fit_intercept
-            ):
-                return ActivationPatterns.from_gates(
-                    X, previous.gates, fit_intercept=self.fit_intercept
-                )
+        """Starting patterns: the gates of the previous fit with warm_start, else all ('enumerated'),
+        the budget sampled ('sampled') or a quarter of it ('column_generation')."""
+        previous = self._previous_patterns(X)
+        if previous is not None:
+            return previous
         if strategy == "enumerated":
             count = pattern_count(X, self.fit_intercept)
             if count > self.n_patterns:
@@ -144,8 +151,6 @@ class _ConvexReLUBase(BaseEstimator):
             return enumerate_patterns(
                 X, fit_intercept=self.fit_intercept, max_patterns=max(self.n_patterns, 1)
             )
-        if strategy == "sgd":
-            return self._sgd_patterns(X, targets)
         budget = self.n_patterns if strategy == "sampled" else max(1, self.n_patterns // 4)
         patterns = sample_patterns(
             X, budget, fit_intercept=self.fit_intercept, random_state=self.random_state
@@ -157,13 +162,19 @@ class _ConvexReLUBase(BaseEstimator):
             )
         return patterns
 
-    def _sgd_patterns(self, X, targets):
-        """Patterns of Adam-trained networks (one per output, width n_patterns // 2), united."""
+    def _sgd_programs(self, X, targets):
+        """The 'sgd' start: Adam-trained networks (one per output, width ``n_patterns // 2``
+        split among the outputs), each embedded in the convex program over its own patterns.
+
+        Returns the problems over the union of those patterns and, per output, the embedded point
+        moved into it: feasible, with the network's predictions and a convex objective at most the
+        network's ``L_nc`` (MATH.md). Sets ``sgd_objective_``, the networks' summed ``L_nc``.
+        """
         from .networks import ReLUNetwork
         from .sgd import train
 
         width = max(1, self.n_patterns // (2 * targets.shape[1]))
-        patterns = None
+        embedded, patterns, sgd_objective = [], None, 0.0
         for c, target in enumerate(targets.T):
             seed = None if self.random_state is None else _seed(self.random_state) + c
             network = ReLUNetwork.random(
@@ -172,12 +183,24 @@ class _ConvexReLUBase(BaseEstimator):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 trained = train(
-                    network, X, target, lam=self.alpha, loss=self._loss, max_epochs=200,
+                    network, X, target, lam=self.alpha, loss=self._loss, max_epochs=_SGD_EPOCHS,
                     random_state=seed,
-                ).network
-            own = trained.to_convex(X, target, self.alpha, loss=self._loss)[0].patterns
-            patterns = own if patterns is None else patterns.union(own)
-        return patterns
+                )
+            sgd_objective += trained.objective
+            try:
+                problem, coef = trained.network.to_convex(X, target, self.alpha, loss=self._loss)
+            except ValueError:  # no neuron active on X: the zero network, nothing to embed
+                continue
+            embedded.append((problem, coef, c))
+            patterns = problem.patterns if patterns is None else patterns.union(problem.patterns)
+        if patterns is None:  # every Adam network died: fall back to sampled patterns
+            patterns = self._patterns(X, targets, "sampled")
+        self.sgd_objective_ = float(sgd_objective)
+        problems = self._problems(X, targets, patterns, self.alpha)
+        init = [problem.zeros() for problem in problems]
+        for problem, coef, c in embedded:
+            init[c] = _extend(problem, coef, problems[c])
+        return problems, init
 
     def _problems(self, X, targets, patterns, alpha):
         problem_class = _PROBLEMS[self.formulation]
@@ -192,8 +215,12 @@ class _ConvexReLUBase(BaseEstimator):
             return tqdm(iterable, desc=desc)
         return iterable
 
-    def _solve(self, solver, problems, init):
-        """Solve each output's program (from ``init[c]`` where its shape fits)."""
+    def _solve(self, solver, problems, init, no_worse=False):
+        """Solve each output's program (from ``init[c]`` where its shape fits).
+
+        With ``no_worse`` the starts are feasible points and a solver result that is not better
+        than its start (:func:`_no_worse`) is replaced by the start.
+        """
         results = []
         for c, problem in enumerate(self._progress(problems, "outputs")):
             start = None
@@ -202,6 +229,8 @@ class _ConvexReLUBase(BaseEstimator):
             result = _zero_target_result(problem, solver)
             if result is None:
                 result = solver.solve(problem, init=start)
+                if no_worse and start is not None:
+                    result = _no_worse(problem, result, start)
             results.append(result)
             logger.info("output %d: %s, objective %.6g", c, result.status, result.objective)
         return results
@@ -212,19 +241,23 @@ class _ConvexReLUBase(BaseEstimator):
         With column generation (also after the 'sgd' start) the outputs share one growing set of
         patterns: each round adds, up to the ``n_patterns`` budget, the candidate patterns whose
         dual constraint is most violated for any output (:mod:`convexnn.certificates`), and
-        re-solves every output from its previous solution.
+        re-solves every output from its previous solution. The 'sgd' start and every round keep
+        their starting point when the solver does not improve on it, so the objective never
+        increases from the Adam networks' embedding on.
         """
         strategy = self._strategy(X)
-        patterns = self._patterns(X, targets, strategy)
         solver = self._get_solver()
-        init = None
-        if self.warm_start and getattr(self, "_coef", None) is not None:
-            init = self._coef
-        problems = self._problems(X, targets, patterns, self.alpha)
-        results = self._solve(solver, problems, init)
-        search = strategy in ("column_generation", "sgd") and not (
-            self.warm_start and init is not None
-        )
+        warm = self._previous_patterns(X) is not None and getattr(self, "_coef", None) is not None
+        self.sgd_objective_ = None
+        if strategy == "sgd" and not warm:
+            problems, init = self._sgd_programs(X, targets)
+            results = self._solve(solver, problems, init, no_worse=True)
+        else:
+            patterns = self._patterns(X, targets, strategy)
+            init = self._coef if warm else None
+            problems = self._problems(X, targets, patterns, self.alpha)
+            results = self._solve(solver, problems, init)
+        search = strategy in ("column_generation", "sgd") and not warm
         full = _all_patterns(X, self.fit_intercept, self._certify_max_patterns())
         rng = np.random.default_rng(_seed(self.random_state))
         while search and problems[0].patterns.n_patterns < self.n_patterns:
@@ -251,7 +284,7 @@ class _ConvexReLUBase(BaseEstimator):
             bigger = self._problems(X, targets, patterns, self.alpha)
             init = [_extend(p, r.coef, q) for p, r, q in zip(problems, results, bigger)]
             problems = bigger
-            results = self._solve(solver, problems, init)
+            results = self._solve(solver, problems, init, no_worse=True)
         networks = [from_convex(p, r.coef) for p, r in zip(problems, results)]
         self._store(problems[0].patterns, results, networks)
         self._certify(X, problems, results, full)
@@ -476,6 +509,18 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
         Reuse the gates of the previous fit (patterns recomputed on the new ``X``) and its
         solution as the starting point where the solver accepts one (the native solvers and SCS
         do, Clarabel does not).
+    pattern_search : {'auto', 'sampled', 'enumerated', 'column_generation', 'sgd'}, default='auto'
+        How the patterns are found (:mod:`convexnn.certificates`). 'sampled': ``n_patterns``
+        Gaussian gates. 'enumerated': every pattern of ``X`` (an error when there are more than
+        ``n_patterns``): the program is then the global training problem. 'column_generation':
+        a quarter of the budget sampled, then rounds that add the patterns whose dual constraint
+        is most violated (Ergen & Pilanci's cutting planes) until none is or the budget is used.
+        'sgd': a network of width ``n_patterns // 2`` (split among the outputs) trained with Adam
+        (full batch, learning rate 0.01, at most 200 epochs), embedded in the program over its
+        own patterns (MATH.md), solved from that embedding, then column generation; every solve
+        keeps its start when the solver does not improve on it, so ``objective_`` is never above
+        ``sgd_objective_``. 'auto': 'enumerated' when every pattern fits in ``n_patterns``, else
+        'column_generation'.
 
     Attributes
     ----------
@@ -497,6 +542,17 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
         Solver iterations (the largest over outputs).
     solver_status_ : str
         'optimal', or the first other status a solver returned.
+    lower_bound_ : float
+        Lower bound on the optimum over *all* patterns (the global optimum of the training
+        problem) from the dual point of the fit, summed over outputs: certified when
+        ``certificate_exact_``, else an estimate over patterns searched around the fit.
+    optimality_gap_ : float
+        ``(objective_ - lower_bound_) / |objective_|``.
+    certificate_exact_ : bool
+        Whether every pattern of ``X`` was scored (at most ``max(n_patterns, 200)`` of them).
+    sgd_objective_ : float or None
+        With ``pattern_search='sgd'``: ``L_nc`` of the Adam network(s) the fit started from,
+        summed over outputs (``objective_ <= sgd_objective_``). None for the other searches.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Defined only when ``X`` has feature names that are all strings.
@@ -732,6 +788,42 @@ def _sigmoid(z):
     return expit(z)
 
 
+def _no_worse(problem, result, start):
+    """``result``, or the feasible ``start`` when the solver did not improve on it.
+
+    A solver point counts only if it is feasible to 1e-6 (relative to the block features' scale)
+    and its objective is at most the start's. A point that violates the cones by more (a solver
+    stopped by ``max_iter``) is first repaired by projecting its violating blocks onto their cones
+    (exact, the solvers' polishing step) and judged at the repaired point. Otherwise the start is
+    returned with the solver's status, iterations and bound, so a fit started from an embedded
+    network (or from the previous round of column generation) is never worse than its start,
+    whatever ``tol`` or ``max_iter`` stopped the solver.
+    """
+    scale = max(1.0, float(np.abs(problem.design @ result.coef.T).max(initial=0.0)))
+    tolerance = 1e-6 * scale
+    start_objective = problem.objective(start)
+    coef, objective = result.coef, result.objective
+    violation = problem.constraint_violation(coef)  # not every solver reports it
+    if violation > tolerance and problem.has_constraints:
+        coef = problem.block_operator(np.float64).project_violating(coef, 0.1 * tolerance)
+        objective, violation = problem.objective(coef), problem.constraint_violation(coef)
+    if violation <= tolerance and objective <= start_objective:
+        if coef is result.coef:
+            return result
+        return dataclasses.replace(
+            result, coef=coef, objective=objective, constraint_violation=violation,
+            n_active=problem.active_blocks(coef).size,
+        )
+    return SolveResult(
+        coef=start, objective=start_objective, status=result.status, solver=result.solver,
+        lam=result.lam, n_iter=result.n_iter, time=result.time, lower_bound=result.lower_bound,
+        constraint_violation=problem.constraint_violation(start),
+        n_active=problem.active_blocks(start).size,
+    )
+
+
+#: Adam epochs for pattern_search='sgd' (training stops earlier when the loss stalls)
+_SGD_EPOCHS = 200
 #: Column generation inside the estimators: relative violation counted, patterns added per round.
 _CG_TOL = 1e-6
 _CG_ADD = 10

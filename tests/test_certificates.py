@@ -151,3 +151,26 @@ def test_bad_arguments_are_named():
         candidate_patterns(X, y, gates=np.ones((5, 2)))
     with pytest.raises(ValueError, match="max_rounds"):
         column_generation(X, y, LAM, max_rounds=0)
+
+
+@pytest.mark.parametrize("formulation", ["relu", "gated"])
+def test_extend_moves_a_point_into_reordered_patterns_without_raising_the_objective(formulation):
+    from convexnn.certificates import _extend
+
+    X, y = _data_2d(seed=5, n=12)
+    trained = cn.train(
+        cn.ReLUNetwork.random(2, 6, random_state=0), X, y, lam=LAM, max_epochs=100, random_state=0
+    ).network
+    problem, coef = trained.to_convex(X, y, LAM)
+    # the network's patterns behind others and in reverse order, as a union across outputs puts them
+    others = cn.sample_patterns(X, 5, fit_intercept=True, random_state=1)
+    mine = problem.patterns.subset(np.arange(problem.patterns.n_patterns)[::-1])
+    target_class = cn.ReLUProblem if formulation == "relu" else cn.GatedReLUProblem
+    target = target_class(X, y, others.union(mine), lam=LAM)
+    moved = _extend(problem, coef, target)
+    np.testing.assert_allclose(target.predict(moved), problem.predict(coef), atol=1e-12)
+    assert target.constraint_violation(moved) == 0.0
+    if formulation == "relu":
+        assert target.objective(moved) == pytest.approx(problem.objective(coef), rel=1e-12)
+    else:
+        assert target.objective(moved) <= problem.objective(coef) * (1 + 1e-12)

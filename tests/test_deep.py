@@ -275,6 +275,7 @@ def test_sgd_pattern_search_is_never_worse_than_its_adam_network():
     target = y - y.mean()
     start = ParallelReLUNetwork.random(3, 2, [4], random_state=0)
     adam = train(start, X, target, lam=0.01, max_epochs=500, random_state=0)
+    assert model.sgd_objective_ == pytest.approx(adam.objective, rel=1e-12)
     assert model.objective_ <= adam.objective * (1 + 1e-12)
     # the fitted network attains the reported objective on the centered target
     assert model.to_network().objective(X, target, 0.01) == pytest.approx(model.objective_, rel=1e-6)

@@ -415,3 +415,96 @@ def test_enumerated_search_needs_a_budget_for_every_pattern(regression):
     X, y = regression
     with pytest.raises(ValueError, match="pattern_search='enumerated'.*raise n_patterns"):
         ConvexReLURegressor(n_patterns=10, pattern_search="enumerated").fit(X, y)
+
+
+def _training_targets(est, y):
+    """The per-output targets a fitted estimator solved for: centered y, or -1/+1 per class."""
+    if isinstance(est, ConvexReLUClassifier):
+        if est.classes_.shape[0] == 2:
+            return np.where(y == est.classes_[1], 1.0, -1.0)[:, None]
+        return np.where(y[:, None] == est.classes_, 1.0, -1.0)
+    return (y - y.mean())[:, None]
+
+
+def _network_objective(est, X, y):
+    """``L_nc`` of the fitted network(s) on the training targets, summed over outputs."""
+    networks = est.to_network()
+    networks = networks if isinstance(networks, list) else [networks]
+    return sum(
+        net.objective(X, t, est.alpha, loss=est._loss)
+        for net, t in zip(networks, _training_targets(est, y).T)
+    )
+
+
+@pytest.mark.parametrize("formulation", ["relu", "gated"])
+@pytest.mark.parametrize("task", ["regression", "binary", "multiclass"])
+def test_sgd_search_is_never_worse_than_its_adam_networks(regression, blobs, task, formulation):
+    from convexnn.networks import ReLUNetwork
+    from convexnn.sgd import train
+
+    if task == "multiclass":
+        X, y = blobs
+    else:
+        X, y = regression
+        if task == "binary":
+            y = (y > np.median(y)).astype(int)
+    cls = ConvexReLURegressor if task == "regression" else ConvexReLUClassifier
+    # one solver iteration per solve: the solver stops far from its tolerance (for 'relu' at an
+    # infeasible point that must be repaired or rejected), so only the guard keeps the promise
+    est = cls(alpha=1e-2, n_patterns=12, formulation=formulation, pattern_search="sgd",
+              max_iter=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    assert est.objective_ <= est.sgd_objective_
+    # the reported objective is that of a feasible point: the mapped network attains it
+    assert _network_objective(est, X, y) == pytest.approx(est.objective_, rel=1e-6)
+    if task != "multiclass":
+        # sgd_objective_ is L_nc of the Adam network trained inside (width n_patterns // 2, seeded
+        # by random_state), repeated here by hand
+        target = _training_targets(est, y)[:, 0]
+        adam = train(ReLUNetwork.random(X.shape[1], 6, random_state=0), X, target, lam=1e-2,
+                     loss=est._loss, max_epochs=estimators_module._SGD_EPOCHS, random_state=0)
+        assert est.sgd_objective_ == pytest.approx(adam.objective, rel=1e-12)
+
+
+class _WorseningSolver(Solver):
+    """Returns its start pushed far away (off the cones for 'relu'): never an improvement."""
+
+    name = "worsening"
+
+    def __init__(self):
+        self.calls = 0
+
+    def solve(self, problem, init=None):
+        from convexnn import SolveResult
+
+        self.calls += 1
+        start = problem.zeros() if init is None else init
+        coef = start + 10.0 * np.random.default_rng(self.calls).standard_normal(start.shape)
+        return SolveResult(coef=coef, objective=problem.objective(coef), status="max_iter",
+                           solver=self.name, lam=problem.lam)
+
+
+@pytest.mark.parametrize("formulation", ["relu", "gated"])
+def test_sgd_search_keeps_the_embedding_when_the_solver_only_makes_it_worse(regression, formulation):
+    from convexnn.networks import ReLUNetwork
+    from convexnn.sgd import train
+
+    X, y = regression
+    solver = _WorseningSolver()
+    est = ConvexReLURegressor(alpha=1e-2, n_patterns=12, formulation=formulation,
+                              pattern_search="sgd", solver=solver, random_state=0).fit(X, y)
+    assert solver.calls >= 1
+    target = y - y.mean()
+    adam = train(ReLUNetwork.random(X.shape[1], 6, random_state=0), X, target, lam=1e-2,
+                 max_epochs=estimators_module._SGD_EPOCHS, random_state=0)
+    problem, coef = adam.network.to_convex(X, target, 1e-2)
+    embedded = problem.objective(coef)
+    assert embedded <= adam.objective
+    if formulation == "relu":  # the same program over the same patterns: exactly the embedding
+        assert est.objective_ == pytest.approx(embedded, rel=1e-12)
+    else:  # v_i - w_i folded into one gated block: the same predictions, no larger penalty
+        assert est.objective_ <= embedded * (1 + 1e-12)
+    assert _network_objective(est, X, y) == pytest.approx(est.objective_, rel=1e-9)
+    assert est.solver_status_ == "max_iter"  # the solver's status is kept with the start

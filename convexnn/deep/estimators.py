@@ -19,9 +19,14 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from ..estimators import ConvexReLUClassifier, ConvexReLURegressor, _check_alphas, _path_bunch, _seed
+from ..estimators import (
+    ConvexReLUClassifier,
+    ConvexReLURegressor,
+    _check_alphas,
+    _path_bunch,
+    _seed,
+)
 from ..memory import check_deep_memory
-from ..results import SolveResult
 from ..sgd import train
 from ..solvers import regularization_path as _solver_path
 from .networks import ParallelReLUNetwork
@@ -123,7 +128,7 @@ class _DeepMixin:
         with the trained network's predictions and at most its path objective.
         """
         K, widths = self._sgd_shape()
-        embedded, patterns, maps = [], None, []
+        embedded, patterns, maps, sgd_objective = [], None, [], 0.0
         for c, target in enumerate(targets.T):
             seed = None if self.random_state is None else _seed(self.random_state) + c
             start = ParallelReLUNetwork.random(
@@ -131,8 +136,10 @@ class _DeepMixin:
             )
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                network = train(start, X, target, lam=self.alpha, loss=self._loss,
-                                max_epochs=_SGD_EPOCHS, random_state=seed).network
+                trained = train(start, X, target, lam=self.alpha, loss=self._loss,
+                                max_epochs=_SGD_EPOCHS, random_state=seed)
+            network = trained.network
+            sgd_objective += trained.objective
             problem, coef = network.to_convex(X, target, self.alpha, loss=self._loss)
             embedded.append((problem, coef))
             if patterns is None:
@@ -140,16 +147,16 @@ class _DeepMixin:
             else:
                 patterns, (old, new) = patterns.union(problem.nested)
                 maps = [[o[m] for o, m in zip(old, prev)] for prev in maps] + [new]
+        self.sgd_objective_ = float(sgd_objective)
         problems = self._problems(X, targets, patterns, self.alpha)
         init = [reindex(p, coef, q, m) for (p, coef), q, m in zip(embedded, problems, maps)]
         return patterns, problems, init
 
     def _fit_programs(self, X, targets):
-        init = None
+        self.sgd_objective_ = None
         if self.pattern_search == "sgd":
             patterns, problems, init = self._sgd_programs(X, targets)
-            results = self._solve(self._get_solver(), problems, init)
-            results = [_no_worse(p, r, start) for p, r, start in zip(problems, results, init)]
+            results = self._solve(self._get_solver(), problems, init, no_worse=True)
             networks = [ParallelReLUNetwork.from_convex(p, r.coef) for p, r in zip(problems, results)]
             self._store(patterns, results, networks)
             self._bounds(results)
@@ -237,24 +244,6 @@ class _DeepMixin:
 _SGD_EPOCHS = 500
 
 
-def _no_worse(problem, result, start):
-    """``result``, or the embedded start point when the solver did not improve on it.
-
-    The start is exactly feasible. A solver point counts only if it is feasible to 1e-6 (relative
-    to the block features' scale) and has a lower objective; otherwise the start is returned with
-    the solver's status, iterations and bound, so the fit is never worse than the Adam network.
-    """
-    scale = max(1.0, float(np.abs(problem.design @ result.coef.T).max(initial=0.0)))
-    if result.constraint_violation <= 1e-6 * scale and result.objective <= problem.objective(start):
-        return result
-    return SolveResult(
-        coef=start, objective=problem.objective(start), status=result.status, solver=result.solver,
-        lam=result.lam, n_iter=result.n_iter, time=result.time, lower_bound=result.lower_bound,
-        constraint_violation=problem.constraint_violation(start),
-        n_active=problem.active_blocks(start).size,
-    )
-
-
 _DEEP_DOC = """
 
     Parameters
@@ -299,6 +288,9 @@ _DEEP_DOC = """
         Certified lower bound on the optimum of the program over the sampled patterns, from the
         solver's dual point (None for solvers that give none); ``optimality_gap_`` is the
         relative gap to it. It bounds the restricted program, not the infinite-width one.
+    sgd_objective_ : float or None
+        With ``pattern_search='sgd'``: the path-regularized objective of the Adam network(s) the
+        patterns came from, summed over outputs; ``objective_`` is never above it. None otherwise.
     patterns_ : NestedPatterns
     n_iter_, solver_status_, n_features_in_, feature_names_in_ : as for the two-layer estimators.
     """
