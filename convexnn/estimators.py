@@ -114,12 +114,13 @@ class _ConvexReLUBase(BaseEstimator):
         return get_solver(self.solver)  # an instance carries its own options
 
     def _strategy(self, X):
-        """The pattern search to run: ``pattern_search``, with 'auto' resolved for this ``X``."""
+        """The pattern search to run: ``pattern_search``, with 'auto' resolved for this ``X``
+        (the rule and the measurements behind it are in the class docstring)."""
         if self.pattern_search != "auto":
             return self.pattern_search
         if pattern_count(X, self.fit_intercept) <= self.n_patterns:
             return "enumerated"
-        return "column_generation"
+        return "sgd"
 
     def _previous_patterns(self, X):
         """With ``warm_start``, the previous fit's gates as patterns of ``X`` (None if unusable)."""
@@ -130,12 +131,14 @@ class _ConvexReLUBase(BaseEstimator):
             previous.fit_intercept == self.fit_intercept
             and previous.gates.shape[0] == X.shape[1] + self.fit_intercept
         ):
-            return ActivationPatterns.from_gates(X, previous.gates, fit_intercept=self.fit_intercept)
+            return ActivationPatterns.from_gates(
+                X, previous.gates, fit_intercept=self.fit_intercept
+            )
         return None
 
     def _patterns(self, X, targets, strategy):
-        """Starting patterns: the gates of the previous fit with warm_start, else all ('enumerated'),
-        the budget sampled ('sampled') or a quarter of it ('column_generation')."""
+        """Starting patterns: the gates of the previous fit with warm_start, else all
+        ('enumerated'), the budget sampled ('sampled') or a quarter of it ('column_generation')."""
         previous = self._previous_patterns(X)
         if previous is not None:
             return previous
@@ -163,8 +166,8 @@ class _ConvexReLUBase(BaseEstimator):
         return patterns
 
     def _sgd_programs(self, X, targets):
-        """The 'sgd' start: Adam-trained networks (one per output, width ``n_patterns // 2``
-        split among the outputs), each embedded in the convex program over its own patterns.
+        """The 'sgd' start: Adam-trained networks (one per output, the ``n_patterns`` budget split
+        among the outputs), each embedded in the convex program over its own patterns.
 
         Returns the problems over the union of those patterns and, per output, the embedded point
         moved into it: feasible, with the network's predictions and a convex objective at most the
@@ -173,7 +176,7 @@ class _ConvexReLUBase(BaseEstimator):
         from .networks import ReLUNetwork
         from .sgd import train
 
-        width = max(1, self.n_patterns // (2 * targets.shape[1]))
+        width = max(1, self.n_patterns // targets.shape[1])
         embedded, patterns, sgd_objective = [], None, 0.0
         for c, target in enumerate(targets.T):
             seed = None if self.random_state is None else _seed(self.random_state) + c
@@ -515,12 +518,21 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
         ``n_patterns``): the program is then the global training problem. 'column_generation':
         a quarter of the budget sampled, then rounds that add the patterns whose dual constraint
         is most violated (Ergen & Pilanci's cutting planes) until none is or the budget is used.
-        'sgd': a network of width ``n_patterns // 2`` (split among the outputs) trained with Adam
-        (full batch, learning rate 0.01, at most 200 epochs), embedded in the program over its
-        own patterns (MATH.md), solved from that embedding, then column generation; every solve
-        keeps its start when the solver does not improve on it, so ``objective_`` is never above
-        ``sgd_objective_``. 'auto': 'enumerated' when every pattern fits in ``n_patterns``, else
-        'column_generation'.
+        'sgd': per output, a network of width ``n_patterns // n_outputs`` trained with Adam
+        (full batch, learning rate 0.01, until the objective stalls for 50 epochs, at most 2000
+        epochs) and embedded in the program over its own patterns (MATH.md); the program over
+        their union is solved from the embedding, then column generation fills what the budget
+        has left (patterns of dead or duplicate neurons); every solve keeps its start when the
+        solver does not improve on it, so ``objective_`` is never above ``sgd_objective_``.
+        'auto': 'enumerated' when every pattern of the training data fits in ``n_patterns``
+        (counted as for points in general position, MATH.md), else 'sgd'.
+        Measured by ``benchmarks/pattern_search.py`` (``formulation='relu'``, ``alpha=1e-3``,
+        14 regression and binary classification settings): 'sgd' was never worse than
+        'column_generation' and faster in 12. Its objective was 11x (budget 40) and 6x (budget
+        100) lower on the 800 training samples of n=1000, d=20 teacher data, 1.25-6.5x lower on
+        diabetes, breast_cancer and smaller teacher data with ``n_samples >= n_patterns``, and
+        equal within 0.4% on 1-D data, on 12 samples in 2-D, and for a 40-sample classification
+        with budget 50 (4% lower for the 40-sample regression with budget 50).
 
     Attributes
     ----------
@@ -552,7 +564,8 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
         Whether every pattern of ``X`` was scored (at most ``max(n_patterns, 200)`` of them).
     sgd_objective_ : float or None
         With ``pattern_search='sgd'``: ``L_nc`` of the Adam network(s) the fit started from,
-        summed over outputs (``objective_ <= sgd_objective_``). None for the other searches.
+        summed over outputs (``objective_ <= sgd_objective_``). None for the other searches
+        and for a ``warm_start`` refit over the previous gates.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Defined only when ``X`` has feature names that are all strings.
@@ -823,7 +836,7 @@ def _no_worse(problem, result, start):
 
 
 #: Adam epochs for pattern_search='sgd' (training stops earlier when the loss stalls)
-_SGD_EPOCHS = 200
+_SGD_EPOCHS = 2000
 #: Column generation inside the estimators: relative violation counted, patterns added per round.
 _CG_TOL = 1e-6
 _CG_ADD = 10

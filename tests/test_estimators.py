@@ -460,10 +460,10 @@ def test_sgd_search_is_never_worse_than_its_adam_networks(regression, blobs, tas
     # the reported objective is that of a feasible point: the mapped network attains it
     assert _network_objective(est, X, y) == pytest.approx(est.objective_, rel=1e-6)
     if task != "multiclass":
-        # sgd_objective_ is L_nc of the Adam network trained inside (width n_patterns // 2, seeded
-        # by random_state), repeated here by hand
+        # sgd_objective_ is L_nc of the Adam network trained inside (width n_patterns, seeded by
+        # random_state), repeated here by hand
         target = _training_targets(est, y)[:, 0]
-        adam = train(ReLUNetwork.random(X.shape[1], 6, random_state=0), X, target, lam=1e-2,
+        adam = train(ReLUNetwork.random(X.shape[1], 12, random_state=0), X, target, lam=1e-2,
                      loss=est._loss, max_epochs=estimators_module._SGD_EPOCHS, random_state=0)
         assert est.sgd_objective_ == pytest.approx(adam.objective, rel=1e-12)
 
@@ -487,7 +487,9 @@ class _WorseningSolver(Solver):
 
 
 @pytest.mark.parametrize("formulation", ["relu", "gated"])
-def test_sgd_search_keeps_the_embedding_when_the_solver_only_makes_it_worse(regression, formulation):
+def test_sgd_search_keeps_the_embedding_when_the_solver_only_makes_it_worse(
+    regression, formulation
+):
     from convexnn.networks import ReLUNetwork
     from convexnn.sgd import train
 
@@ -497,7 +499,7 @@ def test_sgd_search_keeps_the_embedding_when_the_solver_only_makes_it_worse(regr
                               pattern_search="sgd", solver=solver, random_state=0).fit(X, y)
     assert solver.calls >= 1
     target = y - y.mean()
-    adam = train(ReLUNetwork.random(X.shape[1], 6, random_state=0), X, target, lam=1e-2,
+    adam = train(ReLUNetwork.random(X.shape[1], 12, random_state=0), X, target, lam=1e-2,
                  max_epochs=estimators_module._SGD_EPOCHS, random_state=0)
     problem, coef = adam.network.to_convex(X, target, 1e-2)
     embedded = problem.objective(coef)
@@ -508,3 +510,27 @@ def test_sgd_search_keeps_the_embedding_when_the_solver_only_makes_it_worse(regr
         assert est.objective_ <= embedded * (1 + 1e-12)
     assert _network_objective(est, X, y) == pytest.approx(est.objective_, rel=1e-9)
     assert est.solver_status_ == "max_iter"  # the solver's status is kept with the start
+
+
+def test_auto_search_enumerates_what_fits_the_budget_and_else_starts_from_adam():
+    from convexnn.certificates import pattern_count
+    from convexnn.datasets import make_1d, make_teacher
+
+    X_small, _ = make_1d(n_samples=10)  # 2 * 10 patterns with the intercept
+    X_large, _ = make_teacher(40, 3, random_state=0)  # thousands of patterns
+    assert pattern_count(X_small, True) == 20 and pattern_count(X_large, True) > 1000
+
+    def resolved(X, n_patterns, **params):
+        return ConvexReLURegressor(n_patterns=n_patterns, **params)._strategy(X)
+
+    # every pattern fits the budget: list them all
+    assert resolved(X_small, 20) == "enumerated"
+    assert resolved(X_small, 2, fit_intercept=False) == "enumerated"  # rank 1: two patterns
+    # one pattern too many, or far too many, whether the budget is above n_samples or not
+    assert resolved(X_small, 19) == "sgd"
+    assert resolved(X_large, 12) == "sgd"
+    assert resolved(X_large, 500) == "sgd"
+    assert ConvexReLUClassifier(n_patterns=12)._strategy(X_large) == "sgd"
+    # an explicit choice is kept
+    assert resolved(X_large, 12, pattern_search="column_generation") == "column_generation"
+    assert resolved(X_small, 20, pattern_search="sampled") == "sampled"
