@@ -366,17 +366,14 @@ def _extend(old_problem, old_coef, new_problem):
     present.
     """
     coef = new_problem.zeros()
-    columns = np.packbits(new_problem.patterns.mask, axis=0).T
-    new_index = {col.tobytes(): i for i, col in enumerate(columns)}
-    old_columns = np.packbits(old_problem.patterns.mask, axis=0).T
-    pattern_map = [new_index.get(col.tobytes()) for col in old_columns]
+    pattern_map = new_problem.patterns.locate(old_problem.patterns)
     new_blocks = {
         (int(p), float(s)): b
         for b, (p, s) in enumerate(zip(new_problem.block_pattern, new_problem.block_sign))
     }
     for b, (p, s) in enumerate(zip(old_problem.block_pattern, old_problem.block_sign)):
-        target = pattern_map[int(p)]
-        if target is None:
+        target = int(pattern_map[int(p)])
+        if target < 0:
             continue
         same_sign = new_blocks.get((target, float(s)))
         if same_sign is not None:

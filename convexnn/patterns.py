@@ -134,9 +134,18 @@ class ActivationPatterns:
 
     def contains(self, other):
         """Boolean array of shape (other.n_patterns,): which of ``other``'s patterns are in ``self``."""
-        mine = {col.tobytes() for col in np.packbits(self.mask, axis=0).T}
-        theirs = np.packbits(other.mask, axis=0).T
-        return np.array([col.tobytes() in mine for col in theirs], dtype=bool)
+        return self.locate(other) >= 0
+
+    def locate(self, other):
+        """Index in ``self`` of each of ``other``'s patterns (matched by mask), -1 where absent."""
+        return locate_columns(self.mask, other.mask)
+
+
+def locate_columns(mask, other):
+    """Index of each column of boolean ``other`` among the columns of ``mask`` (-1 where absent)."""
+    keys = {col.tobytes(): j for j, col in enumerate(np.packbits(mask, axis=0).T)}
+    cols = np.packbits(other, axis=0).T
+    return np.array([keys.get(col.tobytes(), -1) for col in cols], dtype=int)
 
 
 def _design(X, fit_intercept):

@@ -19,7 +19,13 @@ import itertools
 
 import numpy as np
 
-from ..patterns import ActivationPatterns, _first_unique_columns, enumerate_patterns, sample_patterns
+from ..patterns import (
+    ActivationPatterns,
+    _first_unique_columns,
+    enumerate_patterns,
+    locate_columns,
+    sample_patterns,
+)
 from ..validation import add_intercept, check_matrix, check_positive, check_random_state
 
 __all__ = ["NestedPatterns", "sample_nested_patterns", "enumerate_nested_patterns"]
@@ -108,10 +114,8 @@ class NestedPatterns:
             masks.append(both[:, _first_unique_columns(both)])
         maps = [[], []]
         for level, merged in enumerate(masks):
-            keys = {col.tobytes(): j for j, col in enumerate(np.packbits(merged, axis=0).T)}
             for side, source in enumerate((self, other)):
-                cols = np.packbits(source.masks()[level], axis=0).T
-                maps[side].append(np.array([keys[col.tobytes()] for col in cols], dtype=int))
+                maps[side].append(locate_columns(merged, source.masks()[level]))
         return NestedPatterns(first, masks[1:]), maps
 
 
