@@ -41,6 +41,14 @@ class Loss:
     #: the ADMM solver majorizes the loss with it.
     curvature = None
 
+    def min_curvature(self, radius):
+        """Lower bound on ``l''(z, y)`` over ``|z| <= radius`` (per sample, before the mean).
+
+        0 for a loss that is not strongly convex there. :func:`~convexnn.solvers.prediction_radius`
+        turns it and a certified gap into a bound on the distance to the optimal predictions.
+        """
+        return 0.0
+
     def hessian(self, pred, y):
         """Diagonal of the Hessian of :meth:`value` in ``pred``: ``(1/n) l''(pred_k, y_k)``."""
         raise NotImplementedError
@@ -74,6 +82,9 @@ class SquaredLoss(Loss):
     name = "squared"
     curvature = 1.0
 
+    def min_curvature(self, radius):
+        return 1.0
+
     def value(self, pred, y):
         r = pred - y
         return 0.5 * float(r @ r) / y.shape[0]
@@ -97,6 +108,10 @@ class LogisticLoss(Loss):
 
     name = "logistic"
     curvature = 0.25
+
+    def min_curvature(self, radius):
+        # l''(z) = sigma(z) sigma(-z) whatever the label, decreasing in |z|
+        return expit(radius) * expit(-radius)
 
     def check_target(self, y):
         return _check_labels(y, self.name)

@@ -35,7 +35,8 @@ def _tiny_1d():
 
 
 def _native(**options):
-    return get_solver("auto", tol=1e-9, constraint_tol=1e-9, max_iter=40000, **options)
+    options = {"tol": 1e-9, "constraint_tol": 1e-9, "max_iter": 40000, **options}
+    return get_solver("auto", **options)
 
 
 def test_depth_two_is_the_two_layer_relu_program():
@@ -74,8 +75,11 @@ def test_native_matches_clarabel_and_maps_back_exactly(depth, sizes, lam):
     problem = DeepReLUProblem(X, y, sample_nested_patterns(X, sizes, depth=depth, random_state=1),
                               lam=lam)
     reference = get_solver("CLARABEL").solve(problem)
-    result = _native().solve(problem)
+    # a relative gap of 1e-8 is what the assertions below need; at 1e-9 the augmented Lagrangian
+    # sits at the edge of its budget on the depth-3 program (40000 iterations, gap 1.3e-9)
+    result = _native(tol=1e-8).solve(problem)
     assert result.status == "optimal"
+    assert result.n_iter <= 40000 // 4  # well inside the budget
     # Clarabel's own objective is accurate to a few 1e-6 on the depth-4 program
     assert result.objective == pytest.approx(reference.objective, rel=1e-5)
     assert problem.constraint_violation(result.coef) <= 1e-8

@@ -14,6 +14,9 @@ from convexnn.solvers import (
     get_solver,
     lam_grid,
     lam_max,
+    oracle_bound,
+    curvature_weights,
+    prediction_radius,
     regularization_path,
 )
 
@@ -50,16 +53,68 @@ def reference():
 @pytest.mark.parametrize("loss", LOSSES)
 @pytest.mark.parametrize("cls", FORMULATIONS)
 def test_native_matches_clarabel(reference, cls, loss):
+    """Both solutions are certified, so they may differ by what their gaps allow and no more.
+
+    Clarabel's accuracy moves between releases (its gated logistic point is 1e-6 relative from the
+    optimum with 0.11 and ~1e-9 with 0.10), so its gap is measured with the exact dual oracle first
+    and the comparison uses it: objectives agree within the larger gap, and predictions within the
+    strong-convexity radii of both gaps (:func:`prediction_radius`).
+    """
     problem, ref = reference(cls, loss)
     result = get_solver("native", tol=1e-8, max_iter=20000).solve(problem)
     assert result.status == "optimal"
     assert result.solver == ("augmented_lagrangian" if cls is ReLUProblem else "fista")
-    assert abs(result.objective - ref.objective) <= 1e-6 * abs(ref.objective)
-    pred, pred_ref = problem.predict(result.coef), problem.predict(ref.coef)
-    assert np.linalg.norm(pred - pred_ref) <= 1e-6 * np.linalg.norm(pred_ref) + 1e-9
+    assert result.n_iter <= 20000 // 2  # converged well inside its budget, not at its edge
     assert result.constraint_violation <= 1e-6
+    rounding = 1e-12 * abs(ref.objective)
+    ref_gap = ref.objective - oracle_bound(problem, ref.coef)
+    assert -rounding <= ref_gap <= 1e-5 * abs(ref.objective)  # the reference is itself accurate
+    gap = result.gap
+    assert 0 <= gap + rounding and gap <= 1e-8 * abs(result.objective) * 1.01
+    assert abs(result.objective - ref.objective) <= max(gap, ref_gap) + rounding
+    # the tighter solve is the better one, up to the reference's certified gap
+    assert result.objective <= ref.objective + rounding
+    # one norm for both points: weighted by the loss curvature around them (Euclidean for squared)
+    pred, pred_ref = problem.predict(result.coef), problem.predict(ref.coef)
+    w = curvature_weights(problem, pred, pred_ref)
+    radius = prediction_radius(problem, result.coef, gap + rounding, weights=w)
+    radius_ref = prediction_radius(problem, ref.coef, ref_gap + rounding, weights=w)
+    scale = np.sqrt(np.sum(w * pred_ref**2))
+    assert radius < 1e-3 * scale  # the native point is pinned down
+    if cls is ReLUProblem and loss == "logistic":
+        # Clarabel's exp-cone point (gap ~1e-7) cannot be pinned down where the fitted logits reach
+        # |13| and the loss is flat: its radius is not certified, so only objectives compare
+        assert radius_ref == np.inf
+        return
+    assert radius + radius_ref < 1e-2 * scale  # the bound has teeth
+    assert np.sqrt(np.sum(w * (pred - pred_ref) ** 2)) <= radius + radius_ref
     assert result.n_iter == len(result.history) > 0
     assert result.n_active == ref.n_active > 0
+
+
+def test_prediction_radius_bounds_the_distance_to_the_optimum(reference):
+    """The radius of a loosely solved point covers its distance to a tight optimum."""
+    # logistic: loose enough to move, tight enough for the box argument (fitted logits reach |9|)
+    cases = [(GatedReLUProblem, "squared", 1e-4), (ReLUProblem, "squared", 1e-4),
+             (GatedReLUProblem, "logistic", 1e-6)]
+    for cls, loss, tol in cases:
+            problem, _ = reference(cls, loss)
+            tight = get_solver("native", tol=1e-8, max_iter=20000).solve(problem)
+            loose = get_solver("native", tol=tol, max_iter=20000).solve(problem)
+            distance = np.linalg.norm(problem.predict(loose.coef) - problem.predict(tight.coef))
+            radius = prediction_radius(problem, loose.coef, loose.gap)
+            slack = prediction_radius(problem, tight.coef, tight.gap)
+            assert 0 < distance <= radius + slack < np.inf
+            w = curvature_weights(problem, problem.predict(loose.coef), problem.predict(tight.coef))
+            weighted = np.sqrt(np.sum(w * (problem.predict(loose.coef) - problem.predict(tight.coef)) ** 2))
+            assert weighted <= prediction_radius(problem, loose.coef, loose.gap, weights=w) + np.sqrt(
+                2 * problem.n_samples * max(tight.gap, 0))
+    with pytest.raises(ValueError, match="weights must have shape"):
+        prediction_radius(problem, loose.coef, 1e-6, weights=np.ones(3))
+    # hinge loss is not strongly convex: no finite radius
+    problem = make_problem(GatedReLUProblem, "logistic")
+    hinge = GatedReLUProblem(problem.X, problem.y, problem.patterns, lam=problem.lam, loss="hinge")
+    assert prediction_radius(hinge, hinge.zeros(), 1e-9) == np.inf
 
 
 @pytest.mark.parametrize("seed", [1, 2])

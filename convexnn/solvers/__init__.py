@@ -14,7 +14,15 @@ from .augmented_lagrangian import AugmentedLagrangian
 from .base import Solver, get_solver, regularization_path, solve
 from .cvxpy_solver import CvxpySolver
 from .fista import FISTA
-from .native import NativeSolver, lam_grid, lam_max
+from .native import (
+    NativeSolver,
+    curvature_weights,
+    dual_oracle,
+    lam_grid,
+    lam_max,
+    oracle_bound,
+    prediction_radius,
+)
 
 __all__ = [
     "Solver",
@@ -28,4 +36,8 @@ __all__ = [
     "regularization_path",
     "lam_max",
     "lam_grid",
+    "dual_oracle",
+    "oracle_bound",
+    "prediction_radius",
+    "curvature_weights",
 ]

@@ -11,7 +11,8 @@ from .augmented_lagrangian import AugmentedLagrangian
 from .base import Solver
 from .fista import FISTA
 
-__all__ = ["NativeSolver", "lam_max", "lam_grid", "dual_oracle"]
+__all__ = ["NativeSolver", "lam_max", "lam_grid", "dual_oracle", "oracle_bound", "prediction_radius",
+           "curvature_weights"]
 
 
 class NativeSolver(Solver):
@@ -92,6 +93,79 @@ def dual_oracle(problem, z, threshold=0.0):
 
     value, _ = _best_block(problem, z)
     return float(max(threshold, value))
+
+
+def oracle_bound(problem, coef):
+    """A certified lower bound on the optimum of ``problem`` from any coefficients ``coef``.
+
+    Takes ``z = -grad F(pred)`` at ``coef``'s predictions, scales it into the dual-feasible set with
+    the exact oracle (``s = min(1, lam / dual_oracle(z))``) and returns ``loss.dual(s z)``. Unlike
+    :meth:`ReLUProblem.dual_bound <convexnn.problems.ReLUProblem.dual_bound>` it needs no cone
+    multipliers, so it certifies the output of any solver (cvxpy's included); the bound is valid
+    whatever ``coef`` is and tight at an optimum (KKT). Costs one NNLS per block with a violated
+    cone for constrained programs.
+    """
+    z = -problem.loss.gradient(problem.predict(problem.check_coef(coef)), problem.y)
+    oracle = dual_oracle(problem, z)
+    scale = 1.0 if oracle <= problem.lam else problem.lam / oracle
+    return problem.loss.dual(scale * z, problem.y)
+
+
+def curvature_weights(problem, *predictions):
+    """Per-sample lower bounds on the loss curvature around the given predictions.
+
+    ``w_k = l''`` bounded below on ``|z| <= max_j |pred_j[k]| + 1`` (the box that
+    :func:`prediction_radius` justifies around each point), for comparing several points in one
+    weighted norm ``||d||_w = sqrt(sum_k w_k d_k^2)``. All ones for the squared loss.
+    """
+    if not predictions:
+        raise ValueError("curvature_weights needs at least one prediction vector.")
+    box = np.max(np.abs(np.vstack([np.asarray(p, dtype=np.float64) for p in predictions])), axis=0)
+    return np.asarray(problem.loss.min_curvature(box + 1.0), dtype=np.float64) * np.ones_like(box)
+
+
+def prediction_radius(problem, coef, gap, weights=None):
+    """Certified bound on the distance of ``coef``'s predictions to the optimal ones.
+
+    For a *feasible* ``coef`` whose objective is at most ``gap`` above the optimum, strong convexity
+    of the loss in the predictions gives ``sum_k c_k (pred_k - pred*_k)^2 <= 2 n gap``, with ``c_k``
+    the loss's smallest curvature (:meth:`Loss.min_curvature <convexnn.losses.Loss.min_curvature>`)
+    on ``|z| <= |pred_k| + 1``. That box holds the segment to the optimum when
+    ``sqrt(2 n gap / min_k c_k) <= 1`` (the objective is convex along the segment and grows by at
+    least ``min c / (2n)`` over its last unit of length); otherwise, and for a loss that is not
+    strongly convex, the result is ``inf``. The squared loss has ``c_k = 1`` everywhere and the
+    bound is global.
+
+    Parameters
+    ----------
+    problem : ConvexProblem
+    coef : ndarray of shape ``problem.coef_shape``
+    gap : float
+        Certified suboptimality of ``coef`` (e.g. ``result.gap``); negative values (rounding) are
+        treated as 0.
+    weights : ndarray of shape (n_samples,), optional
+        Weights no larger than ``c`` (e.g. :func:`curvature_weights` of several points): the radius
+        is then ``sqrt(2 n gap)`` in the norm ``sqrt(sum_k w_k d_k^2)``. Without them it is the
+        Euclidean radius ``sqrt(2 n gap / min_k c_k)``.
+    """
+    pred = problem.predict(problem.check_coef(coef))
+    curvature = np.asarray(problem.loss.min_curvature(np.abs(pred) + 1.0), dtype=np.float64)
+    if weights is not None:
+        weights = np.asarray(weights, dtype=np.float64)
+        if (weights.shape != pred.shape or np.any(weights > curvature * (1 + 1e-12))
+                or np.any(weights < 0)):
+            raise ValueError(
+                f"weights must have shape {pred.shape}, be >= 0 and at most the loss curvature "
+                "around coef's predictions (use curvature_weights)."
+            )
+    lowest = float(np.min(curvature, initial=np.inf))
+    if lowest <= 0:
+        return np.inf
+    bound = 2.0 * problem.n_samples * max(float(gap), 0.0)
+    euclidean = float(np.sqrt(bound / lowest))
+    if euclidean > 1.0 and problem.loss.min_curvature(np.inf) <= 0:
+        return np.inf
+    return euclidean if weights is None else float(np.sqrt(bound))
 
 
 def lam_grid(problem, n_lams=20, ratio=1e-3):
