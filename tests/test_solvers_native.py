@@ -81,10 +81,10 @@ def test_native_matches_clarabel(reference, cls, loss):
     radius_ref = prediction_radius(problem, ref.coef, ref_gap + rounding, weights=w)
     scale = np.sqrt(np.sum(w * pred_ref**2))
     assert radius < 1e-3 * scale  # the native point is pinned down
-    if cls is ReLUProblem and loss == "logistic":
-        # Clarabel's exp-cone point (gap ~1e-7) cannot be pinned down where the fitted logits reach
-        # |13| and the loss is flat: its radius is not certified, so only objectives compare
-        assert radius_ref == np.inf
+    if radius_ref == np.inf:
+        # only where the loss flattens: clarabel 0.11's ReLU logistic point (gap 9e-8) is not
+        # pinned down where the fitted logits reach |13|, so only objectives compare (0.10's is)
+        assert loss == "logistic" and ref_gap > 1e-9 * abs(ref.objective)
         return
     assert radius + radius_ref < 1e-2 * scale  # the bound has teeth
     assert np.sqrt(np.sum(w * (pred - pred_ref) ** 2)) <= radius + radius_ref
