@@ -14,6 +14,7 @@ from .augmented_lagrangian import AugmentedLagrangian
 from .base import Solver, get_solver, regularization_path, solve
 from .cvxpy_solver import CvxpySolver
 from .fista import FISTA
+from .interior_point import InteriorPoint
 from .native import (
     NativeSolver,
     curvature_weights,
@@ -30,6 +31,7 @@ __all__ = [
     "FISTA",
     "AugmentedLagrangian",
     "ADMM",
+    "InteriorPoint",
     "NativeSolver",
     "get_solver",
     "solve",

@@ -33,7 +33,8 @@ def get_solver(solver="SCS", **options):
     ----------
     solver : str or Solver, default='SCS'
         A solver instance is returned as is. A string names a native solver ('native', 'fista',
-        'augmented_lagrangian', 'admm') or a cvxpy solver ('SCS', 'CLARABEL', 'ECOS', 'MOSEK', ...),
+        'augmented_lagrangian', 'admm', 'interior_point' (alias 'ipm')) or a cvxpy solver
+        ('SCS', 'CLARABEL', 'ECOS', 'MOSEK', ...),
         case-insensitive. ``'auto'`` picks the fastest accurate solver: the native one, which runs
         FISTA or the augmented Lagrangian depending on ``problem.has_constraints``.
     **options
@@ -43,6 +44,7 @@ def get_solver(solver="SCS", **options):
     from .augmented_lagrangian import AugmentedLagrangian
     from .cvxpy_solver import CvxpySolver
     from .fista import FISTA
+    from .interior_point import InteriorPoint
     from .native import NativeSolver
 
     native = {
@@ -51,6 +53,8 @@ def get_solver(solver="SCS", **options):
         "fista": FISTA,
         "augmented_lagrangian": AugmentedLagrangian,
         "admm": ADMM,
+        "interior_point": InteriorPoint,
+        "ipm": InteriorPoint,
     }
     if isinstance(solver, Solver):
         if options:

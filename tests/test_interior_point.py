@@ -1,0 +1,190 @@
+"""The primal-dual interior-point solver against the Clarabel reference, with certified gaps."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from convexnn import GatedReLUProblem, ReLUProblem, sample_patterns
+from convexnn.deep import DeepReLUProblem, sample_nested_patterns
+from convexnn.results import ConvergenceWarning
+from convexnn.solvers import InteriorPoint, dual_oracle, get_solver, lam_max
+
+LOSSES = ["squared", "logistic"]
+FORMULATIONS = [ReLUProblem, GatedReLUProblem]
+
+
+def make_problem(cls=ReLUProblem, loss="squared", seed=0, n=50, d=3, n_patterns=8, frac=0.05):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    w1, w2 = rng.standard_normal(d), rng.standard_normal(d)
+    y = np.maximum(X @ w1, 0) - np.maximum(X @ w2, 0) + 0.1 * rng.standard_normal(n)
+    if loss == "logistic":
+        y = np.where(y > np.median(y), 1.0, -1.0)
+    patterns = sample_patterns(X, n_patterns, fit_intercept=True, random_state=seed)
+    top = lam_max(cls(X, y, patterns, lam=1.0, loss=loss))
+    return cls(X, y, patterns, lam=frac * top, loss=loss)
+
+
+def certified_bound(problem, coef):
+    """Lower bound from the exact dual oracle at ``coef``'s predictions (works for any solver)."""
+    z = -problem.loss.gradient(problem.predict(coef), problem.y)
+    scale = min(1.0, problem.lam / dual_oracle(problem, z))
+    return problem.loss.dual(scale * z, problem.y)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """Clarabel's solution of each small problem and its certified gap, computed once."""
+    cache = {}
+
+    def get(cls, loss, seed=0):
+        key = (cls, loss, seed)
+        if key not in cache:
+            problem = make_problem(cls, loss, seed)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)  # 'optimal_inaccurate' is fine
+                ref = get_solver("CLARABEL", tol=1e-10).solve(problem)
+            cache[key] = (problem, ref, ref.objective - certified_bound(problem, ref.coef))
+        return cache[key]
+
+    return get
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("cls", FORMULATIONS)
+def test_matches_clarabel(reference, cls, loss, seed):
+    """Both points are certified: objectives agree within the sum of the two gaps."""
+    problem, ref, ref_gap = reference(cls, loss, seed)
+    solver = InteriorPoint(tol=1e-8)
+    result = solver.solve(problem)
+    rounding = 1e-11 * abs(ref.objective)
+    assert result.status == "optimal"
+    assert result.solver == "interior_point"
+    assert result.lam == problem.lam
+    assert result.n_iter <= 60
+    assert result.constraint_violation <= solver.constraint_tol
+    assert result.constraint_violation == problem.constraint_violation(result.coef)
+    assert result.objective == pytest.approx(problem.objective(result.coef), rel=1e-14)
+    assert result.n_active == problem.active_blocks(result.coef).size
+    gap = result.gap
+    assert -rounding <= gap <= 1e-8 * abs(result.objective) * 1.001
+    assert -rounding <= ref_gap <= 1e-5 * abs(ref.objective)  # the reference is itself accurate
+    assert abs(result.objective - ref.objective) <= gap + ref_gap + rounding
+    # a certified objective can only exceed the reference's by its own gap
+    assert result.objective - ref.objective <= gap + rounding
+    # the reported bound is a valid lower bound on the optimum
+    assert result.lower_bound <= ref.objective + rounding
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_gap_bounds_suboptimality_at_loose_tol(reference, loss):
+    """Stopped early (tol 1e-3), the reported gap still covers the true distance to the optimum."""
+    problem, ref, ref_gap = reference(ReLUProblem, loss)
+    loose = InteriorPoint(tol=1e-3).solve(problem)
+    tight = InteriorPoint(tol=1e-8).solve(problem)
+    assert loose.status == "optimal"
+    assert loose.n_iter < tight.n_iter
+    rounding = 1e-11 * abs(ref.objective)
+    optimum = min(ref.objective, tight.objective)  # an upper estimate of the optimum
+    assert loose.objective - optimum <= loose.gap + rounding
+    assert loose.gap <= 1e-3 * abs(loose.objective) * 1.001
+    assert loose.lower_bound <= optimum + rounding
+    assert loose.constraint_violation <= 1e-8
+
+
+def test_history_records():
+    problem = make_problem()
+    result = InteriorPoint().solve(problem)
+    assert len(result.history) == result.n_iter + 1  # one record per iterate, the start included
+    for record in result.history:
+        assert {"objective", "lower_bound", "gap"} <= set(record)
+    gaps = [record["gap"] for record in result.history]
+    assert gaps[-1] == pytest.approx(result.gap)
+    # the bound is the best so far: it never decreases
+    bounds = [record["lower_bound"] for record in result.history]
+    assert all(b2 >= b1 for b1, b2 in zip(bounds, bounds[1:]))
+
+
+def test_get_solver_names():
+    assert isinstance(get_solver("interior_point"), InteriorPoint)
+    solver = get_solver("IPM", tol=1e-4, max_iter=30)
+    assert isinstance(solver, InteriorPoint)
+    assert solver.tol == 1e-4 and solver.max_iter == 30
+    assert InteriorPoint.name == "interior_point"
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"tol": 0.0}, "tol"),
+        ({"tol": -1e-6}, "tol"),
+        ({"tol": "small"}, "tol"),
+        ({"constraint_tol": 0.0}, "constraint_tol"),
+        ({"constraint_tol": float("nan")}, "constraint_tol"),
+        ({"max_iter": 0}, "max_iter"),
+        ({"max_iter": 2.5}, "max_iter"),
+        ({"max_iter": True}, "max_iter"),
+    ],
+)
+def test_bad_arguments(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        InteriorPoint(**kwargs)
+
+
+def test_max_iter_warns():
+    problem = make_problem()
+    message = r"interior_point.*'max_iter'.*relative gap.*violation"
+    with pytest.warns(ConvergenceWarning, match=message):
+        result = InteriorPoint(max_iter=3).solve(problem)
+    assert result.status == "max_iter"
+    assert result.n_iter == 3
+    assert result.gap > 0
+    assert result.constraint_violation <= 1e-8  # iterates are feasible from the start
+
+
+def test_hinge_loss_rejected():
+    problem = make_problem(loss="logistic")
+    hinge = ReLUProblem(problem.X, problem.y, problem.patterns, lam=problem.lam, loss="hinge")
+    with pytest.raises(ValueError, match="loss"):
+        InteriorPoint().solve(hinge)
+
+
+def test_deep_problems():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 2))
+    y = np.maximum(X[:, 0], 0) + 0.1 * rng.standard_normal(30)
+    # depth 2 is the plain ReLU program (no constraint levels): supported
+    shallow = DeepReLUProblem(X, y, sample_nested_patterns(X, 5, depth=2, random_state=0), lam=0.01)
+    result = InteriorPoint().solve(shallow)
+    assert result.status == "optimal"
+    assert result.constraint_violation <= 1e-8
+    # deeper programs couple the blocks through nested constraints: a clear error
+    deep = DeepReLUProblem(X, y, sample_nested_patterns(X, 3, depth=3, random_state=0), lam=0.01)
+    with pytest.raises(ValueError, match="ReLUProblem and GatedReLUProblem"):
+        InteriorPoint().solve(deep)
+
+
+def test_working_bytes_grows():
+    solver = InteriorPoint()
+    small = solver.working_bytes(100, 5, 20)
+    assert small > 0
+    assert solver.working_bytes(1000, 5, 20) > small
+    assert solver.working_bytes(100, 5, 200) > small
+    # at least the n x n Woodbury matrix when B d > n
+    assert solver.working_bytes(1000, 20, 200) >= 8 * 1000**2
+
+
+def test_large_lam_gives_zero_solution():
+    """``lam`` above ``lam_max``: every block sits at its cone's apex, still certified."""
+    problem = make_problem(frac=1.5)
+    result = InteriorPoint().solve(problem)
+    assert result.status == "optimal"
+    assert result.n_active == 0
+
+
+def test_zero_lam_rejected():
+    problem = make_problem(frac=0.0)
+    with pytest.raises(ValueError, match="lam > 0"):
+        InteriorPoint().solve(problem)
