@@ -87,7 +87,7 @@ class _ConvexReLUBase(BaseEstimator):
         solver="auto",
         fit_intercept=True,
         max_iter=None,
-        tol=1e-6,
+        tol=1e-4,
         random_state=None,
         verbose=False,
         warm_start=False,
@@ -301,6 +301,10 @@ class _ConvexReLUBase(BaseEstimator):
         """``lower_bound_``, ``optimality_gap_``, ``certificate_exact_`` over all patterns if they
         can be listed (exact), else over a search around the fitted neurons (estimate)."""
         bounds, exact = [], full is not None
+        # over every pattern, the solver's own bound (built with its cone multipliers) is a bound
+        # on the whole training problem too, and tighter than the oracle's from the predictions
+        complete = exact and bool(problems[0].patterns.contains(full).all())
+        restricted = []
         for problem, result in zip(problems, results):
             gates = result.coef.T if result.coef.size else None
             certificate = certify(
@@ -309,12 +313,22 @@ class _ConvexReLUBase(BaseEstimator):
                 patterns=full, gates=gates, random_state=_seed(self.random_state),
                 max_patterns=self._certify_max_patterns(),
             )
-            bounds.append(certificate.lower_bound)
+            bound = certificate.lower_bound
+            if result.lower_bound is not None:
+                restricted.append(result.lower_bound)
+                if complete:
+                    bound = max(bound, result.lower_bound)
+            bounds.append(bound)
+        tiny = np.finfo(float).tiny
         self.lower_bound_ = float(sum(bounds))
         self.optimality_gap_ = float(
-            (self.objective_ - self.lower_bound_) / max(abs(self.objective_), np.finfo(float).tiny)
+            (self.objective_ - self.lower_bound_) / max(abs(self.objective_), tiny)
         )
         self.certificate_exact_ = bool(exact)
+        self.restricted_gap_ = (
+            float((self.objective_ - sum(restricted)) / max(abs(self.objective_), tiny))
+            if len(restricted) == len(results) else None
+        )
 
     def _store(self, patterns, results, networks):
         self.patterns_ = patterns
@@ -502,8 +516,10 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
         and center ``y``: the training mean becomes the unpenalized output bias ``intercepts_[1]``.
     max_iter : int or None, default=None
         Iteration cap for the solver (None: the solver's default). Ignored for a Solver instance.
-    tol : float or None, default=1e-6
-        Solver tolerance (None: the solver's default). Ignored for a Solver instance.
+    tol : float or None, default=1e-4
+        Solver tolerance: the relative duality gap ``(objective - bound) / objective`` at which the
+        native solvers stop, certified on the program over the fitted patterns (scikit-learn's
+        usual 1e-4; None: the solver's default). Ignored for a Solver instance.
     random_state : int, RandomState instance or None, default=None
         Seed of the pattern sampler; the same seed gives the same model.
     verbose : bool or int, default=False
@@ -560,6 +576,13 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
         ``certificate_exact_``, else an estimate over patterns searched around the fit.
     optimality_gap_ : float
         ``(objective_ - lower_bound_) / |objective_|``.
+    restricted_gap_ : float or None
+        Certified relative duality gap of the convex program over the fitted patterns
+        (``patterns_``), from the solver's own bound: how far the solve is from that program's
+        optimum (at most ``tol`` when ``solver_status_ == 'optimal'``). ``optimality_gap_`` is the
+        gap to the training problem over *all* patterns, certified only when
+        ``certificate_exact_``; it also counts the patterns the search did not find. None when the
+        solver reports no bound.
     certificate_exact_ : bool
         Whether every pattern of ``X`` was scored (at most ``max(n_patterns, 200)`` of them).
     sgd_objective_ : float or None

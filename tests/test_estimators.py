@@ -74,7 +74,8 @@ def blobs():
 )
 def test_regressor_matches_the_route_by_hand(regression, formulation, problem_class):
     X, y = regression
-    est = ConvexReLURegressor(alpha=1e-2, n_patterns=10, formulation=formulation, random_state=3, **SAMPLED)
+    est = ConvexReLURegressor(alpha=1e-2, n_patterns=10, formulation=formulation, random_state=3, tol=1e-8,
+                              **SAMPLED)
     est.fit(X, y)
     patterns = sample_patterns(X, 10, fit_intercept=True, random_state=3)
     problem = problem_class(X, y - y.mean(), patterns, lam=1e-2)
@@ -128,7 +129,8 @@ def test_binary_classifier_is_the_logistic_program_with_string_labels(blobs):
     X, labels = blobs
     keep = labels < 2
     X, y = X[keep], np.array(["cat", "dog"])[labels[keep]]
-    clf = ConvexReLUClassifier(alpha=1e-2, n_patterns=8, random_state=0, **SAMPLED).fit(X, y)
+    clf = ConvexReLUClassifier(alpha=1e-2, n_patterns=8, random_state=0, tol=1e-8, **SAMPLED)
+    clf.fit(X, y)
     np.testing.assert_array_equal(clf.classes_, ["cat", "dog"])
     patterns = sample_patterns(X, 8, fit_intercept=True, random_state=0)
     problem = ReLUProblem(X, np.where(y == "dog", 1.0, -1.0), patterns, lam=1e-2, loss="logistic")

@@ -188,3 +188,56 @@ def test_zero_lam_rejected():
     problem = make_problem(frac=0.0)
     with pytest.raises(ValueError, match="lam > 0"):
         InteriorPoint().solve(problem)
+
+
+# --------------------------------------------------------------------------- working set
+def test_working_set_argument():
+    assert InteriorPoint().working_set == "auto"
+    with pytest.raises(ValueError, match="working_set"):
+        InteriorPoint(working_set="sometimes")
+    with pytest.raises(ValueError, match="max_rounds"):
+        InteriorPoint(max_rounds=0)
+    # 'auto' leaves small programs whole
+    problem = make_problem()
+    assert InteriorPoint()._initial_size(problem) is None
+    assert InteriorPoint(working_set=True)._initial_size(problem) is not None
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_working_set_matches_full(reference, loss):
+    """Working set on and off: the same optimum within the certified gaps, a valid bound."""
+    problem, ref, ref_gap = reference(ReLUProblem, loss)
+    full = InteriorPoint(tol=1e-8, working_set=False).solve(problem)
+    ws = InteriorPoint(tol=1e-8, working_set=True).solve(problem)
+    rounding = 1e-11 * abs(ref.objective)
+    assert ws.status == "optimal"
+    assert ws.coef.shape == problem.coef_shape
+    assert ws.constraint_violation <= 1e-8
+    assert ws.objective == pytest.approx(problem.objective(ws.coef), rel=1e-14)
+    assert -rounding <= ws.gap <= 1e-8 * abs(ws.objective) * 1.001
+    assert abs(ws.objective - full.objective) <= ws.gap + full.gap + rounding
+    # the bound is certified on the whole program: below the reference optimum
+    assert ws.lower_bound <= ref.objective + rounding
+    assert abs(ws.objective - ref.objective) <= ws.gap + ref_gap + rounding
+    # iterations and history add up over the rounds
+    assert ws.n_iter == sum(1 for r in ws.history) - ws.history[-1]["round"]
+    assert {"round", "working_set", "restricted_lower_bound"} <= set(ws.history[-1])
+
+
+def test_working_set_adds_missing_pattern():
+    """A first working set that misses optimal patterns grows in later rounds."""
+    problem = make_problem(n=60, d=3, n_patterns=12, frac=0.02, seed=3)
+    full = InteriorPoint(tol=1e-8, working_set=False).solve(problem)
+    solver = InteriorPoint(tol=1e-8, working_set=True)
+    solver._initial_size = lambda problem: 1  # force a tiny start
+    ws = solver.solve(problem)
+    rounds = ws.history[-1]["round"]
+    assert rounds > 1
+    sizes = [record["working_set"] for record in ws.history]
+    assert sizes[0] == 1 and sizes[-1] > 1
+    # every pattern active in the full solution ends up in the final working set's support
+    active = np.unique(problem.block_pattern[problem.active_blocks(full.coef, threshold=1e-3)])
+    assert sizes[-1] >= active.size
+    assert ws.status == "optimal"
+    assert abs(ws.objective - full.objective) <= ws.gap + full.gap + 1e-11 * abs(full.objective)
+    assert ws.lower_bound <= full.objective + 1e-11 * abs(full.objective)

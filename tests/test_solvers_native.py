@@ -9,6 +9,7 @@ from convexnn import GatedReLUProblem, ReLUProblem, sample_patterns
 from convexnn.results import ConvergenceWarning
 from convexnn.solvers import (
     FISTA,
+    AutoSolver,
     AugmentedLagrangian,
     NativeSolver,
     get_solver,
@@ -227,8 +228,20 @@ def test_step_by_step_iteration_matches_solve():
     assert result.status == "max_iter"
 
 
-def test_auto_is_native_and_cvxpy_stays_selectable():
-    assert isinstance(get_solver("auto"), NativeSolver)
+def test_auto_picks_by_capability_and_cvxpy_stays_selectable():
+    auto = get_solver("auto", tol=1e-4)
+    assert isinstance(auto, AutoSolver)
+    relu = make_problem(ReLUProblem, "squared")
+    assert auto.pick(relu).name == "interior_point"
+    assert auto.pick(make_problem(GatedReLUProblem, "squared")).name == "fista"
+    assert get_solver("auto", dtype="float32").pick(relu).name == "augmented_lagrangian"
+    hinge = ReLUProblem(relu.X, np.sign(relu.y - np.median(relu.y)), relu.patterns, lam=relu.lam,
+                        loss="hinge")
+    assert auto.pick(hinge).name == "augmented_lagrangian"
+    result = auto.solve(relu)
+    assert result.solver == "interior_point" and result.status == "optimal"
+    assert result.gap <= 1e-4 * result.objective
+    assert isinstance(get_solver("native"), NativeSolver)
     assert isinstance(get_solver("FISTA"), FISTA)
     assert get_solver("CLARABEL").name == "cvxpy-CLARABEL"
 

@@ -68,7 +68,7 @@ class _DeepMixin:
         solver="auto",
         fit_intercept=True,
         max_iter=None,
-        tol=1e-6,
+        tol=1e-4,
         random_state=None,
         verbose=False,
     ):

@@ -16,6 +16,7 @@ from .cvxpy_solver import CvxpySolver
 from .fista import FISTA
 from .interior_point import InteriorPoint
 from .native import (
+    AutoSolver,
     NativeSolver,
     curvature_weights,
     dual_oracle,
@@ -33,6 +34,7 @@ __all__ = [
     "ADMM",
     "InteriorPoint",
     "NativeSolver",
+    "AutoSolver",
     "get_solver",
     "solve",
     "regularization_path",

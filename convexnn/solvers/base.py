@@ -35,8 +35,10 @@ def get_solver(solver="SCS", **options):
         A solver instance is returned as is. A string names a native solver ('native', 'fista',
         'augmented_lagrangian', 'admm', 'interior_point' (alias 'ipm')) or a cvxpy solver
         ('SCS', 'CLARABEL', 'ECOS', 'MOSEK', ...),
-        case-insensitive. ``'auto'`` picks the fastest accurate solver: the native one, which runs
-        FISTA or the augmented Lagrangian depending on ``problem.has_constraints``.
+        case-insensitive. ``'auto'`` (:class:`~convexnn.solvers.AutoSolver`) picks the fastest
+        certified solver: the interior-point method for cone-constrained two-layer programs, FISTA
+        without constraints, the augmented Lagrangian for nested deep programs; ``'native'`` is the
+        first-order pair alone (FISTA or the augmented Lagrangian).
     **options
         Passed to the solver's constructor (e.g. ``tol``, ``max_iter``, ``verbose``).
     """
@@ -45,10 +47,10 @@ def get_solver(solver="SCS", **options):
     from .cvxpy_solver import CvxpySolver
     from .fista import FISTA
     from .interior_point import InteriorPoint
-    from .native import NativeSolver
+    from .native import AutoSolver, NativeSolver
 
     native = {
-        "auto": NativeSolver,
+        "auto": AutoSolver,
         "native": NativeSolver,
         "fista": FISTA,
         "augmented_lagrangian": AugmentedLagrangian,
