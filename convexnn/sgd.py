@@ -199,14 +199,22 @@ def train(
         from tqdm.auto import tqdm
 
         epochs = tqdm(epochs, desc="training", unit="epoch")
+    full_batch = batch_size >= n
+    # full batch: one pass gives the epoch's objective and the next step's gradient together
+    grads = current.objective_and_gradient(X, y, lam, loss)[1] if full_batch else None
     for epoch in epochs:
-        order = rng.permutation(n) if batch_size < n else np.arange(n)
-        for lo in range(0, n, batch_size):
-            idx = order[lo : lo + batch_size]
-            _, grads = current.objective_and_gradient(X[idx], y[idx], lam, loss)
+        if full_batch:
             params, state = opt.step(params, grads, state)
             current = current.with_parameters(params)
-        value = current.objective(X, y, lam, loss)
+            value, grads = current.objective_and_gradient(X, y, lam, loss)
+        else:
+            order = rng.permutation(n)
+            for lo in range(0, n, batch_size):
+                idx = order[lo : lo + batch_size]
+                _, step_grads = current.objective_and_gradient(X[idx], y[idx], lam, loss)
+                params, state = opt.step(params, step_grads, state)
+                current = current.with_parameters(params)
+            value = current.objective(X, y, lam, loss)
         if not np.isfinite(value):
             logger.warning("training diverged at epoch %d; lower the learning rate", epoch + 1)
             break
