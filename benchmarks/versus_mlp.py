@@ -78,6 +78,10 @@ def run_split(name, seed, args):
             hidden_layer_sizes=(2 * args.n_patterns,), alpha=n_train * args.alpha,
             solver="lbfgs", max_iter=args.mlp_max_iter, random_state=seed,
         )
+    if args.defaults:  # both as a user meets them: default parameters, seeded
+        convex = (ConvexReLURegressor if kind == "regression" else ConvexReLUClassifier)(
+            random_state=seed)
+        mlp = (MLPRegressor if kind == "regression" else MLPClassifier)(random_state=seed)
     rows = {}
     for label, est in (("convex", convex), ("mlp", mlp)):
         pipe = make_pipeline(StandardScaler(), est)
@@ -95,6 +99,7 @@ def run_split(name, seed, args):
             "neurons": model.n_active_neurons_ if label == "convex" else 2 * args.n_patterns,
             # a solver (convex or MLP) that stopped short of its tolerance
             "warned": any(issubclass(w.category, ConvergenceWarning) for w in caught),
+            "status": model.solver_status_ if label == "convex" else "-",
         }
     return kind, rows
 
@@ -108,14 +113,22 @@ def main(argv=None):
     parser.add_argument("--formulation", choices=["relu", "gated"], default="relu")
     parser.add_argument("--solver", default="auto", help="convexnn solver ('auto', 'SCS', ...)")
     parser.add_argument("--mlp-max-iter", type=int, default=2000)
+    parser.add_argument("--defaults", action="store_true",
+                        help="fit both estimators with their default parameters (ignores --alpha, "
+                             "--n-patterns, --formulation, --solver, --mlp-max-iter) and print the "
+                             "fit-time ratio and the convex solver's status")
     args = parser.parse_args(argv)
     given = sys.argv[1:] if argv is None else argv
     print("command: python benchmarks/versus_mlp.py " + " ".join(given))
-    print(
-        f"alpha={args.alpha} (MLP: n_train*alpha, lbfgs), n_patterns={args.n_patterns} "
-        f"(MLP width {2 * args.n_patterns}), formulation={args.formulation}, solver={args.solver}, "
-        f"splits={args.splits}"
-    )
+    if args.defaults:
+        print("both estimators with their default parameters (random_state = split), "
+              f"splits={args.splits}")
+    else:
+        print(
+            f"alpha={args.alpha} (MLP: n_train*alpha, lbfgs), n_patterns={args.n_patterns} "
+            f"(MLP width {2 * args.n_patterns}), formulation={args.formulation}, "
+            f"solver={args.solver}, splits={args.splits}"
+        )
     header = (
         f"{'dataset':<14}{'model':<8}{'test score':>18}{'train objective':>20}"
         f"{'fit time (s)':>16}{'neurons':>9}{'warnings':>10}"
@@ -142,6 +155,11 @@ def main(argv=None):
                 f"{warned:>7d}/{len(runs)}"
             )
             sys.stdout.flush()
+        ratio = np.mean([r["time"] for r in results["convex"]]) / np.mean(
+            [r["time"] for r in results["mlp"]])
+        statuses = sorted({r["status"] for r in results["convex"]})
+        print(f"{'':<14}fit time convex / mlp = {ratio:.2f}x (target <= 3x: "
+              f"{'met' if ratio <= 3 else 'NOT met'}); convex solver status: {', '.join(statuses)}")
     print("test score: R^2 (diabetes) or accuracy; mean ± std over splits.")
     print("* multiclass: convex = sum of one-vs-rest logistic objectives, MLP = softmax objective.")
     print("warnings: splits with a ConvergenceWarning (a solver stopped short of its tolerance).")
