@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.base import clone
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -536,3 +536,25 @@ def test_auto_search_enumerates_what_fits_the_budget_and_else_starts_from_adam()
     # an explicit choice is kept
     assert resolved(X_large, 12, pattern_search="column_generation") == "column_generation"
     assert resolved(X_small, 20, pattern_search="sampled") == "sampled"
+
+
+@pytest.mark.parametrize("loader, estimator", [
+    ("load_iris", ConvexReLUClassifier), ("load_diabetes", ConvexReLURegressor)])
+def test_default_fit_on_bundled_data_converges_without_warning(loader, estimator):
+    """Defaults are part of the product: a default fit ends certified at tol, with no warning."""
+    import sklearn.datasets
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = getattr(sklearn.datasets, loader)(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    if estimator is ConvexReLURegressor:
+        y = (y - y.mean()) / y.std()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = estimator(random_state=0).fit(X, y)
+    assert est.tol == 1e-4
+    assert est.solver_status_ == "optimal"
+    # the certified gap over the fitted patterns meets the tolerance; the gap to the training
+    # problem over all patterns is an estimate that also counts the patterns not found
+    assert 0 <= est.restricted_gap_ <= est.tol * 1.01
+    assert est.optimality_gap_ >= est.restricted_gap_ - 1e-9
