@@ -203,6 +203,40 @@ def test_working_set_argument():
     assert InteriorPoint(working_set=True)._initial_size(problem) is not None
 
 
+def test_working_set_auto_whole_when_it_fits():
+    """'auto' solves the whole program whenever its Newton system fits the memory limit."""
+    from types import SimpleNamespace
+
+    def fake(n, cols, P):
+        return SimpleNamespace(design=np.empty((n, cols)), n_blocks=2 * P,
+                               patterns=SimpleNamespace(n_patterns=P))
+
+    assert InteriorPoint()._initial_size(fake(2000, 51, 300)) is None  # fits: whole program
+    assert InteriorPoint()._initial_size(fake(20000, 51, 3000)) is not None  # 2 GiB: working set
+
+
+def test_gram_factor_matches_qr():
+    """The blocks' factors from the Grams and from the full QR give the same M_b = R_b^T R_b."""
+    from convexnn.solvers import interior_point as ip
+
+    problem = make_problem(n=80, d=4, n_patterns=6)
+    prog = ip._Program(problem)
+    x, s_orth, s_soc, z_orth, z_soc = InteriorPoint()._start(prog)
+    rng = np.random.default_rng(0)
+    s_orth = s_orth * np.exp(rng.uniform(-6, 6, s_orth.shape))  # spread z / s over 1e-5..1e5
+    wbar, eta, _ = ip._soc_nt(s_soc, z_soc)
+    winv = np.sqrt(z_orth / s_orth)
+    winv_soc = ip._soc_inverse_matrix(wbar, eta)
+    R_gram = prog._factor_blocks_gram(winv_soc, winv)
+    R_qr = prog._factor_blocks_qr(winv_soc, winv)
+    assert R_gram is not None
+    M_gram = R_gram.transpose(0, 2, 1) @ R_gram
+    M_qr = R_qr.transpose(0, 2, 1) @ R_qr
+    scale = np.abs(M_qr).max(axis=(1, 2), keepdims=True)
+    assert np.abs(M_gram - M_qr).max() <= 1e-12 * scale.max()
+    assert np.all(np.abs(M_gram - M_qr) <= 1e-12 * scale)
+
+
 @pytest.mark.parametrize("loss", LOSSES)
 def test_working_set_matches_full(reference, loss):
     """Working set on and off: the same optimum within the certified gaps, a valid bound."""

@@ -21,9 +21,11 @@ predictions (a Newton step on the KKT conditions, as CVXOPT's ``cp``).
 
 The Newton system, reduced (SOLVERS.md): ``(M + K^T diag(h) K) dx = r`` with ``M`` block diagonal,
 ``M_b = W_b^{-2} + [0 | A]^T diag(z_b / s_b) [0 | A]``. Each ``M_b`` is factored as ``R_b^T R_b``
-by a QR of the stacked matrix ``[W_b^{-1}; sqrt(z_b / s_b) * [0 | A]]`` (all blocks in one batched
-LAPACK call), which never squares ``W^{-1}`` and stays accurate near the cone apex where the zero
-blocks end. With ``t`` ordered first, the ``t`` column of ``K R_b^{-1}`` vanishes, so the coupling
+by a QR of the small stacked matrix ``[W_b^{-1}; [0 | L_b^T]]``, ``L_b L_b^T = A^T diag(z_b / s_b) A``
+(the orthant Grams of all blocks come from one GEMM with the column products of ``A``, then a
+batched Cholesky), which never squares ``W^{-1}`` and stays accurate near the cone apex where the
+zero blocks end. Where a Gram's Cholesky fails the factorization falls back to a QR of the full
+stack ``[W_b^{-1}; sqrt(z_b / s_b) * [0 | A]]``, which squares nothing. With ``t`` ordered first, the ``t`` column of ``K R_b^{-1}`` vanishes, so the coupling
 term only involves ``Y = [W_b * (A R22_b^{-1})]_b`` (n x B d) and the system becomes
 ``(I + Y^T diag(h) Y) xi = g``, solved by Woodbury through the n x n matrix ``I + H^½ Y Y^T H^½``
 or directly in the B d space, whichever is smaller. Each solve is followed by iterative refinement
@@ -63,8 +65,8 @@ _REFINE = 2  # iterative refinement passes per solve (at most)
 _HISTORY_BYTES_PER_ITER = 600
 _START_FLOOR = 0.1  # starting orthant slacks are at least this fraction of their median
 _THREADED_SIZE = 1e7  # n * blocks * columns above which the solve keeps the BLAS threads
-_WS_FLOPS = 1e10  # 'auto' working set: flops of one factorization above which it is used
-_WS_BYTES = 2 * 1024**3  # ... or bytes of the Newton system above which it is used
+_WS_FLOPS = 1e10  # working_set=True: flops of one factorization of the first working set
+_WS_BYTES = 2 * 1024**3  # bytes of the Newton system: 'auto' uses a working set above it
 _WS_MIN = 10  # smallest first working set (patterns)
 
 
@@ -180,7 +182,9 @@ class _Program:
         self.m = self.d + 1
         self.degree = self.B + (self.n * self.B if self.O is not None else 0)
         self._AT = np.ascontiguousarray(self.A.T)
-        self._stack = None  # work buffer reused by every factorization
+        self._stack = None  # work buffer of the full-QR fallback
+        self._small = None  # work buffer of the small per-block QRs
+        self._krp = None  # column products of A (Khatri-Rao), built once when used
         self.group_index, self.group_sign, self.group_mask = self._groups()
         self.n_groups = self.group_index.shape[0]
         self._G = None  # Gram of the group-space route, built once when used
@@ -256,6 +260,74 @@ class _Program:
             self._G = Z.T @ Z
         return self._G
 
+    def _factor_blocks_gram(self, winv_soc, winv):
+        """``R_b`` with ``R_b^T R_b = M_b`` from the orthant Gram ``C_b = A^T diag(winv_b^2) A``.
+
+        All the ``C_b`` come from one GEMM with the fixed Khatri-Rao matrix of ``A``'s column
+        products (its upper triangle, n x d(d+1)/2); each is factored ``C_b = L_b L_b^T``
+        (batched Cholesky) and ``R_b`` is the R of a QR of the small stack
+        ``[W_b^{-1}; [0 | L_b^T]]`` ((m + d) x m), so the second-order cone part is still never
+        squared (accurate near the cone apex). Squaring the orthant part costs accuracy only
+        where ``C_b`` is ill-conditioned; the refinement against the unreduced system absorbs
+        that, and a failed Cholesky returns None (the caller falls back to the full QR).
+        """
+        B, m, d = self.B, self.m, self.d
+        if self.n * d * (d + 1) // 2 > self.n * B * m:  # larger than the full QR stack
+            return None
+        iu, ju, krp = self._colprod()
+        w2 = winv * winv  # (n, B)
+        if not np.all(np.isfinite(w2)):
+            return None
+        packed = (krp.T @ w2).T  # (B, d(d+1)/2)
+        C = np.empty((B, d, d))
+        C[:, iu, ju] = packed
+        C[:, ju, iu] = packed
+        try:
+            L = np.linalg.cholesky(C)
+        except np.linalg.LinAlgError:
+            return None
+        # stack[b].T (Fortran order, shape (m + d, m)) is [W_b^{-1}; [0 | L_b^T]]
+        if self._small is None:
+            self._small = np.empty((B, m, m + d))
+        stack = self._small
+        stack[:, :, :m] = winv_soc  # symmetric, so its transpose
+        stack[:, 0, m:] = 0.0
+        stack[:, 1:, m:] = L
+        for b in range(B):
+            _, _, _, info = _geqrf(stack[b].T, overwrite_a=1)
+            if info != 0:
+                return None
+        R = np.triu(stack[:, :, :m].transpose(0, 2, 1))
+        if not np.all(np.isfinite(R)) or not np.all(np.abs(np.diagonal(R, axis1=1, axis2=2)) > 0):
+            return None
+        return R
+
+    def _factor_blocks_qr(self, winv_soc, winv):
+        """``R_b`` by a QR of the full stack ``[W_b^{-1}; sqrt(z_b/s_b) * [0 | A]]`` (robust)."""
+        B, m, n = self.B, self.m, self.n
+        # stack[b].T (Fortran order, shape (m + n, m)) is [W_b^{-1}; sqrt(z_b/s_b) * [0 | A]].
+        # One in-place LAPACK geqrf per block: ~6x faster than numpy's batched qr, which
+        # copies the stack and works in a less favourable layout.
+        if self._stack is None:
+            self._stack = np.empty((B, m, m + n))
+        stack = self._stack
+        stack[:, :, :m] = winv_soc  # symmetric, so its transpose
+        stack[:, 0, m:] = 0.0
+        np.multiply(winv.T[:, None, :], self._AT[None, :, :], out=stack[:, 1:, m:])
+        for b in range(B):
+            _, _, _, info = _geqrf(stack[b].T, overwrite_a=1)
+            if info != 0:
+                raise np.linalg.LinAlgError(f"QR of block {b} failed (info {info}).")
+        return np.triu(stack[:, :, :m].transpose(0, 2, 1))
+
+    def _colprod(self):
+        """``(iu, ju, K)``: the products of ``A``'s column pairs ``K[:, t] = A[:, iu_t] A[:, ju_t]``
+        over the upper triangle (n x d(d+1)/2), so that ``A^T diag(w) A`` is packed in ``K^T w``."""
+        if self._krp is None:
+            iu, ju = np.triu_indices(self.d)
+            self._krp = (iu, ju, np.ascontiguousarray(self.A[:, iu] * self.A[:, ju]))
+        return self._krp
+
     def factor(self, scaling, h):
         """Factor ``M + K^T diag(h) K`` (see the module docstring); returns the factor dict."""
         B, m, d, n = self.B, self.m, self.d, self.n
@@ -263,20 +335,9 @@ class _Program:
         if self.O is None:
             R = np.linalg.qr(winv_soc, mode="r")
         else:
-            # stack[b].T (Fortran order, shape (m + n, m)) is [W_b^{-1}; sqrt(z_b/s_b) * [0 | A]].
-            # One in-place LAPACK geqrf per block: ~6x faster than numpy's batched qr, which
-            # copies the stack and works in a less favourable layout.
-            if self._stack is None:
-                self._stack = np.empty((B, m, m + n))
-            stack = self._stack
-            stack[:, :, :m] = winv_soc  # symmetric, so its transpose
-            stack[:, 0, m:] = 0.0
-            np.multiply(scaling["winv"].T[:, None, :], self._AT[None, :, :], out=stack[:, 1:, m:])
-            for b in range(B):
-                _, _, _, info = _geqrf(stack[b].T, overwrite_a=1)
-                if info != 0:
-                    raise np.linalg.LinAlgError(f"QR of block {b} failed (info {info}).")
-            R = np.triu(stack[:, :, :m].transpose(0, 2, 1))
+            R = self._factor_blocks_gram(winv_soc, scaling["winv"])
+            if R is None:
+                R = self._factor_blocks_qr(winv_soc, scaling["winv"])
         Rinv = np.linalg.inv(R)
         R22inv = Rinv[:, 1:, 1:]  # (B, d, d)
         # Y Y^T = sum_b (w_b * A R22inv_b)(...)^T = sum_i diag(m_i) A L_i L_i^T A^T diag(m_i) with
@@ -422,8 +483,8 @@ class InteriorPoint(Solver):
         all iterations and ``history`` concatenates the rounds' records, each with ``round``,
         ``working_set`` (patterns), ``restricted_lower_bound`` / ``restricted_gap`` (the
         restricted program's) and ``lower_bound`` / ``gap`` on the whole program (known at the
-        end of each round; ``-inf`` before). ``'auto'`` uses it when one factorization of the
-        whole program exceeds those limits.
+        end of each round; ``-inf`` before). ``'auto'`` uses it only when the Newton system of the
+        whole program would need more than 2 GiB.
     max_rounds : int, default=20
         Cap on working-set rounds.
     verbose : bool, default=False
@@ -537,10 +598,12 @@ class InteriorPoint(Solver):
     # ------------------------------------------------------------------ working set
     @staticmethod
     def _step_cost(n, m, n_groups, blocks_per_group):
-        """Flops of one factorization over ``n_groups`` patterns: the QR stack plus the cheaper
-        of the n-space and the group-space reductions (``m`` columns of the design)."""
+        """Flops of one factorization over ``n_groups`` patterns: the blocks' Grams (one GEMM with
+        the column products of the design) and small QRs, plus the cheaper of the n-space and the
+        group-space reductions (``m`` columns of the design)."""
         gd = n_groups * m
-        qr = 2.0 * n_groups * blocks_per_group * (n + m + 1) * (m + 1) ** 2
+        blocks = n_groups * blocks_per_group
+        qr = blocks * (n * m * (m + 1) + 4.0 * (2 * m + 1) * (m + 1) ** 2)
         return qr + min(n * n * gd + n**3 / 3, gd**3 / 3 + 2.0 * gd * gd * m)
 
     @staticmethod
@@ -556,9 +619,11 @@ class InteriorPoint(Solver):
     def _initial_size(self, problem):
         """Number of patterns of the first working set, or None to solve the whole program.
 
-        'auto' uses a working set when one factorization of the whole program would cost more
-        than ``_WS_FLOPS`` (about 0.5 s on one core) or need more than ``_WS_BYTES``; it starts
-        with the most patterns that stay within both.
+        'auto' uses a working set only when the Newton system of the whole program needs more than
+        ``_WS_BYTES`` (the whole solve was measured faster than the rounds wherever it fits: 129 s
+        against > 6 min at (n, d, P) = (2000, 50, 300)); a working set starts with the most
+        patterns whose factorization stays within ``_WS_FLOPS`` (about 0.5 s on one core) and
+        ``_WS_BYTES``.
         """
         if self.working_set is False:
             return None
@@ -570,7 +635,7 @@ class InteriorPoint(Solver):
             return (self._step_cost(n, m, k, per) <= _WS_FLOPS
                     and self._step_bytes(n, m, k, per) <= _WS_BYTES)
 
-        if self.working_set == "auto" and fits(P):
+        if self.working_set == "auto" and self._step_bytes(n, m, P, per) <= _WS_BYTES:
             return None
         k = 1
         while k < P and fits(k + 1):
