@@ -96,7 +96,8 @@ def run_split(name, seed, args):
             "score": pipe.score(X_te, y_te),
             "objective": objective,
             "time": elapsed,
-            "neurons": model.n_active_neurons_ if label == "convex" else 2 * args.n_patterns,
+            "neurons": (model.n_active_neurons_ if label == "convex"
+                        else sum(model.hidden_layer_sizes)),
             # a solver (convex or MLP) that stopped short of its tolerance
             "warned": any(issubclass(w.category, ConvergenceWarning) for w in caught),
             "status": model.solver_status_ if label == "convex" else "-",

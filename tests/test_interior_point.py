@@ -8,7 +8,7 @@ import pytest
 from convexnn import GatedReLUProblem, ReLUProblem, sample_patterns
 from convexnn.deep import DeepReLUProblem, sample_nested_patterns
 from convexnn.results import ConvergenceWarning
-from convexnn.solvers import InteriorPoint, dual_oracle, get_solver, lam_max
+from convexnn.solvers import InteriorPoint, get_solver, lam_max, oracle_bound
 
 LOSSES = ["squared", "logistic"]
 FORMULATIONS = [ReLUProblem, GatedReLUProblem]
@@ -26,13 +26,6 @@ def make_problem(cls=ReLUProblem, loss="squared", seed=0, n=50, d=3, n_patterns=
     return cls(X, y, patterns, lam=frac * top, loss=loss)
 
 
-def certified_bound(problem, coef):
-    """Lower bound from the exact dual oracle at ``coef``'s predictions (works for any solver)."""
-    z = -problem.loss.gradient(problem.predict(coef), problem.y)
-    scale = min(1.0, problem.lam / dual_oracle(problem, z))
-    return problem.loss.dual(scale * z, problem.y)
-
-
 @pytest.fixture(scope="module")
 def reference():
     """Clarabel's solution of each small problem and its certified gap, computed once."""
@@ -45,7 +38,7 @@ def reference():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)  # 'optimal_inaccurate' is fine
                 ref = get_solver("CLARABEL", tol=1e-10).solve(problem)
-            cache[key] = (problem, ref, ref.objective - certified_bound(problem, ref.coef))
+            cache[key] = (problem, ref, ref.objective - oracle_bound(problem, ref.coef))
         return cache[key]
 
     return get
