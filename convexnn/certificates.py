@@ -132,7 +132,8 @@ def block_scores(problem, z, threshold=0.0):
     values = orientation * (problem.design @ a.T)  # C a_b for every block
     outside = np.flatnonzero((norms > threshold) & (values.min(axis=0) < 0))
     if threshold > 0 and outside.size:
-        scores[outside] = _cone_upper_bounds(problem.design, orientation[:, outside], a[outside])
+        scores[outside] = _cone_upper_bounds(problem.design, orientation[:, outside], a[outside],
+                                             floor=threshold)
         outside = outside[scores[outside] > threshold]
     for b in outside:
         scores[b] = _project_norm(problem, orientation[:, b], a[b])
@@ -146,27 +147,39 @@ def _project_norm(problem, orientation, a):
     return value
 
 
-def _cone_upper_bounds(design, orientation, a, n_iter=25):
+def _cone_upper_bounds(design, orientation, a, n_iter=25, floor=-np.inf):
     """Upper bounds on ``||Pi_{K_b}(a_b)||`` for many blocks at once, shape (n_blocks,).
 
     Every ``mu >= 0`` gives ``||Pi_K(a)|| <= ||a + A^T diag(o) mu||`` (the projection's norm is the
     minimum over ``mu``), so a few accelerated projected-gradient steps on all blocks together (two
     GEMMs a step) give bounds that are valid whatever the iteration count and close to the values
-    where it matters; the exact NNLS then runs only on the blocks the bounds cannot settle.
+    where it matters; the exact NNLS then runs only on the blocks the bounds cannot settle. A block
+    whose bound falls to ``floor`` or below is settled (the callers only need values above it) and
+    leaves the iteration, so the steps get cheaper as they go.
     """
     step = 1.0 / max(np.linalg.norm(design, 2) ** 2, np.finfo(float).tiny)
-    best = np.linalg.norm(a, axis=1)
-    mu = prev = np.zeros_like(orientation)
+    bounds = np.linalg.norm(a, axis=1)
+    active = np.flatnonzero(bounds > floor)
+    o, target = orientation[:, active], a[active]
+    mu = prev = np.zeros_like(o)
     momentum = 1.0
     for _ in range(int(n_iter)):
-        residual = a + (orientation * mu).T @ design  # a_b + A^T diag(o_b) mu_b, (blocks, d)
-        best = np.minimum(best, np.linalg.norm(residual, axis=1))
-        nxt = np.maximum(mu - step * orientation * (design @ residual.T), 0.0)
+        if active.size == 0:
+            break
+        residual = target + (o * mu).T @ design  # a_b + A^T diag(o_b) mu_b, (blocks, d)
+        bounds[active] = np.minimum(bounds[active], np.linalg.norm(residual, axis=1))
+        nxt = np.maximum(mu - step * o * (design @ residual.T), 0.0)
         momentum_next = 0.5 * (1 + np.sqrt(1 + 4 * momentum**2))
         mu = np.maximum(nxt + ((momentum - 1) / momentum_next) * (nxt - prev), 0.0)
         prev, momentum = nxt, momentum_next
-    residual = a + (orientation * prev).T @ design
-    return np.minimum(best, np.linalg.norm(residual, axis=1))
+        keep = bounds[active] > floor
+        if not keep.all():
+            active, o, target = active[keep], o[:, keep], target[keep]
+            mu, prev = mu[:, keep], prev[:, keep]
+    if active.size:
+        residual = target + (o * prev).T @ design
+        bounds[active] = np.minimum(bounds[active], np.linalg.norm(residual, axis=1))
+    return bounds
 
 
 def _best_block(problem, z):
@@ -191,7 +204,8 @@ def _best_block(problem, z):
     bounds = norms.copy()
     outside = np.flatnonzero(~inside & (norms > best_value))
     if outside.size:
-        bounds[outside] = _cone_upper_bounds(problem.design, orientation[:, outside], a[outside])
+        bounds[outside] = _cone_upper_bounds(problem.design, orientation[:, outside], a[outside],
+                                             floor=best_value)
     for b in outside[np.argsort(-bounds[outside])]:
         if bounds[b] <= best_value:
             break
