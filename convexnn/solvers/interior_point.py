@@ -49,8 +49,8 @@ import warnings
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 from scipy.linalg.lapack import dgeqrf as _geqrf
-from scipy.optimize import nnls
 
+from ..oracle import project_norm
 from ..results import ConvergenceWarning, SolveResult
 from ..validation import check_positive
 from .base import Solver
@@ -657,7 +657,7 @@ class InteriorPoint(Solver):
         for j, b in enumerate(blocks):
             o = orientation[:, b]
             if (o * (A @ a[j])).min() < 0:
-                _, out[j] = nnls(A.T * o, -a[j], maxiter=50 * problem.n_samples)
+                out[j] = project_norm(problem, o, a[j])
         return out
 
     def _screen(self, problem, z, exact=False):

@@ -11,6 +11,7 @@ solution is all zero, and :func:`lam_grid`, a geometric grid below it.
 
 import numpy as np
 
+from ..oracle import best_block
 from ..validation import check_positive
 from .augmented_lagrangian import AugmentedLagrangian
 from .base import Solver
@@ -161,9 +162,7 @@ def dual_oracle(problem, z, threshold=0.0):
     are skipped (their value cannot exceed it), which saves NNLS solves when only values above
     ``lam`` matter.
     """
-    from ..certificates import _best_block  # one oracle for the solvers and the certificates
-
-    value, _ = _best_block(problem, z)
+    value, _ = best_block(problem, z)
     return float(max(threshold, value))
 
 
