@@ -24,7 +24,9 @@ def _parser():
     cmp_.add_argument("--alpha", type=float, default=1e-2, help="regularization strength (lam)")
     cmp_.add_argument("--n-patterns", type=int, default=100, help="sampled activation patterns")
     cmp_.add_argument("--formulation", default="relu", choices=["relu", "gated"])
-    cmp_.add_argument("--solver", default="SCS", help="cvxpy solver name (SCS, CLARABEL, ...)")
+    cmp_.add_argument("--solver", default="auto",
+                      help="'auto' (native, certified), another native solver or a cvxpy solver name "
+                           "(SCS, CLARABEL, ...)")
     cmp_.add_argument("--runs", type=int, default=5, help="number of SGD/Adam runs")
     cmp_.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
     cmp_.add_argument("--learning-rate", type=float, default=1e-2)

@@ -101,7 +101,7 @@ def compare(
     patterns=None,
     n_patterns=100,
     fit_intercept=True,
-    solver="SCS",
+    solver="auto",
     n_runs=5,
     optimizer="adam",
     learning_rate=1e-2,
@@ -129,7 +129,7 @@ def compare(
         Patterns of the convex program; by default ``n_patterns`` sampled ones.
     n_patterns : int, default=100
     fit_intercept : bool, default=True
-    solver : str or Solver, default='SCS'
+    solver : str or Solver, default='auto'
     n_runs : int, default=5
         Number of SGD/Adam runs (seeds ``random_state + k``).
     optimizer : {'adam', 'sgd'}, default='adam'
