@@ -50,7 +50,7 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 from scipy.linalg.lapack import dgeqrf as _geqrf
 
-from ..oracle import project_norm
+from ..oracle import block_scores
 from ..results import ConvergenceWarning, SolveResult
 from ..validation import check_positive
 from .base import Solver
@@ -525,29 +525,33 @@ class InteriorPoint(Solver):
         return 8 * arrays + _HISTORY_BYTES_PER_ITER * self.max_iter
 
     # ------------------------------------------------------------------ checks
-    def _check_problem(self, problem):
-        operator = problem.block_operator(np.float64)
-        if getattr(operator, "levels", ()):
-            raise ValueError(
-                f"solver 'interior_point' supports ReLUProblem and GatedReLUProblem (two-layer "
-                f"programs), not nested deep programs with constraint levels, got {problem!r}; use "
-                "solver='augmented_lagrangian' or a cvxpy solver for it."
-            )
+    @staticmethod
+    def _unsupported(problem):
+        """Why this solver cannot take ``problem`` (a message), or None when it can."""
+        if getattr(problem.block_operator(np.float64), "levels", ()):
+            return (f"solver 'interior_point' supports ReLUProblem and GatedReLUProblem (two-layer "
+                    f"programs), not nested deep programs with constraint levels, got {problem!r}; "
+                    "use solver='augmented_lagrangian' or a cvxpy solver for it.")
         if getattr(problem.penalty, "name", None) != "group_l1":
-            raise ValueError(
-                f"solver 'interior_point' supports the 'group_l1' penalty, got {problem.penalty!r}."
-            )
+            return (f"solver 'interior_point' supports the 'group_l1' penalty, got "
+                    f"{problem.penalty!r}.")
         if not problem.lam > 0:
-            raise ValueError(
-                f"solver 'interior_point' needs lam > 0, got lam={problem.lam!r}: with lam = 0 the "
-                "cone variables t_b are unbounded and no dual bound can certify a gap; use "
-                "solver='fista' or a cvxpy solver, or a small positive lam."
-            )
+            return (f"solver 'interior_point' needs lam > 0, got lam={problem.lam!r}: with lam = 0 "
+                    "the cone variables t_b are unbounded and no dual bound can certify a gap; use "
+                    "solver='fista' or a cvxpy solver, or a small positive lam.")
         if problem.loss.name not in ("squared", "logistic"):
-            raise ValueError(
-                f"solver 'interior_point' supports the 'squared' and 'logistic' losses, got "
-                f"{problem.loss!r}; use a cvxpy solver for it."
-            )
+            return (f"solver 'interior_point' supports the 'squared' and 'logistic' losses, got "
+                    f"{problem.loss!r}; use a cvxpy solver for it.")
+        return None
+
+    def supports(self, problem):
+        """Whether :meth:`solve` takes ``problem`` (``solver='auto'`` asks before picking it)."""
+        return self._unsupported(problem) is None
+
+    def _check_problem(self, problem):
+        message = self._unsupported(problem)
+        if message is not None:
+            raise ValueError(message)
 
     def _start(self, prog):
         """A centred interior start: ``u_b = eps g_b``, ``t_b = 2 eps``, ``z = mu s^{-1}``.
@@ -645,29 +649,13 @@ class InteriorPoint(Solver):
             return None
         return min(k, P)
 
-    @staticmethod
-    def _scores(problem, z, blocks):
-        """Exact dual-constraint values ``||Pi_{K_b}((K^T z)_b)||`` of ``blocks`` (NNLS each)."""
-        a = problem.adjoint(z)[blocks]
-        out = np.linalg.norm(a, axis=1)
-        orientation = problem.constraint_orientation()
-        if orientation is None:
-            return out
-        A = problem.design
-        for j, b in enumerate(blocks):
-            o = orientation[:, b]
-            if (o * (A @ a[j])).min() < 0:
-                out[j] = project_norm(problem, o, a[j])
-        return out
-
-    def _screen(self, problem, z, exact=False):
-        """Per-block bounds ``(lower, upper)`` on the oracle values at ``z`` (exact where needed).
+    def _screen(self, problem, z):
+        """Cheap per-block bounds ``(lower, upper)`` on the oracle values at ``z``.
 
         ``upper = ||(K^T z)_b||``; ``lower`` is ``(K^T z)_b^T g_b`` for the block's unit gate (a
-        point of its cone) for the ReLU program, exact for the gated one. With ``exact`` every
-        block whose bounds straddle ``lam`` gets its NNLS value (both bounds set to it).
+        point of its cone) for the ReLU program, exact for the gated one. Exact values, where these
+        cannot decide, come from :func:`convexnn.oracle.block_scores`.
         """
-        lam = problem.lam
         a = problem.adjoint(z)
         upper = np.linalg.norm(a, axis=1)
         if problem.constraint_orientation() is None:
@@ -675,10 +663,6 @@ class InteriorPoint(Solver):
         gates = problem.patterns.gates[:, problem.block_pattern].T
         gates = gates / np.maximum(np.linalg.norm(gates, axis=1, keepdims=True), 1e-300)
         lower = np.clip(np.einsum("bj,bj->b", a, gates), 0.0, None)
-        if exact:
-            open_ = np.flatnonzero((upper > lam) & (lower <= lam))
-            if open_.size:
-                upper[open_] = lower[open_] = self._scores(problem, z, open_)
         return lower, upper
 
     def _solve_working_set(self, problem, k0):
@@ -713,17 +697,17 @@ class InteriorPoint(Solver):
             objective = problem.objective(coef)
             violation = problem.constraint_violation(coef)
             z = -loss.gradient(pred, y)
-            low_b, up_b = self._screen(problem, z, exact=False)
+            low_b, up_b = self._screen(problem, z)
             outside = np.ones(P, dtype=bool)
             outside[working] = False
             sure = pattern_max(low_b) > lam * (1 + 1e-9)
             new = np.flatnonzero(outside & sure)
-            if new.size == 0:  # no certain violator: exact oracle values where undecided
-                low_b, up_b = self._screen(problem, z, exact=True)
-                oracle = float(max(lam, up_b.max()))
+            if new.size == 0:  # no certain violator: exact oracle values above lam
+                scores = block_scores(problem, z, threshold=lam)
+                oracle = float(max(lam, scores.max()))
                 bound = loss.dual(min(1.0, lam / oracle) * z, y)
                 lower = max(lower, bound)
-                new = np.flatnonzero(outside & (pattern_max(up_b) > lam * (1 + 1e-9)))
+                new = np.flatnonzero(outside & (pattern_max(scores) > lam * (1 + 1e-9)))
             gap = objective - lower
             rel_gap = gap / max(abs(objective), tiny)
             for record in res["history"]:

@@ -98,7 +98,7 @@ class AutoSolver(Solver):
 
     def pick(self, problem):
         """The solver used for ``problem`` (see the class docstring for the rule)."""
-        if (problem.has_constraints and not self.float32 and _interior_point_supports(problem)
+        if (problem.has_constraints and not self.float32 and self.interior_point.supports(problem)
                 and self._ipm_fits(problem.n_samples, problem.design.shape[1], problem.n_blocks)):
             return self.interior_point
         return self.first_order.pick(problem)
@@ -116,15 +116,6 @@ class AutoSolver(Solver):
         if self._ipm_fits(n_samples, n_columns, n_blocks):
             return max(first_order, self.interior_point.working_bytes(n_samples, n_columns, n_blocks))
         return first_order
-
-
-def _interior_point_supports(problem):
-    """Whether :class:`InteriorPoint` takes ``problem`` (it raises a ValueError saying why not)."""
-    try:
-        InteriorPoint()._check_problem(problem)
-    except ValueError:
-        return False
-    return True
 
 
 def lam_max(problem):
