@@ -7,7 +7,7 @@ patterns -> problem -> solver -> result -> network -> estimator.
 __version__ = "0.1.0"
 
 from .estimators import ConvexReLUClassifier, ConvexReLURegressor
-from . import deep, geometry, meanfield
+from . import deep, geometry, meanfield, persistence
 from .deep.estimators import DeepConvexReLUClassifier, DeepConvexReLURegressor
 from .losses import HingeLoss, LogisticLoss, SquaredLoss
 from .networks import GatedReLUNetwork, ReLUNetwork, from_convex
@@ -18,6 +18,11 @@ from .results import ConvergenceWarning, SolveResult, SolverError
 from .sgd import train
 from .solvers import CvxpySolver, regularization_path, solve
 from .validation import add_intercept
+
+# the estimators that convexnn.persistence.save and load handle: every exported one
+persistence.register(
+    ConvexReLURegressor, ConvexReLUClassifier, DeepConvexReLURegressor, DeepConvexReLUClassifier
+)
 
 __all__ = [
     "ActivationPatterns",
@@ -48,4 +53,5 @@ __all__ = [
     "deep",
     "geometry",
     "meanfield",
+    "persistence",
 ]

@@ -453,25 +453,200 @@ class _ConvexReLUBase(BaseEstimator):
             if hasattr(other, name):
                 setattr(self, name, getattr(other, name))
 
+    # ------------------------------------------------------------------ persistence
     def save(self, path):
         """Write the fitted model to ``path`` as a plain ``.npz`` file (:mod:`convexnn.persistence`).
 
-        The file holds float arrays and a JSON metadata string with the package version; loading
-        it with :func:`convexnn.persistence.load` executes no code.
+        The file holds numeric arrays and a JSON metadata string with the package version; loading
+        it with :meth:`load` or :func:`convexnn.persistence.load` executes no code.
+
+        Parameters
+        ----------
+        path : str, path-like or writable binary file object
+            ``.npz`` is appended when the name does not end with it (as ``numpy.savez`` does), and
+            :meth:`load` applies the same rule: ``save('model')`` and ``load('model')`` agree.
+
+        Returns
+        -------
+        str or file object
+            The file name written, or the file object.
         """
         from .persistence import save
 
-        save(self, path)
+        return save(self, path)
 
     @classmethod
     def load(cls, path):
-        """Read a model written by :meth:`save`; raises ValueError if it is not a ``cls``."""
+        """Read a model written by :meth:`save`; raises ValueError if it is not a ``cls``.
+
+        Parameters
+        ----------
+        path : str, path-like or readable binary file object
+            The name given to :meth:`save`, with or without ``.npz``.
+
+        Returns
+        -------
+        estimator : cls
+            Fitted, with every fitted attribute of the saved model.
+        """
         from .persistence import load
 
         model = load(path)
-        if not isinstance(model, cls):
-            raise ValueError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}.")
+        if type(model) is not cls:
+            raise ValueError(
+                f"{path} holds a {type(model).__name__}, not a {cls.__name__}; "
+                "convexnn.persistence.load reads any model."
+            )
         return model
+
+    #: fitted attributes that :meth:`_set_weights` derives from the networks: rebuilt on load
+    _DERIVED_ATTRIBUTES = ("coefs_", "intercepts_", "gates_", "n_active_neurons_")
+    #: attributes that :meth:`__convexnn_state__` stores itself (with the two hooks below)
+    _MODEL_ATTRIBUTES = ("patterns_", "_networks", "_coef", "_offset", "_n_outputs")
+
+    def __convexnn_state__(self):
+        """The fitted model as ``(meta, arrays)``: the persistence protocol's writing half.
+
+        Called by :func:`convexnn.persistence.save`, which writes them (see that module for the
+        protocol). ``meta`` holds the parameters under ``'params'`` (a solver instance becomes
+        ``'auto'``, recorded in ``'solver_saved_as'``; a RandomState becomes None), ``'n_outputs'``
+        and, under ``'attributes'``, every fitted attribute (name ending in ``_``) whose value is
+        None, a bool, a number, a string or a list of those. ``arrays`` holds ``patterns_``, the
+        per-output networks and convex solutions and the output offset (names without a trailing
+        underscore) and every fitted array attribute under its own name. The attributes
+        ``_DERIVED_ATTRIBUTES`` are not stored: :meth:`_set_weights` rebuilds them on load.
+
+        Returns
+        -------
+        meta : dict
+            JSON values only.
+        arrays : dict of str to ndarray
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            When the estimator is not fitted.
+        TypeError
+            When a fitted attribute has a value of another type (it would be lost): the message
+            names it.
+        """
+        check_is_fitted(self)
+        params = {
+            k: v.item() if isinstance(v, np.generic) else v for k, v in self.get_params().items()
+        }
+        solver_saved_as = None
+        if not isinstance(params["solver"], str):
+            solver_saved_as, params["solver"] = repr(params["solver"]), "auto"
+        if params["random_state"] is not None and not isinstance(params["random_state"], int):
+            params["random_state"] = None  # a RandomState's state is not kept
+        meta, arrays = self._model_state()
+        meta.update(params=params, solver_saved_as=solver_saved_as, n_outputs=len(self._networks))
+        arrays["offset"] = self._offset
+        for c, coef in enumerate(self._coef):
+            arrays[f"coef{c}"] = coef
+        scalar = (type(None), bool, int, float, str, np.bool_, np.integer, np.floating)
+        attributes = meta["attributes"] = {}
+        skip = set(params) | set(self._DERIVED_ATTRIBUTES) | set(self._MODEL_ATTRIBUTES)
+        for name, value in vars(self).items():
+            if name in skip:
+                continue
+            fitted = name.endswith("_") and not name.startswith("_")
+            if fitted and isinstance(value, np.ndarray):
+                arrays[name] = value
+            elif fitted and isinstance(value, scalar):
+                attributes[name] = value.item() if isinstance(value, np.generic) else value
+            elif fitted and isinstance(value, list) and all(isinstance(v, scalar) for v in value):
+                attributes[name] = [v.item() if isinstance(v, np.generic) else v for v in value]
+            else:
+                raise TypeError(
+                    f"{type(self).__name__}.{name} ({type(value).__name__}) has no saved form; "
+                    "store it in __convexnn_state__ (and read it in __convexnn_from_state__)."
+                )
+        return meta, arrays
+
+    @classmethod
+    def __convexnn_from_state__(cls, meta, arrays):
+        """The fitted estimator that :meth:`__convexnn_state__` described: the reading half.
+
+        Called by :func:`convexnn.persistence.load` once the file passed its checks.
+
+        Parameters
+        ----------
+        meta : dict
+        arrays : dict of str to ndarray
+
+        Returns
+        -------
+        estimator : cls
+
+        Raises
+        ------
+        KeyError, ValueError or TypeError
+            When ``meta`` and ``arrays`` do not describe a fitted ``cls``.
+        """
+        model = cls(**meta["params"])
+        model._validate_params()
+        arrays = dict(arrays)
+        model.patterns_, model._networks = model._model_from_state(meta, arrays)
+        n_outputs = int(meta["n_outputs"])
+        if len(model._networks) != n_outputs:
+            raise ValueError(f"{len(model._networks)} networks for {n_outputs} outputs.")
+        model._coef = [arrays.pop(f"coef{c}") for c in range(n_outputs)]
+        model._offset = arrays.pop("offset")
+        model._n_outputs = n_outputs
+        for name, value in list(meta["attributes"].items()) + list(arrays.items()):
+            if (
+                not (name.isidentifier() and name.endswith("_") and not name.startswith("_"))
+                or name in meta["params"]
+                or name in cls._DERIVED_ATTRIBUTES + cls._MODEL_ATTRIBUTES
+                or hasattr(cls, name)
+            ):
+                raise ValueError(f"the state names {name!r}, which is not a fitted attribute.")
+            setattr(model, name, value)
+        if "feature_names_in_" in arrays:  # scikit-learn keeps them in an object array
+            model.feature_names_in_ = arrays["feature_names_in_"].astype(object)
+        model._set_weights()
+        for net in model._networks:
+            if net.n_features != model.n_features_in_:
+                raise ValueError(
+                    f"a network has {net.n_features} inputs but n_features_in_ is "
+                    f"{model.n_features_in_}."
+                )
+        return model
+
+    def _model_state(self):
+        """``patterns_`` and the per-output networks as ``(meta, arrays)`` (see
+        :meth:`__convexnn_state__`); :meth:`_model_from_state` reads them back."""
+        patterns = self.patterns_
+        meta = {"patterns_fit_intercept": patterns.fit_intercept}
+        arrays = {"patterns_gates": patterns.gates, "patterns_mask": patterns.mask}
+        for c, net in enumerate(self._networks):
+            for field in ("W1", "w2", "b1", "gates", "gate_bias"):
+                if getattr(net, field, None) is not None:
+                    arrays[f"net{c}_{field}"] = getattr(net, field)
+        return meta, arrays
+
+    def _model_from_state(self, meta, arrays):
+        """``(patterns, networks)`` from what :meth:`_model_state` wrote, removing the arrays it
+        reads from ``arrays``."""
+        from .networks import GatedReLUNetwork, ReLUNetwork
+
+        patterns = ActivationPatterns(
+            arrays.pop("patterns_gates"), arrays.pop("patterns_mask"),
+            meta["patterns_fit_intercept"],
+        )
+        networks = []
+        for c in range(int(meta["n_outputs"])):
+            W1, w2, b1 = (arrays.pop(f"net{c}_{f}", None) for f in ("W1", "w2", "b1"))
+            if W1 is None or w2 is None:
+                raise KeyError(f"net{c}_W1 and net{c}_w2")
+            if self.formulation == "gated":
+                gates = arrays.pop(f"net{c}_gates")
+                gate_bias = arrays.pop(f"net{c}_gate_bias", None)
+                networks.append(GatedReLUNetwork(gates, W1, w2, b1, gate_bias))
+            else:
+                networks.append(ReLUNetwork(W1, w2, b1))
+        return patterns, networks
 
 
 class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):

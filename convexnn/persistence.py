@@ -3,43 +3,103 @@
 Pickle can run arbitrary code when a file is opened, so a model from an untrusted source must not be
 unpickled. :func:`save` writes only numeric (and unicode string) arrays with ``numpy.savez`` plus
 one JSON string, and :func:`load` reads them with ``np.load(allow_pickle=False)`` and rebuilds the
-estimator from a fixed list of classes. The JSON metadata records:
+estimator from a fixed registry of classes.
 
-* ``format`` / ``format_version``: what this file is and the layout version. A file whose layout
-  is newer than this package reads is refused with a message to upgrade convexnn.
+This module knows the file format only. What a model consists of is the estimator's business,
+told through two methods that make up the persistence protocol (named like scikit-learn's
+``__sklearn_tags__``: public by convention, called by this module and by nothing else):
+
+* ``estimator.__convexnn_state__()`` returns ``(meta, arrays)``: a dict of JSON values (its
+  parameters, fitted scalars, ...) and a dict of named numpy arrays. It raises
+  ``NotFittedError`` for an unfitted estimator.
+* ``cls.__convexnn_from_state__(meta, arrays)`` (a classmethod) rebuilds the fitted estimator from
+  them; it raises ``KeyError``, ``ValueError`` or ``TypeError`` when they are inconsistent.
+
+A class takes part once :func:`register` has been called on it (``convexnn/__init__.py`` registers
+every exported estimator). The JSON metadata of a file records:
+
+* ``format`` / ``format_version``: what this file is and the layout version. A file of another
+  layout version is refused with a message saying what to do.
 * ``convexnn_version``: the package version that wrote it (informational).
-* ``estimator`` and ``params``: the class name (looked up in a whitelist) and its parameters.
-* the fitted scalars (``objective_``, ``n_iter_``, ...), and ``sha256``: a digest of the metadata
-  and of every array (names, dtypes, shapes, bytes). It detects truncation and accidental or
-  careless edits; it is not a signature (anyone can recompute it), so trust still comes from where
-  the file came from, but opening a hostile file cannot run code.
+* ``estimator``: the class name, looked up in the registry (no other class is ever instantiated).
+* ``state``: the estimator's own metadata (for the estimators of this package: ``params``, the
+  fitted scalars, ...).
+* ``sha256``: a digest of the metadata and of every array (names, dtypes, shapes, bytes). It
+  detects truncation and accidental or careless edits; it is not a signature (anyone can recompute
+  it), so trust still comes from where the file came from, but opening a hostile file cannot run
+  code.
+
+The file name is the ``path`` given, with ``.npz`` appended when it does not already end so (as
+``numpy.savez`` does); :func:`save` and :func:`load` apply the same rule, so ``save(m, 'model')``
+and ``load('model')`` (or ``load('model.npz')``) name the same file.
 
 Predictions after a round trip are bit for bit those of the saved model: the arrays are stored
-exactly and prediction runs the same code on them.
+exactly, the JSON floats are written with ``repr`` (which round-trips), and prediction runs the
+same code on them.
 """
 
 import hashlib
 import json
+import os
 import zipfile
 
 import numpy as np
 
 from . import __version__
-from .networks import GatedReLUNetwork, ReLUNetwork
-from .patterns import ActivationPatterns
 
-__all__ = ["save", "load", "FORMAT_VERSION"]
+__all__ = ["save", "load", "register", "registered", "FORMAT_VERSION"]
 
 FORMAT = "convexnn-estimator"
-#: Layout version written by :func:`save`; :func:`load` reads files up to this version.
-FORMAT_VERSION = 1
+#: Layout version written by :func:`save`, the only one :func:`load` reads. Version 1 (convexnn
+#: 0.1.0 before the persistence protocol) kept fewer fitted attributes and no deep models.
+FORMAT_VERSION = 2
 _META_KEY = "__metadata__"
+_SUFFIX = ".npz"
+_PROTOCOL = ("__convexnn_state__", "__convexnn_from_state__")
+
+_REGISTRY = {}
 
 
-def _estimator_classes():
-    from .estimators import ConvexReLUClassifier, ConvexReLURegressor
+def register(*classes):
+    """Allow :func:`save` and :func:`load` to handle ``classes`` (looked up by class name).
 
-    return {cls.__name__: cls for cls in (ConvexReLURegressor, ConvexReLUClassifier)}
+    Parameters
+    ----------
+    *classes : type
+        Classes that implement ``__convexnn_state__`` and ``__convexnn_from_state__`` (see the
+        module docstring).
+
+    Returns
+    -------
+    type
+        The last class given, so that ``register`` also works as a class decorator.
+
+    Raises
+    ------
+    TypeError
+        When a class lacks one of the two protocol methods (the message names it).
+    ValueError
+        When another class of the same name is already registered.
+    """
+    for cls in classes:
+        missing = [name for name in _PROTOCOL if not callable(getattr(cls, name, None))]
+        if missing:
+            raise TypeError(
+                f"{cls.__name__} cannot be registered for persistence: it does not define "
+                f"{' and '.join(missing)} (see convexnn.persistence)."
+            )
+        known = _REGISTRY.get(cls.__name__)
+        if known is not None and known is not cls:
+            raise ValueError(
+                f"another class named {cls.__name__} ({known.__module__}) is already registered."
+            )
+        _REGISTRY[cls.__name__] = cls
+    return classes[-1] if classes else None
+
+
+def registered():
+    """The registered classes, a dict from class name to class (a copy)."""
+    return dict(_REGISTRY)
 
 
 def _digest(meta, arrays):
@@ -72,66 +132,85 @@ def _plain_array(values, what):
     return a
 
 
+def _not_json(value, where):
+    """Where ``value`` holds something JSON does not give back unchanged (a message), or None."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return None
+    if isinstance(value, list):
+        items = ((f"{where}[{i}]", v) for i, v in enumerate(value))
+    elif isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            return f"a dict with non-string keys at {where}"
+        items = ((f"{where}[{k!r}]", v) for k, v in value.items())
+    else:
+        return f"a {type(value).__name__} at {where}"
+    return next((bad for w, v in items if (bad := _not_json(v, w))), None)
+
+
+def _file_name(path):
+    """The file :func:`save` writes for ``path``: ``path`` itself when it ends in ``.npz``, else
+    ``path + '.npz'`` (numpy's rule). File objects are returned unchanged."""
+    if not isinstance(path, (str, os.PathLike)):
+        return path
+    name = os.fspath(path)
+    if isinstance(name, bytes):
+        name = os.fsdecode(name)
+    return name if name.endswith(_SUFFIX) else name + _SUFFIX
+
+
 def save(estimator, path):
-    """Write a fitted convexnn estimator to ``path`` (a ``.npz`` file).
+    """Write a fitted estimator to ``path`` (a ``.npz`` file).
 
     Parameters
     ----------
-    estimator : ConvexReLURegressor or ConvexReLUClassifier
-        Fitted. A ``solver`` given as an instance is stored by name only and becomes
-        ``'auto'`` when loaded (refits then use the default solver).
-    path : str or path-like
-        Destination; numpy appends ``.npz`` when the name lacks it.
-    """
-    from sklearn.utils.validation import check_is_fitted
+    estimator : object
+        A fitted instance of a registered class (every estimator that ``convexnn`` exports:
+        the two-layer and the deep regressors and classifiers). A ``solver`` given as an instance
+        is stored by name only and becomes ``'auto'`` when loaded (refits then use the default
+        solver).
+    path : str, path-like or writable binary file object
+        Destination; ``.npz`` is appended when the name does not end with it.
 
-    classes = _estimator_classes()
-    if type(estimator).__name__ not in classes:
-        raise ValueError(f"save handles {sorted(classes)}, got {type(estimator).__name__}.")
-    check_is_fitted(estimator)
-    params = {
-        k: v.item() if isinstance(v, np.generic) else v for k, v in estimator.get_params().items()
-    }
-    solver = params["solver"]
-    if not isinstance(solver, str):
-        params["solver"] = "auto"
-    if params["random_state"] is not None and not isinstance(params["random_state"], int):
-        params["random_state"] = None  # a RandomState's state is not kept
-    arrays = {
-        "offset": estimator._offset,
-        "patterns_gates": estimator.patterns_.gates,
-        "patterns_mask": estimator.patterns_.mask,
-    }
-    for c, (net, coef) in enumerate(zip(estimator._networks, estimator._coef)):
-        arrays[f"net{c}_W1"] = net.W1
-        arrays[f"net{c}_w2"] = net.w2
-        arrays[f"coef{c}"] = coef
-        if net.b1 is not None:
-            arrays[f"net{c}_b1"] = net.b1
-        if isinstance(net, GatedReLUNetwork):
-            arrays[f"net{c}_gates"] = net.gates
-            if net.gate_bias is not None:
-                arrays[f"net{c}_gate_bias"] = net.gate_bias
-    if hasattr(estimator, "classes_"):
-        arrays["classes"] = _plain_array(estimator.classes_, "classes_")
-    if hasattr(estimator, "feature_names_in_"):
-        arrays["feature_names_in"] = _plain_array(estimator.feature_names_in_, "feature_names_in_")
+    Returns
+    -------
+    str or file object
+        The file name written (``path`` with ``.npz`` appended where needed), or the file object.
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        When the estimator is not fitted.
+    ValueError
+        When its class is not registered, or its state holds values that cannot be stored
+        without pickle (the message names them).
+    """
+    cls = type(estimator)
+    if _REGISTRY.get(cls.__name__) is not cls:
+        raise ValueError(f"save handles {sorted(_REGISTRY)}, got {cls.__name__}.")
+    state, arrays = estimator.__convexnn_state__()
+    for name in arrays:
+        if not isinstance(name, str) or not name.isidentifier() or name == _META_KEY:
+            raise ValueError(f"{cls.__name__}'s state has an array named {name!r}; array names "
+                             f"must be identifiers other than {_META_KEY!r}.")
+    arrays = {name: _plain_array(a, name) for name, a in arrays.items()}
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "convexnn_version": __version__,
-        "estimator": type(estimator).__name__,
-        "params": params,
-        "solver_saved_as": None if isinstance(solver, str) else repr(solver),
-        "n_outputs": len(estimator._networks),
-        "patterns_fit_intercept": estimator.patterns_.fit_intercept,
-        "n_features_in_": int(estimator.n_features_in_),
-        "objective_": float(estimator.objective_),
-        "n_iter_": int(estimator.n_iter_),
-        "solver_status_": str(estimator.solver_status_),
+        "estimator": cls.__name__,
+        "state": state,
     }
+    bad = _not_json(state, "state")
+    if bad:
+        raise ValueError(
+            f"{cls.__name__}'s state metadata holds {bad}; only None, booleans, numbers, strings, "
+            "lists and dicts with string keys can be stored without pickle. Use pickle for this "
+            "model."
+        )
     meta["sha256"] = _digest(meta, arrays)
-    np.savez(path, **arrays, **{_META_KEY: np.array(json.dumps(meta))})
+    target = _file_name(path)
+    np.savez(target, **arrays, **{_META_KEY: np.array(json.dumps(meta))})
+    return target
 
 
 def _read(path):
@@ -154,84 +233,74 @@ def _read(path):
     return meta, arrays
 
 
+def _existing_file(path):
+    """The file :func:`load` reads for ``path``: the name :func:`save` writes for it, else
+    ``path`` as given (a model file renamed without its suffix)."""
+    target = _file_name(path)
+    if not isinstance(target, str) or os.path.exists(target):
+        return target
+    name = os.fsdecode(os.fspath(path))
+    if os.path.exists(name):
+        return name
+    tried = f"{target!r}" if name == target else f"{target!r} or {name!r}"
+    raise FileNotFoundError(f"no convexnn model file {tried}.")
+
+
+def _check_version(path, meta):
+    version = meta.get("format_version")
+    if version == FORMAT_VERSION:
+        return
+    written = f"format version {version!r} (written by convexnn {meta.get('convexnn_version')})"
+    if isinstance(version, int) and not isinstance(version, bool) and 1 <= version < FORMAT_VERSION:
+        raise ValueError(
+            f"{path} uses the older model {written}; this convexnn {__version__} reads format "
+            f"version {FORMAT_VERSION} only. Refit the model and save it again."
+        )
+    raise ValueError(
+        f"{path} uses model {written}; this convexnn {__version__} reads format version "
+        f"{FORMAT_VERSION}. Upgrade convexnn to load it, or refit the model."
+    )
+
+
 def load(path):
     """Read an estimator written by :func:`save`, without executing code from the file.
 
     Parameters
     ----------
-    path : str or path-like
+    path : str, path-like or readable binary file object
+        The name given to :func:`save` (with or without ``.npz``), or a file object.
 
     Returns
     -------
-    ConvexReLURegressor or ConvexReLUClassifier
-        Fitted, with the saved parameters; predictions equal the saved model's bit for bit.
+    estimator
+        Fitted, with the saved parameters and every fitted attribute of the saved model;
+        predictions equal the saved model's bit for bit.
 
     Raises
     ------
+    FileNotFoundError
+        When neither ``path`` nor ``path + '.npz'`` exists.
     ValueError
         When the file is truncated or not a convexnn model, was modified after it was written
-        (digest mismatch), or uses a newer format version than this convexnn reads.
+        (digest mismatch), uses another format version than this convexnn reads, names a class
+        that is not registered, or is inconsistent.
     """
+    path = _existing_file(path)
     meta, arrays = _read(path)
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a convexnn model file (format {meta.get('format')!r}).")
-    version = meta.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
-        raise ValueError(
-            f"{path} uses model format version {version!r} (written by convexnn "
-            f"{meta.get('convexnn_version')}); this convexnn {__version__} reads format versions "
-            f"1 to {FORMAT_VERSION}. Upgrade convexnn to load it, or refit the model."
-        )
+        format_ = meta.get("format") if isinstance(meta, dict) else None
+        raise ValueError(f"{path} is not a convexnn model file (format {format_!r}).")
+    _check_version(path, meta)
     if meta.get("sha256") != _digest(meta, arrays):
         raise ValueError(
             f"{path} failed its integrity check: its arrays or metadata were modified after it "
             "was written (sha256 mismatch). Do not use this file; save the model again."
         )
-    classes = _estimator_classes()
     name = meta.get("estimator")
-    if name not in classes:
-        raise ValueError(f"{path} holds an unknown estimator {name!r}; known: {sorted(classes)}.")
+    cls = _REGISTRY.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise ValueError(f"{path} holds an unknown estimator {name!r}; known: {sorted(_REGISTRY)}.")
     try:
-        return _rebuild(classes[name], meta, arrays)
-    except (KeyError, ValueError, TypeError) as exc:
-        raise ValueError(f"{path} is inconsistent and cannot be loaded: {exc}") from exc
-
-
-def _rebuild(cls, meta, arrays):
-    params = meta["params"]
-    est = cls(**params)
-    est._validate_params()
-    gated = params["formulation"] == "gated"
-    networks, coefs = [], []
-    for c in range(int(meta["n_outputs"])):
-        W1, w2 = arrays[f"net{c}_W1"], arrays[f"net{c}_w2"]
-        b1 = arrays.get(f"net{c}_b1")
-        if gated:
-            gates, gate_bias = arrays[f"net{c}_gates"], arrays.get(f"net{c}_gate_bias")
-            net = GatedReLUNetwork(gates, W1, w2, b1, gate_bias)
-        else:
-            net = ReLUNetwork(W1, w2, b1)
-        networks.append(net)
-        coefs.append(arrays[f"coef{c}"])
-    est.patterns_ = ActivationPatterns(
-        arrays["patterns_gates"], arrays["patterns_mask"], meta["patterns_fit_intercept"]
-    )
-    est._networks = networks
-    est._coef = coefs
-    est._offset = arrays["offset"]
-    est._n_outputs = len(networks)
-    if "classes" in arrays:
-        est.classes_ = arrays["classes"]
-    if "feature_names_in" in arrays:
-        est.feature_names_in_ = arrays["feature_names_in"].astype(object)
-    est.n_features_in_ = int(meta["n_features_in_"])
-    est.objective_ = float(meta["objective_"])
-    est.n_iter_ = int(meta["n_iter_"])
-    est.solver_status_ = str(meta["solver_status_"])
-    est._set_weights()
-    for net in networks:
-        if net.n_features != est.n_features_in_:
-            raise ValueError(
-                f"a network has {net.n_features} inputs but n_features_in_ is {est.n_features_in_}."
-            )
-    return est
+        return cls.__convexnn_from_state__(meta["state"], arrays)
+    except (KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
+        raise ValueError(f"{path} is inconsistent and cannot be loaded: {exc!r}") from exc

@@ -226,7 +226,7 @@ def test_estimator_matches_the_program_solved_by_hand(tiny_optimum):
     assert model.lower_bound_ <= optimum.objective * (1 + 1e-7)
 
 
-def test_estimator_path_and_save():
+def test_estimator_path_and_save(tmp_path):
     X, y = _data(n=20)
     model = DeepConvexReLURegressor(n_patterns=4, n_upper_patterns=2, random_state=0, tol=1e-6)
     path = model.regularization_path(X, y, [0.3, 1e-3])
@@ -234,8 +234,10 @@ def test_estimator_path_and_save():
     assert path.n_active_neurons[0] == 0
     assert path.objective[0] == pytest.approx(0.5 * np.mean((y - y.mean()) ** 2))
     assert path.n_active_neurons[1] > 0 and path.objective[1] < path.objective[0]
-    with pytest.raises(NotImplementedError, match="pickle"):
-        path.estimators[0].save("model.npz")
+    for model in path.estimators:  # saved and loaded like the two-layer models
+        again = DeepConvexReLURegressor.load(model.save(tmp_path / "model"))
+        np.testing.assert_array_equal(again.predict(X), model.predict(X))
+        assert again.lower_bound_ == model.lower_bound_
 
 
 def _checks_instances():

@@ -27,10 +27,11 @@ from ..estimators import (
     _seed,
 )
 from ..memory import check_deep_memory
+from ..patterns import ActivationPatterns
 from ..sgd import train
 from ..solvers import regularization_path as _solver_path
 from .networks import ParallelReLUNetwork
-from .patterns import enumerate_nested_patterns, sample_nested_patterns
+from .patterns import NestedPatterns, enumerate_nested_patterns, sample_nested_patterns
 from .problems import DeepReLUProblem, reindex
 
 __all__ = ["DeepConvexReLURegressor", "DeepConvexReLUClassifier"]
@@ -233,11 +234,49 @@ class _DeepMixin:
             estimators.append(est)
         return _path_bunch(alphas, estimators)
 
-    def save(self, path):
-        """Not available for deep models yet: pickle them (``pickle.dump(model, fh)``) instead."""
-        raise NotImplementedError(
-            f"{type(self).__name__}.save writes two-layer models only; pickle a deep model instead."
+    # ------------------------------------------------------------------ persistence
+    # save, load and the protocol methods are the two-layer estimators'; these hooks store the
+    # nested patterns and the parallel networks
+
+    #: fitted attributes that :meth:`_set_weights` derives from the networks: rebuilt on load
+    _DERIVED_ATTRIBUTES = ("coefs_", "n_subnetworks_", "n_active_neurons_")
+
+    def _model_state(self):
+        """``patterns_`` (every level) and the per-output parallel networks as
+        ``(meta, arrays)``; :meth:`_model_from_state` reads them back."""
+        first = self.patterns_.first
+        meta = {
+            "patterns_fit_intercept": first.fit_intercept,
+            "n_upper_levels": len(self.patterns_.upper),
+            "n_layers": len(self._networks[0].layers),
+        }
+        arrays = {"patterns_gates": first.gates, "patterns_mask": first.mask}
+        for level, mask in enumerate(self.patterns_.upper):
+            arrays[f"patterns_upper{level}"] = mask
+        for c, net in enumerate(self._networks):
+            arrays[f"net{c}_output"] = net.output
+            for l, W in enumerate(net.layers):
+                arrays[f"net{c}_layer{l}"] = W
+        return meta, arrays
+
+    def _model_from_state(self, meta, arrays):
+        """``(patterns, networks)`` from what :meth:`_model_state` wrote, removing the arrays it
+        reads from ``arrays``."""
+        fit_intercept = meta["patterns_fit_intercept"]
+        first = ActivationPatterns(
+            arrays.pop("patterns_gates"), arrays.pop("patterns_mask"), fit_intercept
         )
+        levels = range(int(meta["n_upper_levels"]))
+        upper = [arrays.pop(f"patterns_upper{level}") for level in levels]
+        networks = [
+            ParallelReLUNetwork(
+                [arrays.pop(f"net{c}_layer{l}") for l in range(int(meta["n_layers"]))],
+                arrays.pop(f"net{c}_output"),
+                fit_intercept=fit_intercept,
+            )
+            for c in range(int(meta["n_outputs"]))
+        ]
+        return NestedPatterns(first, upper), networks
 
 
 #: Adam epochs for pattern_search='sgd'
