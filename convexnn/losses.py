@@ -7,23 +7,70 @@ Solvers, problems and networks only call these methods, so a new loss is one new
 * :class:`SquaredLoss`: ``l(z, y) = (z - y)^2 / 2``.
 * :class:`LogisticLoss`: ``l(z, y) = log(1 + exp(-y z))`` with labels ``y`` in {-1, +1}.
 * :class:`HingeLoss`: ``l(z, y) = max(0, 1 - y z)`` with labels ``y`` in {-1, +1} (not smooth: the
-  cvxpy solvers handle it, the native first-order solvers need a smooth loss).
+  cvxpy solvers handle it, the native first-order solvers refuse it).
+
+What a loss provides is declared, not guessed: :meth:`Loss.provides` answers for each capability
+in :data:`LOSS_CAPABILITIES` (a Lipschitz ``gradient``, a ``curvature`` bound, a ``hessian``, the
+conjugate ``dual``, a ``cvxpy`` expression), and each solver states which of them it needs
+(``Solver.loss_needs``) and refuses a loss that lacks one, naming it.
 """
 
 import cvxpy as cp
 import numpy as np
 from scipy.special import expit, xlogy
 
-__all__ = ["Loss", "SquaredLoss", "LogisticLoss", "HingeLoss", "get_loss"]
+__all__ = ["Loss", "SquaredLoss", "LogisticLoss", "HingeLoss", "get_loss",
+           "LOSS_CAPABILITIES"]
+
+#: What a loss can provide, and what providing it means (the solvers' needs are drawn from these).
+LOSS_CAPABILITIES = {
+    "gradient": "a Lipschitz-continuous gradient (`gradient`, with the class attribute `smooth = True`)",
+    "curvature": "an upper bound on l''(z, y) (the attribute `curvature`)",
+    "hessian": "the diagonal Hessian in the predictions (`hessian`)",
+    "dual": "the Fenchel conjugate (`dual`)",
+    "cvxpy": "a cvxpy expression (`cvxpy`)",
+}
 
 
 class Loss:
     """Interface of a data-fit term ``F(pred) = (1/n) sum_k l(pred_k, y_k)``.
 
-    Subclasses implement :meth:`value`, :meth:`gradient`, :meth:`dual` and :meth:`cvxpy`.
+    Subclasses implement :meth:`value` and what they can of :meth:`gradient`, :meth:`hessian`,
+    :meth:`dual` and :meth:`cvxpy`, set :attr:`curvature` when ``l''`` is bounded, and set
+    :attr:`smooth` to True when :meth:`gradient` is a true, Lipschitz gradient (not a subgradient).
+    :meth:`provides` reads these declarations; solvers check it before they start.
     """
 
     name = None
+
+    #: whether :meth:`gradient` is the gradient of a function with a Lipschitz gradient (FISTA's
+    #: line search and the augmented Lagrangian rely on it); False for a subgradient only
+    smooth = False
+
+    def provides(self, capability):
+        """Whether this loss provides ``capability`` (a key of :data:`LOSS_CAPABILITIES`).
+
+        A method counts when the class overrides the :class:`Loss` placeholder; ``'gradient'``
+        also needs :attr:`smooth`, ``'curvature'`` a :attr:`curvature` that is not None.
+
+        Parameters
+        ----------
+        capability : str
+
+        Returns
+        -------
+        bool
+        """
+        if capability not in LOSS_CAPABILITIES:
+            raise ValueError(
+                f"unknown loss capability {capability!r}; one of {sorted(LOSS_CAPABILITIES)}."
+            )
+        if capability == "curvature":
+            return self.curvature is not None
+        overridden = getattr(type(self), capability) is not getattr(Loss, capability)
+        if capability == "gradient":
+            return overridden and bool(self.smooth)
+        return overridden
 
     def check_target(self, y):
         """Validate targets for this loss and return them (float64); the default accepts any real."""
@@ -80,6 +127,7 @@ class SquaredLoss(Loss):
     """Squared loss ``F(pred) = (1/(2n)) ||pred - y||^2``."""
 
     name = "squared"
+    smooth = True
     curvature = 1.0
 
     def min_curvature(self, radius):
@@ -107,6 +155,7 @@ class LogisticLoss(Loss):
     """Logistic loss ``F(pred) = (1/n) sum_k log(1 + exp(-y_k pred_k))`` for ``y`` in {-1, +1}."""
 
     name = "logistic"
+    smooth = True
     curvature = 0.25
 
     def min_curvature(self, radius):
@@ -153,8 +202,9 @@ class HingeLoss(Loss):
     """Hinge loss ``F(pred) = (1/n) sum_k max(0, 1 - y_k pred_k)`` for ``y`` in {-1, +1}.
 
     The loss is not differentiable at the margin ``y_k pred_k = 1``; :meth:`gradient` returns the
-    subgradient that is 0 there. Use it with the cvxpy solvers; the native solvers assume a smooth
-    loss. Its conjugate gives the dual ``max sum_k y_k z_k`` over ``0 <= y_k z_k <= 1/n``.
+    subgradient that is 0 there (``smooth = False``). Use it with the cvxpy solvers: the native
+    first-order solvers need a Lipschitz gradient and refuse it, and ``solver='auto'`` hands it to
+    cvxpy. Its conjugate gives the dual ``max sum_k y_k z_k`` over ``0 <= y_k z_k <= 1/n``.
     """
 
     name = "hinge"
@@ -184,7 +234,10 @@ _LOSSES = {cls.name: cls for cls in (SquaredLoss, LogisticLoss, HingeLoss)}
 
 
 def get_loss(loss):
-    """Return a :class:`Loss` instance from a name ('squared', 'logistic', 'hinge') or an instance."""
+    """Return a :class:`Loss` instance from a name or an instance.
+
+    Names: 'squared', 'logistic', 'hinge'.
+    """
     if isinstance(loss, Loss):
         return loss
     if loss in _LOSSES:

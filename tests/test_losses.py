@@ -84,3 +84,32 @@ def test_free_intercept_group_l1_leaves_the_last_entry_alone():
     np.testing.assert_allclose(pen.prox(coef, 1.0), [[2.4, 3.2, 7.0], [0.0, 0.0, -2.0]])
     assert pen.dual_norm(np.array([[3.0, 4.0, 0.0]])) == pytest.approx(5.0)
     assert pen.dual_norm(np.array([[3.0, 4.0, 1.0]])) == np.inf
+
+
+def test_losses_and_penalties_declare_what_they_provide():
+    from convexnn.losses import LOSS_CAPABILITIES
+    from convexnn.penalties import PENALTY_CAPABILITIES
+
+    everything = set(LOSS_CAPABILITIES)
+    provided = {type(loss).__name__: {c for c in everything if loss.provides(c)}
+                for loss in (SquaredLoss(), LogisticLoss(), HingeLoss())}
+    assert provided == {
+        "SquaredLoss": everything,
+        "LogisticLoss": everything,
+        # a subgradient only, no curvature bound or Hessian
+        "HingeLoss": {"dual", "cvxpy"},
+    }
+    assert GroupL1().provides("prox_scale") and not GroupL1FreeIntercept().provides("prox_scale")
+    for capability in ("prox", "dual_norm", "cone_dual_norm", "dual_maximizer", "cvxpy"):
+        assert GroupL1().provides(capability) and GroupL1FreeIntercept().provides(capability)
+    assert set(PENALTY_CAPABILITIES) >= {"prox", "prox_scale", "dual_norm", "cone_dual_norm"}
+    with pytest.raises(ValueError, match="unknown loss capability 'prox'"):
+        SquaredLoss().provides("prox")
+    with pytest.raises(ValueError, match="unknown penalty capability 'gradient'"):
+        GroupL1().provides("gradient")
+
+
+def test_group_l1_prox_scale_gives_the_prox():
+    coef = np.array([[3.0, 4.0], [0.3, 0.4], [0.0, 0.0]])
+    np.testing.assert_allclose(GroupL1().prox_scale(coef, 1.0), [0.8, 0.0, 0.0])
+    np.testing.assert_allclose(GroupL1().block_values(coef), [5.0, 0.5, 0.0])
