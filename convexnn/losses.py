@@ -8,6 +8,8 @@ Solvers, problems and networks only call these methods, so a new loss is one new
 * :class:`LogisticLoss`: ``l(z, y) = log(1 + exp(-y z))`` with labels ``y`` in {-1, +1}.
 * :class:`HingeLoss`: ``l(z, y) = max(0, 1 - y z)`` with labels ``y`` in {-1, +1} (not smooth: the
   cvxpy solvers handle it, the native first-order solvers refuse it).
+* :class:`HuberLoss`: ``l(z, y) = h_delta(z - y)``, quadratic within ``delta`` of the target and
+  linear beyond (robust regression).
 
 What a loss provides is declared, not guessed: :meth:`Loss.provides` answers for each capability
 in :data:`LOSS_CAPABILITIES` (a Lipschitz ``gradient``, a ``curvature`` bound, a ``hessian``, the
@@ -19,7 +21,7 @@ import cvxpy as cp
 import numpy as np
 from scipy.special import expit, xlogy
 
-__all__ = ["Loss", "SquaredLoss", "LogisticLoss", "HingeLoss", "get_loss",
+__all__ = ["Loss", "SquaredLoss", "LogisticLoss", "HingeLoss", "HuberLoss", "get_loss",
            "LOSS_CAPABILITIES"]
 
 #: What a loss can provide, and what providing it means (the solvers' needs are drawn from these).
@@ -230,13 +232,72 @@ class HingeLoss(Loss):
         return cp.sum(cp.pos(1 - cp.multiply(y, pred))) / y.shape[0]
 
 
-_LOSSES = {cls.name: cls for cls in (SquaredLoss, LogisticLoss, HingeLoss)}
+class HuberLoss(Loss):
+    """Huber loss ``F(pred) = (1/n) sum_k h(pred_k - y_k)`` with threshold ``delta``.
+
+    ``h(r) = r^2 / 2`` for ``|r| <= delta`` and ``delta (|r| - delta / 2)`` beyond: the squared loss
+    near the target, the absolute loss (times ``delta``) far from it, so outliers pull with a
+    bounded force. Its gradient ``clip(r, -delta, delta) / n`` is Lipschitz (curvature <= 1), so
+    every native solver takes it. The conjugate is the squared loss's restricted to a box:
+    ``-F*(-z) = z^T y - (n/2) ||z||^2`` on ``|n z_k| <= delta``, ``-inf`` outside.
+
+    Parameters
+    ----------
+    delta : float, default=1.0
+        Residual size where the loss turns from quadratic to linear, > 0 (in the units of ``y``).
+    """
+
+    name = "huber"
+    smooth = True
+    curvature = 1.0
+
+    def __init__(self, delta=1.0):
+        delta = float(delta)
+        if not (np.isfinite(delta) and delta > 0):
+            raise ValueError(f"delta must be a finite number > 0, got {delta!r}.")
+        self.delta = delta
+
+    def value(self, pred, y):
+        r = np.abs(pred - y)
+        inner = np.minimum(r, self.delta)
+        # r^2/2 inside; delta r - delta^2/2 = inner^2/2 + delta (r - inner) outside
+        return float(np.sum(0.5 * inner * inner + self.delta * (r - inner)) / y.shape[0])
+
+    def gradient(self, pred, y):
+        return np.clip(pred - y, -self.delta, self.delta) / y.shape[0]
+
+    def hessian(self, pred, y):
+        return (np.abs(pred - y) <= self.delta) / float(y.shape[0])
+
+    def dual(self, z, y):
+        # per sample h*(t) = t^2 / 2 on |t| <= delta, so -F*(-z) = z^T y - (n/2)||z||^2 on |n z| <= delta
+        n = y.shape[0]
+        if np.any(np.abs(n * z) > self.delta * (1 + 1e-12)):
+            return -np.inf
+        return float(z @ y) - 0.5 * n * float(z @ z)
+
+    def cvxpy(self, pred, y):
+        # cvxpy's huber(r, M) is r^2 inside and 2 M |r| - M^2 outside: twice h
+        return cp.sum(cp.huber(pred - y, self.delta)) / (2 * y.shape[0])
+
+    def __repr__(self):
+        return f"HuberLoss(delta={self.delta!r})"
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.delta == other.delta
+
+    def __hash__(self):
+        return hash((type(self), self.delta))
+
+
+_LOSSES = {cls.name: cls for cls in (SquaredLoss, LogisticLoss, HingeLoss, HuberLoss)}
 
 
 def get_loss(loss):
     """Return a :class:`Loss` instance from a name or an instance.
 
-    Names: 'squared', 'logistic', 'hinge'.
+    Names: 'squared', 'logistic', 'hinge', 'huber' (with ``delta=1``; pass ``HuberLoss(delta)``
+    for another threshold).
     """
     if isinstance(loss, Loss):
         return loss

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from convexnn import GatedReLUProblem, ReLUProblem, sample_patterns
-from convexnn.losses import HingeLoss, Loss, SquaredLoss
+from convexnn.losses import HingeLoss, HuberLoss, Loss, SquaredLoss
 from convexnn.penalties import GroupL1FreeIntercept
 from convexnn.results import ConvergenceWarning
 from convexnn.solvers import (
@@ -422,3 +422,50 @@ def test_auto_never_picks_a_solver_that_would_refuse():
     stuck = GatedReLUProblem(base.X, base.y, base.patterns, lam=base.lam, loss=_NoCvxpyHinge())
     with pytest.raises(ValueError, match=r"solver 'cvxpy-CLARABEL' needs .*does not provide 'cvxpy'"):
         auto.pick(stuck)
+
+
+@pytest.mark.parametrize("formulation, native", [(GatedReLUProblem, "fista"),
+                                                 (ReLUProblem, "augmented_lagrangian")])
+def test_huber_loss_end_to_end_native_and_cvxpy_agree_within_their_certified_gaps(formulation, native):
+    """A new loss is one class: no solver, problem or network knows the Huber loss by name."""
+    from convexnn.networks import from_convex
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3))
+    y = np.maximum(X @ np.array([1.0, -0.5, 0.3]), 0) + 0.1 * rng.standard_normal(40)
+    y[:4] += 5.0  # outliers, so the optimum uses the linear part of the loss
+    patterns = sample_patterns(X, 8, fit_intercept=True, random_state=0)
+    loss = HuberLoss(delta=0.5)
+    top = lam_max(formulation(X, y, patterns, lam=1.0, loss=loss))
+    problem = formulation(X, y, patterns, lam=0.05 * top, loss=loss)
+    auto = get_solver("auto", tol=1e-7)
+    assert auto.pick(problem).name == native
+    result = auto.solve(problem)
+    assert result.status == "optimal" and result.solver == native
+    assert result.gap <= 1e-7 * abs(result.objective)
+    assert result.constraint_violation <= 1e-6
+    reference = get_solver("CLARABEL", tol=1e-10).solve(problem)
+    ref_bound = oracle_bound(problem, reference.coef)  # the exact oracle certifies cvxpy's point
+
+    def upper(coef):
+        """Objective at the point made exactly feasible (its violating blocks projected onto their
+        cones): an upper bound on the optimum, which an infeasible point's objective is not."""
+        if problem.has_constraints:
+            coef = problem.block_operator().project_violating(coef, 0.0)
+        return problem.objective(coef)
+
+    # both certified intervals [lower bound, feasible objective] hold the optimum, so each lower
+    # bound is below the other's upper bound, and the objectives differ by at most the two gaps
+    native_up, ref_up = upper(result.coef), upper(reference.coef)
+    slack = 1e-12 * abs(ref_up)  # rounding only
+    assert result.lower_bound <= ref_up + slack
+    assert ref_bound <= native_up + slack
+    assert abs(native_up - ref_up) <= (native_up - result.lower_bound) + (ref_up - ref_bound) + slack
+    assert native_up - result.lower_bound <= 1e-6 * abs(native_up)
+    assert np.mean(np.abs(problem.predict(result.coef) - y) > loss.delta) > 0  # linear part in use
+    # certified lower bounds from other points never exceed the optimum
+    for point in (problem.zeros(), auto.solve(problem.with_lam(0.2 * top)).coef):
+        assert oracle_bound(problem, point) <= min(native_up, ref_up) + slack
+    # and the network maps back with the same objective
+    net = from_convex(problem, result.coef)
+    assert net.objective(X, y, problem.lam, loss) == pytest.approx(result.objective, rel=1e-9)
