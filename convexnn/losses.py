@@ -7,23 +7,72 @@ Solvers, problems and networks only call these methods, so a new loss is one new
 * :class:`SquaredLoss`: ``l(z, y) = (z - y)^2 / 2``.
 * :class:`LogisticLoss`: ``l(z, y) = log(1 + exp(-y z))`` with labels ``y`` in {-1, +1}.
 * :class:`HingeLoss`: ``l(z, y) = max(0, 1 - y z)`` with labels ``y`` in {-1, +1} (not smooth: the
-  cvxpy solvers handle it, the native first-order solvers need a smooth loss).
+  cvxpy solvers handle it, the native first-order solvers refuse it).
+* :class:`HuberLoss`: ``l(z, y) = h_delta(z - y)``, quadratic within ``delta`` of the target and
+  linear beyond (robust regression).
+
+What a loss provides is declared, not guessed: :meth:`Loss.provides` answers for each capability
+in :data:`LOSS_CAPABILITIES` (a Lipschitz ``gradient``, a ``curvature`` bound, a ``hessian``, the
+conjugate ``dual``, a ``cvxpy`` expression), and each solver states which of them it needs
+(``Solver.loss_needs``) and refuses a loss that lacks one, naming it.
 """
 
 import cvxpy as cp
 import numpy as np
 from scipy.special import expit, xlogy
 
-__all__ = ["Loss", "SquaredLoss", "LogisticLoss", "HingeLoss", "get_loss"]
+__all__ = ["Loss", "SquaredLoss", "LogisticLoss", "HingeLoss", "HuberLoss", "get_loss",
+           "LOSS_CAPABILITIES"]
+
+#: What a loss can provide, and what providing it means (the solvers' needs are drawn from these).
+LOSS_CAPABILITIES = {
+    "gradient": "a Lipschitz-continuous gradient (`gradient`, with the class attribute `smooth = True`)",
+    "curvature": "an upper bound on l''(z, y) (the attribute `curvature`)",
+    "hessian": "the diagonal Hessian in the predictions (`hessian`)",
+    "dual": "the Fenchel conjugate (`dual`)",
+    "cvxpy": "a cvxpy expression (`cvxpy`)",
+}
 
 
 class Loss:
     """Interface of a data-fit term ``F(pred) = (1/n) sum_k l(pred_k, y_k)``.
 
-    Subclasses implement :meth:`value`, :meth:`gradient`, :meth:`dual` and :meth:`cvxpy`.
+    Subclasses implement :meth:`value` and what they can of :meth:`gradient`, :meth:`hessian`,
+    :meth:`dual` and :meth:`cvxpy`, set :attr:`curvature` when ``l''`` is bounded, and set
+    :attr:`smooth` to True when :meth:`gradient` is a true, Lipschitz gradient (not a subgradient).
+    :meth:`provides` reads these declarations; solvers check it before they start.
     """
 
     name = None
+
+    #: whether :meth:`gradient` is the gradient of a function with a Lipschitz gradient (FISTA's
+    #: line search and the augmented Lagrangian rely on it); False for a subgradient only
+    smooth = False
+
+    def provides(self, capability):
+        """Whether this loss provides ``capability`` (a key of :data:`LOSS_CAPABILITIES`).
+
+        A method counts when the class overrides the :class:`Loss` placeholder; ``'gradient'``
+        also needs :attr:`smooth`, ``'curvature'`` a :attr:`curvature` that is not None.
+
+        Parameters
+        ----------
+        capability : str
+
+        Returns
+        -------
+        bool
+        """
+        if capability not in LOSS_CAPABILITIES:
+            raise ValueError(
+                f"unknown loss capability {capability!r}; one of {sorted(LOSS_CAPABILITIES)}."
+            )
+        if capability == "curvature":
+            return self.curvature is not None
+        overridden = getattr(type(self), capability) is not getattr(Loss, capability)
+        if capability == "gradient":
+            return overridden and bool(self.smooth)
+        return overridden
 
     def check_target(self, y):
         """Validate targets for this loss and return them (float64); the default accepts any real."""
@@ -80,6 +129,7 @@ class SquaredLoss(Loss):
     """Squared loss ``F(pred) = (1/(2n)) ||pred - y||^2``."""
 
     name = "squared"
+    smooth = True
     curvature = 1.0
 
     def min_curvature(self, radius):
@@ -107,6 +157,7 @@ class LogisticLoss(Loss):
     """Logistic loss ``F(pred) = (1/n) sum_k log(1 + exp(-y_k pred_k))`` for ``y`` in {-1, +1}."""
 
     name = "logistic"
+    smooth = True
     curvature = 0.25
 
     def min_curvature(self, radius):
@@ -153,8 +204,9 @@ class HingeLoss(Loss):
     """Hinge loss ``F(pred) = (1/n) sum_k max(0, 1 - y_k pred_k)`` for ``y`` in {-1, +1}.
 
     The loss is not differentiable at the margin ``y_k pred_k = 1``; :meth:`gradient` returns the
-    subgradient that is 0 there. Use it with the cvxpy solvers; the native solvers assume a smooth
-    loss. Its conjugate gives the dual ``max sum_k y_k z_k`` over ``0 <= y_k z_k <= 1/n``.
+    subgradient that is 0 there (``smooth = False``). Use it with the cvxpy solvers: the native
+    first-order solvers need a Lipschitz gradient and refuse it, and ``solver='auto'`` hands it to
+    cvxpy. Its conjugate gives the dual ``max sum_k y_k z_k`` over ``0 <= y_k z_k <= 1/n``.
     """
 
     name = "hinge"
@@ -180,11 +232,73 @@ class HingeLoss(Loss):
         return cp.sum(cp.pos(1 - cp.multiply(y, pred))) / y.shape[0]
 
 
-_LOSSES = {cls.name: cls for cls in (SquaredLoss, LogisticLoss, HingeLoss)}
+class HuberLoss(Loss):
+    """Huber loss ``F(pred) = (1/n) sum_k h(pred_k - y_k)`` with threshold ``delta``.
+
+    ``h(r) = r^2 / 2`` for ``|r| <= delta`` and ``delta (|r| - delta / 2)`` beyond: the squared loss
+    near the target, the absolute loss (times ``delta``) far from it, so outliers pull with a
+    bounded force. Its gradient ``clip(r, -delta, delta) / n`` is Lipschitz (curvature <= 1), so
+    every native solver takes it. The conjugate is the squared loss's restricted to a box:
+    ``-F*(-z) = z^T y - (n/2) ||z||^2`` on ``|n z_k| <= delta``, ``-inf`` outside.
+
+    Parameters
+    ----------
+    delta : float, default=1.0
+        Residual size where the loss turns from quadratic to linear, > 0 (in the units of ``y``).
+    """
+
+    name = "huber"
+    smooth = True
+    curvature = 1.0
+
+    def __init__(self, delta=1.0):
+        delta = float(delta)
+        if not (np.isfinite(delta) and delta > 0):
+            raise ValueError(f"delta must be a finite number > 0, got {delta!r}.")
+        self.delta = delta
+
+    def value(self, pred, y):
+        r = np.abs(pred - y)
+        inner = np.minimum(r, self.delta)
+        # r^2/2 inside; delta r - delta^2/2 = inner^2/2 + delta (r - inner) outside
+        return float(np.sum(0.5 * inner * inner + self.delta * (r - inner)) / y.shape[0])
+
+    def gradient(self, pred, y):
+        return np.clip(pred - y, -self.delta, self.delta) / y.shape[0]
+
+    def hessian(self, pred, y):
+        return (np.abs(pred - y) <= self.delta) / float(y.shape[0])
+
+    def dual(self, z, y):
+        # per sample h*(t) = t^2 / 2 on |t| <= delta, so -F*(-z) = z^T y - (n/2)||z||^2 on |n z| <= delta
+        n = y.shape[0]
+        if np.any(np.abs(n * z) > self.delta * (1 + 1e-12)):
+            return -np.inf
+        return float(z @ y) - 0.5 * n * float(z @ z)
+
+    def cvxpy(self, pred, y):
+        # cvxpy's huber(r, M) is r^2 inside and 2 M |r| - M^2 outside: twice h
+        return cp.sum(cp.huber(pred - y, self.delta)) / (2 * y.shape[0])
+
+    def __repr__(self):
+        return f"HuberLoss(delta={self.delta!r})"
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.delta == other.delta
+
+    def __hash__(self):
+        return hash((type(self), self.delta))
+
+
+_LOSSES = {cls.name: cls for cls in (SquaredLoss, LogisticLoss, HingeLoss, HuberLoss)}
 
 
 def get_loss(loss):
-    """Return a :class:`Loss` instance from a name ('squared', 'logistic', 'hinge') or an instance."""
+    """Return a :class:`Loss` instance from a name or an instance.
+
+    Names: 'squared', 'logistic', 'hinge', 'huber' (with ``delta=1``; pass ``HuberLoss(delta)``
+    for another threshold).
+    """
     if isinstance(loss, Loss):
         return loss
     if loss in _LOSSES:

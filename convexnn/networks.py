@@ -9,9 +9,10 @@ weight decay on every weight, in the mean scaling of MATH.md:
 The two maps of MATH.md:
 
 * :meth:`TwoLayerNetwork.from_convex` turns each non-zero block ``u_b`` of a convex solution into a
-  neuron ``(u_b / sqrt(||u_b||), s_b sqrt(||u_b||))``. The cone constraints make the network predict
-  exactly what the convex model predicts on the training data, and the rescaling makes
-  ``L_nc`` equal the convex objective.
+  neuron ``(u_b / sqrt(R(u_b)), s_b sqrt(R(u_b)))`` with ``R`` the problem's penalty on one block
+  (``||u_b||`` for the group lasso). The cone constraints make the network predict exactly what the
+  convex model predicts on the training data, and the rescaling makes ``L_nc`` (with the weight
+  decay that matches the penalty, see :meth:`TwoLayerNetwork.objective`) equal the convex objective.
 * :meth:`TwoLayerNetwork.to_convex` embeds any network into the convex variables over its own
   patterns (``D_j = 1[A u_j >= 0]``): neurons sharing a pattern and output sign are summed into one
   block. The convex objective there is <= ``L_nc`` (AM-GM and the triangle inequality), so solving
@@ -24,6 +25,7 @@ import numpy as np
 
 from .losses import get_loss
 from .patterns import ActivationPatterns
+from .penalties import get_penalty
 from .problems import GatedReLUProblem, ReLUProblem
 from .results import ZERO_BLOCK_THRESHOLD
 from .validation import add_intercept, check_matrix, check_positive, check_random_state, check_target
@@ -116,21 +118,37 @@ class TwoLayerNetwork:
         """Network output ``f(X)``, shape (n_samples,)."""
         return self.hidden(X) @ self.w2
 
-    def weight_decay(self):
-        """``(||W1||^2 + ||b1||^2 + ||w2||^2) / 2``."""
-        return 0.5 * sum(float(np.sum(p * p)) for p in self.parameters())
+    def weight_decay(self, penalty=None):
+        """``(||W1||^2 + ||b1||^2 + ||w2||^2) / 2``, or ``(sum_j R(u_j)^2 + ||w2||^2) / 2``.
+
+        Parameters
+        ----------
+        penalty : str or Penalty, optional
+            The convex penalty whose non-convex form is wanted: each neuron's first-layer weights
+            ``u_j`` (bias last) are charged ``R(u_j)^2`` (the penalty on one block, e.g.
+            ``||w_j||^2`` without the bias for 'group_l1_free_intercept'). None charges every weight,
+            which is the form of 'group_l1'.
+        """
+        if penalty is None:
+            return 0.5 * sum(float(np.sum(p * p)) for p in self.parameters())
+        first = get_penalty(penalty).block_values(self.first_layer.T)
+        return 0.5 * (float(first @ first) + float(self.w2 @ self.w2))
 
     def path_norm(self):
         """``sum_j ||(w_j, b_j)|| |a_j|``: the value weight decay reaches after balancing neurons."""
         return float(np.sum(np.linalg.norm(self.first_layer, axis=0) * np.abs(self.w2)))
 
-    def objective(self, X, y, lam, loss="squared"):
-        """Non-convex objective ``L_nc = F(f(X)) + lam * weight_decay()`` (MATH.md scaling)."""
+    def objective(self, X, y, lam, loss="squared", penalty=None):
+        """Non-convex objective ``L_nc = F(f(X)) + lam * weight_decay(penalty)`` (MATH.md scaling).
+
+        ``penalty`` (str or Penalty, optional) selects the weight decay that matches a convex
+        penalty (:meth:`weight_decay`); None decays every weight.
+        """
         loss = get_loss(loss)
         X = check_matrix(X, "X")
         y = loss.check_target(check_target(y, X.shape[0]))
         check_positive(lam, "lam", strict=False)
-        return loss.value(self.predict(X), y) + lam * self.weight_decay()
+        return loss.value(self.predict(X), y) + lam * self.weight_decay(penalty)
 
     def objective_and_gradient(self, X, y, lam, loss):
         """``L_nc`` on ``(X, y)`` and its gradient, a list matching :meth:`parameters`.
@@ -170,7 +188,15 @@ class TwoLayerNetwork:
         -------
         network
             Same predictions on the training data as ``problem.predict(coef)`` and ``L_nc`` equal to
-            ``problem.objective(coef)`` (up to the dropped blocks).
+            ``problem.objective(coef)`` (up to the dropped blocks), with the weight decay of the
+            problem's penalty (``objective(X, y, lam, loss, penalty=problem.penalty)``).
+
+        Notes
+        -----
+        Each block is balanced by its penalty value ``R(u_b)`` (``penalty.block_values``), which
+        makes ``(R(u)^2 + a^2) / 2 = |a| R(u)``. A block the penalty does not charge at all (a
+        bias-only block under 'group_l1_free_intercept') cannot be balanced that way; it is scaled
+        by ``||u_b||`` instead and its neuron costs ``lam ||u_b|| / 2`` more than the block.
         """
         if type(problem) is not cls.problem_class:
             raise ValueError(
@@ -180,8 +206,10 @@ class TwoLayerNetwork:
         coef = problem.check_coef(coef)
         check_positive(threshold, "threshold", strict=False)
         kept = problem.active_blocks(coef, threshold)
-        norms = np.linalg.norm(coef, axis=1)
-        root = np.sqrt(norms[kept])
+        sizes = problem.penalty.block_values(coef[kept])
+        uncharged = sizes <= 0
+        sizes[uncharged] = np.linalg.norm(coef[kept][uncharged], axis=1)
+        root = np.sqrt(sizes)
         U = coef[kept].T / root
         a = problem.block_sign[kept] * root
         return cls._from_blocks(problem, kept, U, a)
@@ -191,7 +219,7 @@ class TwoLayerNetwork:
         W1, b1 = (U[:-1], U[-1]) if problem.fit_intercept else (U, None)
         return cls(W1, a, b1)
 
-    def to_convex(self, X, y, lam, loss="squared"):
+    def to_convex(self, X, y, lam, loss="squared", penalty="group_l1"):
         """Embed the network in its convex program over its own patterns.
 
         Parameters
@@ -200,13 +228,16 @@ class TwoLayerNetwork:
         y : array-like of shape (n_samples,)
         lam : float
         loss : str or Loss
+        penalty : str or Penalty, default='group_l1'
+            The convex penalty; compare with ``objective(..., penalty=penalty)``.
 
         Returns
         -------
         problem : ConvexProblem
             The program over the network's distinct non-empty patterns.
         coef : ndarray of shape ``problem.coef_shape``
-            A feasible point whose convex objective is <= ``self.objective(X, y, lam, loss)``.
+            A feasible point whose convex objective is <= ``self.objective(X, y, lam, loss)``
+            (for another penalty, ``self.objective(X, y, lam, loss, penalty)``).
         """
         A = self.design(X)
         gates = self._gates()
@@ -218,7 +249,7 @@ class TwoLayerNetwork:
         _, first, group = np.unique(mask[:, idx].T, axis=0, return_index=True, return_inverse=True)
         group = np.asarray(group).ravel()
         patterns = ActivationPatterns(gates[:, idx[first]], mask[:, idx[first]], self.fit_intercept)
-        problem = self.problem_class(X, y, patterns, lam=lam, loss=loss)
+        problem = self.problem_class(X, y, patterns, lam=lam, loss=loss, penalty=penalty)
         coef = problem.zeros()
         rows = self._embed_rows(group, self.w2[idx], patterns.n_patterns)
         blocks = self.first_layer[:, idx].T * self._embed_scale(self.w2[idx])[:, None]

@@ -1,20 +1,20 @@
 """The dual oracle of the convex programs: how far a dual point is from feasibility, per block.
 
 For a dual point ``z`` (``-grad F`` at some predictions) and a block ``b`` of a program, the
-dual-constraint value is ``max_{u in K_b, ||u|| <= 1} (K^T z)_b^T u``: the norm of ``a_b = (K^T z)_b``
-projected onto the block's cone ``K_b = {u : o_b * (A u) >= 0}`` (``||a_b||`` for a program without
-constraints). ``z`` is dual feasible iff every value is ``<= lam``. The solvers (``lam_max``,
-``oracle_bound``, the interior point's working set) and the certificates
-(:mod:`convexnn.certificates`) all read it from here, below both.
+dual-constraint value is ``max_{u in K_b, R_b(u) <= 1} (K^T z)_b^T u`` with ``R`` the problem's
+penalty and ``K_b = {u : o_b * (A u) >= 0}`` the block's cone (the dual norm ``R_b*(a_b)`` of
+``a_b = (K^T z)_b`` for a program without constraints). ``z`` is dual feasible iff every value is
+``<= lam``. The solvers (``lam_max``, ``oracle_bound``, the interior point's working set) and the
+certificates (:mod:`convexnn.certificates`) all read it from here, below both.
 
-The projection's norm is, by Moreau, the distance of ``a_b`` to the polar cone,
-``min_{mu >= 0} ||a_b + A^T diag(o_b) mu||``: one non-negative least-squares solve per block (finite,
-exact up to rounding). Batched projected-gradient steps on ``mu`` give upper bounds for all blocks at
-once, so the exact solves run only where the bounds cannot settle the answer.
+By conic duality the value is ``min_{mu >= 0} R_b*(a_b + A^T diag(o_b) mu)``, which the penalty
+computes (:meth:`~convexnn.penalties.Penalty.cone_dual_norm`; for the group lasso it is the norm of
+the projection of ``a_b`` onto the cone, one non-negative least-squares solve). Every ``mu >= 0``
+gives an upper bound, so batched projected-gradient steps on ``mu`` bound all blocks at once and
+the exact solves run only where the bounds cannot settle the answer.
 """
 
 import numpy as np
-from scipy.optimize import nnls
 
 __all__ = ["block_scores", "best_block", "project_norm", "cone_upper_bounds"]
 
@@ -22,49 +22,70 @@ __all__ = ["block_scores", "best_block", "project_norm", "cone_upper_bounds"]
 def block_scores(problem, z, threshold=0.0):
     """Dual-constraint value of every block of ``problem`` at ``z``, shape (n_blocks,).
 
-    ``max_{u in K_b, ||u|| <= 1} (K^T z)_b^T u``: the norm of ``a_b = (K^T z)_b`` projected onto the
-    block's cone (one NNLS per block whose ``a_b`` lies outside it), or ``||a_b||`` for a program
-    without constraints. Blocks whose value is provably at most ``threshold`` (``||a_b||`` or the
-    batched upper bound of :func:`cone_upper_bounds` below it) are not solved and get that upper
-    bound (which is then also ``<= threshold``).
+    ``max_{u in K_b, R_b(u) <= 1} (K^T z)_b^T u`` (see the module docstring): the penalty's
+    :meth:`~convexnn.penalties.Penalty.cone_dual_norm` for blocks whose unconstrained maximizer
+    leaves the cone, the dual norm ``R_b*(a_b)`` otherwise and for a program without constraints.
+    Blocks whose value is provably at most ``threshold`` (``R_b*(a_b)`` or the batched upper bound
+    of :func:`cone_upper_bounds` below it) are not solved and get that upper bound (which is then
+    also ``<= threshold``).
     """
     z = np.asarray(z, dtype=np.float64)
     a = problem.adjoint(z)
-    norms = np.linalg.norm(a, axis=1)
+    penalty = problem.penalty
+    norms = penalty.block_dual_norms(a)
     orientation = problem.constraint_orientation()
     if orientation is None:
         return norms
     scores = norms.copy()
-    values = orientation * (problem.design @ a.T)  # C a_b for every block
-    outside = np.flatnonzero((norms > threshold) & (values.min(axis=0) < 0))
+    outside = np.flatnonzero((norms > threshold) & ~_inside(problem, orientation, a))
     if threshold > 0 and outside.size:
         scores[outside] = cone_upper_bounds(problem.design, orientation[:, outside], a[outside],
-                                             floor=threshold)
+                                             floor=threshold, penalty=penalty)
         outside = outside[scores[outside] > threshold]
     for b in outside:
         scores[b] = project_norm(problem, orientation[:, b], a[b])
     return scores
 
 
-def project_norm(problem, orientation, a):
-    """``||Pi_K(a)||`` for ``K = {u : o * (A u) >= 0}``: by Moreau, the distance of ``a`` to the
-    polar cone, ``min_{mu >= 0} ||a + A^T diag(o) mu||`` (one NNLS, finite)."""
-    _, value = nnls(problem.design.T * orientation, -a, maxiter=50 * problem.n_samples)
-    return value
+def _inside(problem, orientation, a):
+    """Blocks whose value is the plain dual norm ``R_b*(a_b)``, bool of shape (n_blocks,).
 
-
-def cone_upper_bounds(design, orientation, a, n_iter=25, floor=-np.inf):
-    """Upper bounds on ``||Pi_{K_b}(a_b)||`` for many blocks at once, shape (n_blocks,).
-
-    Every ``mu >= 0`` gives ``||Pi_K(a)|| <= ||a + A^T diag(o) mu||`` (the projection's norm is the
-    minimum over ``mu``), so a few accelerated projected-gradient steps on all blocks together (two
-    GEMMs a step) give bounds that are valid whatever the iteration count and close to the values
-    where it matters; the exact NNLS then runs only on the blocks the bounds cannot settle. A block
-    whose bound falls to ``floor`` or below is settled (the callers only need values above it) and
-    leaves the iteration, so the steps get cheaper as they go.
+    That holds when a maximizer of ``a_b^T u`` over ``R_b(u) <= 1``
+    (:meth:`~convexnn.penalties.Penalty.dual_maximizer`; ``a_b / ||a_b||`` for the group lasso)
+    lies in the block's cone. A penalty without that method sends every block to the exact path.
     """
+    if not problem.penalty.provides("dual_maximizer"):
+        return np.zeros(a.shape[0], dtype=bool)
+    u = problem.penalty.dual_maximizer(a)
+    with np.errstate(invalid="ignore"):
+        return (orientation * (problem.design @ u.T)).min(axis=0) >= 0
+
+
+def project_norm(problem, orientation, a):
+    """Oracle value of one block with cone ``K = {u : o * (A u) >= 0}``.
+
+    ``max_{u in K, R(u) <= 1} a^T u = min_{mu >= 0} R*(a + A^T diag(o) mu)`` from the problem's
+    penalty (:meth:`~convexnn.penalties.Penalty.cone_dual_norm`); for the group lasso the norm of
+    the projection of ``a`` onto ``K``.
+    """
+    return problem.penalty.cone_dual_norm(a, problem.design * orientation[:, None])
+
+
+def cone_upper_bounds(design, orientation, a, n_iter=25, floor=-np.inf, penalty=None):
+    """Upper bounds on the cone-restricted dual norms of many blocks at once, shape (n_blocks,).
+
+    Every ``mu >= 0`` gives ``max_{u in K, R(u) <= 1} a^T u <= R*(a + A^T diag(o) mu)`` (the value
+    is the minimum over ``mu``), so a few accelerated projected-gradient steps on all blocks
+    together (two GEMMs a step, on the Euclidean residual) give bounds that are valid whatever the
+    iteration count and, for the group lasso, close to the values where it matters; the exact
+    solves then run only on the blocks the bounds cannot settle. A block whose bound falls to
+    ``floor`` or below is settled (the callers only need values above it) and leaves the
+    iteration, so the steps get cheaper as they go. ``penalty`` (default: the group lasso, whose
+    ``R*`` is the Euclidean norm) gives the dual norm the bounds are measured in.
+    """
+    dual_norms = (lambda g: np.linalg.norm(g, axis=1)) if penalty is None else penalty.block_dual_norms
     step = 1.0 / max(np.linalg.norm(design, 2) ** 2, np.finfo(float).tiny)
-    bounds = np.linalg.norm(a, axis=1)
+    bounds = dual_norms(a)
     active = np.flatnonzero(bounds > floor)
     o, target = orientation[:, active], a[active]
     mu = prev = np.zeros_like(o)
@@ -73,7 +94,7 @@ def cone_upper_bounds(design, orientation, a, n_iter=25, floor=-np.inf):
         if active.size == 0:
             break
         residual = target + (o * mu).T @ design  # a_b + A^T diag(o_b) mu_b, (blocks, d)
-        bounds[active] = np.minimum(bounds[active], np.linalg.norm(residual, axis=1))
+        bounds[active] = np.minimum(bounds[active], dual_norms(residual))
         nxt = np.maximum(mu - step * o * (design @ residual.T), 0.0)
         momentum_next = 0.5 * (1 + np.sqrt(1 + 4 * momentum**2))
         mu = np.maximum(nxt + ((momentum - 1) / momentum_next) * (nxt - prev), 0.0)
@@ -84,25 +105,26 @@ def cone_upper_bounds(design, orientation, a, n_iter=25, floor=-np.inf):
             mu, prev = mu[:, keep], prev[:, keep]
     if active.size:
         residual = target + (o * prev).T @ design
-        bounds[active] = np.minimum(bounds[active], np.linalg.norm(residual, axis=1))
+        bounds[active] = np.minimum(bounds[active], dual_norms(residual))
     return bounds
 
 
 def best_block(problem, z):
     """``(value, block)`` of the largest block score: the dual oracle ``M(z)`` over ``problem``.
 
-    Blocks whose ``a_b`` lies in its cone are exact at ``||a_b||``; the others get batched upper
-    bounds (:func:`cone_upper_bounds`) and are visited by decreasing bound, running the exact NNLS
-    only until no remaining bound can beat the best value found.
+    Blocks whose unconstrained maximizer lies in their cone are exact at the dual norm
+    ``R_b*(a_b)``; the others get batched upper bounds (:func:`cone_upper_bounds`) and are visited
+    by decreasing bound, running the exact solve (:func:`project_norm`) only until no remaining
+    bound can beat the best value found.
     """
     a = problem.adjoint(np.asarray(z, dtype=np.float64))
-    norms = np.linalg.norm(a, axis=1)
+    penalty = problem.penalty
+    norms = penalty.block_dual_norms(a)
     orientation = problem.constraint_orientation()
     if orientation is None:
         best = int(np.argmax(norms))
         return float(norms[best]), best
-    values = orientation * (problem.design @ a.T)
-    inside = values.min(axis=0) >= 0
+    inside = _inside(problem, orientation, a)
     best_value, best = -1.0, 0
     if inside.any():
         best = int(np.flatnonzero(inside)[np.argmax(norms[inside])])
@@ -111,7 +133,7 @@ def best_block(problem, z):
     outside = np.flatnonzero(~inside & (norms > best_value))
     if outside.size:
         bounds[outside] = cone_upper_bounds(problem.design, orientation[:, outside], a[outside],
-                                             floor=best_value)
+                                             floor=best_value, penalty=penalty)
     for b in outside[np.argsort(-bounds[outside])]:
         if bounds[b] <= best_value:
             break

@@ -1,7 +1,10 @@
 """Penalties on the convex coefficients, without the strength ``lam`` (the problem holds it).
 
 Coefficients are stored as an array of shape (n_blocks, n_features): one row per block (neuron).
-A penalty gives its value, proximal operator, dual norm (for certificates) and cvxpy expression.
+A penalty gives its value (per block), proximal operator, dual norm (per block, and restricted to a
+block's cone for the dual oracle of the ReLU program) and cvxpy expression; :meth:`Penalty.provides`
+declares which of :data:`PENALTY_CAPABILITIES` it has, and solvers refuse a penalty lacking one they
+need, naming it.
 
 * :class:`GroupL1`: ``sum_b ||coef_b||_2``, the group lasso that weight decay on a two-layer ReLU
   network becomes after the rescaling argument in MATH.md (``(lam/2)(||u||^2 + a^2) >= lam |a| ||u||``).
@@ -12,25 +15,107 @@ A penalty gives its value, proximal operator, dual norm (for certificates) and c
 
 import cvxpy as cp
 import numpy as np
+from scipy.optimize import nnls
 
-__all__ = ["Penalty", "GroupL1", "GroupL1FreeIntercept", "get_penalty"]
+__all__ = ["Penalty", "GroupL1", "GroupL1FreeIntercept", "get_penalty", "PENALTY_CAPABILITIES"]
+
+#: What a penalty can provide, and what providing it means (the solvers' needs are drawn from these).
+PENALTY_CAPABILITIES = {
+    "prox": "the proximal operator (`prox`)",
+    "prox_scale": "a proximal operator that rescales each block (`prox_scale`)",
+    "dual_norm": "the dual norm, per block (`block_dual_norms`)",
+    "cone_dual_norm": "the dual norm restricted to a polyhedral cone (`cone_dual_norm`)",
+    "dual_maximizer": "a maximizer of the dual norm's linear program (`dual_maximizer`)",
+    "cvxpy": "a cvxpy expression (`cvxpy`)",
+}
+_METHOD_OF = {"dual_norm": "block_dual_norms"}
 
 
 class Penalty:
-    """Interface of a penalty ``R(coef)`` on coefficients of shape (n_blocks, n_features)."""
+    """Interface of a block-separable penalty ``R(coef) = sum_b R_b(coef_b)``.
+
+    Coefficients have shape (n_blocks, n_features). Subclasses implement :meth:`block_values` and
+    what they can of :meth:`prox`, :meth:`prox_scale`, :meth:`block_dual_norms`,
+    :meth:`cone_dual_norm` and :meth:`cvxpy`; :meth:`provides` reads which.
+    """
 
     name = None
 
-    def value(self, coef):
-        """Penalty value ``R(coef)`` (a float)."""
+    def provides(self, capability):
+        """Whether this penalty provides ``capability`` (a key of :data:`PENALTY_CAPABILITIES`).
+
+        A capability counts when the class overrides the :class:`Penalty` placeholder of its method.
+
+        Parameters
+        ----------
+        capability : str
+
+        Returns
+        -------
+        bool
+        """
+        if capability not in PENALTY_CAPABILITIES:
+            raise ValueError(
+                f"unknown penalty capability {capability!r}; one of {sorted(PENALTY_CAPABILITIES)}."
+            )
+        method = _METHOD_OF.get(capability, capability)
+        return getattr(type(self), method) is not getattr(Penalty, method)
+
+    def block_values(self, coef):
+        """``R_b(coef_b)`` for every block, shape (n_blocks,).
+
+        For the penalties here ``R_b`` is a (semi)norm, which :meth:`~convexnn.networks.
+        TwoLayerNetwork.from_convex` uses to balance each neuron.
+        """
         raise NotImplementedError
+
+    def value(self, coef):
+        """Penalty value ``R(coef) = sum_b R_b(coef_b)`` (a float)."""
+        return float(np.sum(self.block_values(coef)))
 
     def prox(self, coef, threshold):
         """Proximal operator ``argmin_u threshold * R(u) + ||u - coef||^2 / 2``."""
         raise NotImplementedError
 
+    def prox_scale(self, coef, threshold):
+        """Factors ``c_b`` with ``prox(coef, threshold) = c_b coef_b``, shape (n_blocks,).
+
+        Only penalties whose prox rescales whole blocks provide it (ADMM carries its block
+        features through the prox this way).
+        """
+        raise NotImplementedError
+
+    def block_dual_norms(self, grad):
+        """``R_b*(grad_b) = max_{R_b(u) <= 1} grad_b^T u`` per block, shape (n_blocks,) (may be inf)."""
+        raise NotImplementedError
+
     def dual_norm(self, grad):
-        """Dual norm of ``grad`` (shape of coef); ``lam`` is dual feasible iff it bounds this."""
+        """Dual norm ``max_b R_b*(grad_b)`` of ``grad`` (shape of coef); ``lam`` is dual feasible
+        iff it bounds this."""
+        if grad.size == 0:
+            return 0.0
+        return float(np.max(self.block_dual_norms(grad)))
+
+    def dual_maximizer(self, grad):
+        """A maximizer of ``grad_b^T u`` over ``R_b(u) <= 1`` per block, shape of ``grad``.
+
+        Rows are NaN where the maximum is infinite. Optional: the dual oracle uses it to skip the
+        cone-restricted solve for blocks whose maximizer already lies in their cone.
+        """
+        raise NotImplementedError
+
+    def cone_dual_norm(self, a, constraints):
+        """``max {a^T u : constraints @ u >= 0, R_b(u) <= 1}`` for one block (may be inf).
+
+        The dual oracle's value of a block with cone constraints. By conic duality it equals
+        ``min_{mu >= 0} R_b*(a + constraints^T mu)``; an implementation may return an upper bound
+        that is attained up to rounding, never a lower one (the certificates stay valid).
+
+        Parameters
+        ----------
+        a : ndarray of shape (n_features,)
+        constraints : ndarray of shape (n_constraints, n_features)
+        """
         raise NotImplementedError
 
     def cvxpy(self, blocks):
@@ -52,16 +137,27 @@ class GroupL1(Penalty):
 
     name = "group_l1"
 
-    def value(self, coef):
-        return float(np.linalg.norm(coef, axis=1).sum())
+    def block_values(self, coef):
+        return np.linalg.norm(coef, axis=1)
+
+    def prox_scale(self, coef, threshold):
+        norms = np.linalg.norm(coef, axis=1)
+        return np.maximum(1.0 - threshold / np.maximum(norms, np.finfo(coef.dtype).tiny), 0.0)
 
     def prox(self, coef, threshold):
-        norms = np.linalg.norm(coef, axis=1, keepdims=True)
-        scale = np.maximum(1.0 - threshold / np.maximum(norms, np.finfo(coef.dtype).tiny), 0.0)
-        return coef * scale
+        return coef * self.prox_scale(coef, threshold)[:, None]
 
-    def dual_norm(self, grad):
-        return float(np.linalg.norm(grad, axis=1).max()) if grad.size else 0.0
+    def block_dual_norms(self, grad):
+        return np.linalg.norm(grad, axis=1)
+
+    def dual_maximizer(self, grad):
+        norms = np.linalg.norm(grad, axis=1, keepdims=True)
+        return grad / np.maximum(norms, np.finfo(float).tiny)
+
+    def cone_dual_norm(self, a, constraints):
+        # ||Pi_K(a)||: by Moreau, the distance of a to the polar cone (one NNLS, finite)
+        _, value = nnls(constraints.T, -a, maxiter=50 * max(constraints.shape[0], 1))
+        return float(value)
 
     def cvxpy(self, blocks):
         return cp.sum(cp.norm(blocks, 2, axis=0))
@@ -78,20 +174,65 @@ class GroupL1FreeIntercept(Penalty):
 
     name = "group_l1_free_intercept"
 
-    def value(self, coef):
-        return float(np.linalg.norm(coef[:, :-1], axis=1).sum())
+    #: weight of the equality row in :meth:`cone_dual_norm`'s least-squares solve
+    _EQUALITY_WEIGHT = 1e6
+
+    def block_values(self, coef):
+        return np.linalg.norm(coef[:, :-1], axis=1)
 
     def prox(self, coef, threshold):
         out = coef.copy()
         out[:, :-1] = GroupL1().prox(coef[:, :-1], threshold)
         return out
 
-    def dual_norm(self, grad):
-        if grad.size == 0:
-            return 0.0
-        if np.any(np.abs(grad[:, -1]) > 1e-12 * max(1.0, np.abs(grad).max())):
-            return np.inf  # a free direction with a non-zero slope: no finite lam is feasible
-        return float(np.linalg.norm(grad[:, :-1], axis=1).max())
+    def block_dual_norms(self, grad):
+        norms = np.linalg.norm(grad[:, :-1], axis=1)
+        # a free direction with a non-zero slope: no finite lam is feasible
+        free = np.abs(grad[:, -1]) > 1e-12 * max(1.0, np.abs(grad).max(initial=0.0))
+        return np.where(free, np.inf, norms)
+
+    def dual_maximizer(self, grad):
+        out = np.zeros_like(grad, dtype=np.float64)
+        out[:, :-1] = GroupL1().dual_maximizer(grad[:, :-1])
+        out[np.isinf(self.block_dual_norms(grad))] = np.nan
+        return out
+
+    def cone_dual_norm(self, a, constraints):
+        """``min ||(a + G^T mu)[:-1]||`` over ``mu >= 0`` with ``(a + G^T mu)[-1] = 0`` (or inf).
+
+        The equality (the free intercept has no slope left) is enforced first by weighting its row
+        in a non-negative least-squares solve (Lawson & Hanson's method for equality constraints),
+        then exactly by moving the multipliers along the intercept column (raising one of the sign
+        that cancels the slope, or else lowering those of the other sign). The returned value is
+        that of a feasible ``mu`` (slope zero up to the rounding tolerance of
+        :meth:`block_dual_norms`): an upper bound on the oracle value, attained up to the
+        weighting's rounding. inf when no ``mu >= 0`` cancels the intercept slope (the block's free
+        direction lies in its cone).
+        """
+        G = np.asarray(constraints, dtype=np.float64)
+        a = np.asarray(a, dtype=np.float64)
+        h = G[:, -1]
+        scale = max(1.0, np.abs(G).max(initial=0.0), np.abs(a).max(initial=0.0))
+        weight = self._EQUALITY_WEIGHT * scale / max(np.abs(h).max(initial=0.0), 1e-300)
+        matrix = np.vstack([G[:, :-1].T, weight * h[None, :]])
+        target = -np.concatenate([a[:-1], [weight * a[-1]]])
+        mu, _ = nnls(matrix, target, maxiter=50 * max(G.shape[0], 1))
+        slope = a[-1] + h @ mu
+        # a slope at rounding level counts as zero, as in block_dual_norms
+        if abs(slope) > 1e-12 * max(1.0, np.abs(a).max(initial=0.0)):
+            raise_side = np.flatnonzero(np.sign(h) == -np.sign(slope))
+            if raise_side.size:
+                # raise the multiplier with the largest |h_k| of the sign that cancels the slope
+                k = raise_side[np.argmax(np.abs(h[raise_side]))]
+                mu[k] += -slope / h[k]
+            else:
+                # only lowering multipliers of the slope's own sign can cancel it
+                lower = np.flatnonzero((np.sign(h) == np.sign(slope)) & (mu > 0))
+                reach = mu[lower] * np.abs(h[lower])
+                if reach.sum() < abs(slope):
+                    return np.inf
+                mu[lower] -= mu[lower] * (abs(slope) / reach.sum())
+        return float(np.linalg.norm((a + G.T @ mu)[:-1]))
 
     def cvxpy(self, blocks):
         return cp.sum(cp.norm(blocks[:-1, :], 2, axis=0))

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from convexnn.losses import HingeLoss, LogisticLoss, SquaredLoss, get_loss
+from convexnn.losses import HingeLoss, HuberLoss, LogisticLoss, SquaredLoss, get_loss
 from convexnn.penalties import GroupL1, GroupL1FreeIntercept
 
 
@@ -14,7 +14,7 @@ def _finite_difference(f, x, h=1e-6):
     return g
 
 
-@pytest.mark.parametrize("loss", [SquaredLoss(), LogisticLoss(), HingeLoss()])
+@pytest.mark.parametrize("loss", [SquaredLoss(), LogisticLoss(), HingeLoss(), HuberLoss(0.7)])
 def test_gradient_matches_finite_differences(loss):
     rng = np.random.default_rng(0)
     y = np.sign(rng.standard_normal(7))
@@ -23,7 +23,7 @@ def test_gradient_matches_finite_differences(loss):
     np.testing.assert_allclose(loss.gradient(pred, y), fd, rtol=1e-6, atol=1e-9)
 
 
-@pytest.mark.parametrize("loss", [SquaredLoss(), LogisticLoss(), HingeLoss()])
+@pytest.mark.parametrize("loss", [SquaredLoss(), LogisticLoss(), HingeLoss(), HuberLoss(0.7)])
 def test_conjugate_satisfies_fenchel_young_with_equality_at_the_gradient(loss):
     rng = np.random.default_rng(1)
     y = np.sign(rng.standard_normal(6))
@@ -47,7 +47,7 @@ def test_cvxpy_expression_matches_numpy_value():
     rng = np.random.default_rng(2)
     y = np.sign(rng.standard_normal(5))
     pred = rng.standard_normal(5)
-    for loss in (SquaredLoss(), LogisticLoss(), HingeLoss()):
+    for loss in (SquaredLoss(), LogisticLoss(), HingeLoss(), HuberLoss(0.7)):
         assert loss.cvxpy(cp.Constant(pred), y).value == pytest.approx(loss.value(pred, y), rel=1e-9)
 
 
@@ -84,3 +84,51 @@ def test_free_intercept_group_l1_leaves_the_last_entry_alone():
     np.testing.assert_allclose(pen.prox(coef, 1.0), [[2.4, 3.2, 7.0], [0.0, 0.0, -2.0]])
     assert pen.dual_norm(np.array([[3.0, 4.0, 0.0]])) == pytest.approx(5.0)
     assert pen.dual_norm(np.array([[3.0, 4.0, 1.0]])) == np.inf
+
+
+def test_losses_and_penalties_declare_what_they_provide():
+    from convexnn.losses import LOSS_CAPABILITIES
+    from convexnn.penalties import PENALTY_CAPABILITIES
+
+    everything = set(LOSS_CAPABILITIES)
+    provided = {type(loss).__name__: {c for c in everything if loss.provides(c)}
+                for loss in (SquaredLoss(), LogisticLoss(), HingeLoss(), HuberLoss())}
+    assert provided == {
+        "SquaredLoss": everything,
+        "LogisticLoss": everything,
+        # a subgradient only, no curvature bound or Hessian
+        "HingeLoss": {"dual", "cvxpy"},
+        "HuberLoss": everything,
+    }
+    assert GroupL1().provides("prox_scale") and not GroupL1FreeIntercept().provides("prox_scale")
+    for capability in ("prox", "dual_norm", "cone_dual_norm", "dual_maximizer", "cvxpy"):
+        assert GroupL1().provides(capability) and GroupL1FreeIntercept().provides(capability)
+    assert set(PENALTY_CAPABILITIES) >= {"prox", "prox_scale", "dual_norm", "cone_dual_norm"}
+    with pytest.raises(ValueError, match="unknown loss capability 'prox'"):
+        SquaredLoss().provides("prox")
+    with pytest.raises(ValueError, match="unknown penalty capability 'gradient'"):
+        GroupL1().provides("gradient")
+
+
+def test_group_l1_prox_scale_gives_the_prox():
+    coef = np.array([[3.0, 4.0], [0.3, 0.4], [0.0, 0.0]])
+    np.testing.assert_allclose(GroupL1().prox_scale(coef, 1.0), [0.8, 0.0, 0.0])
+    np.testing.assert_allclose(GroupL1().block_values(coef), [5.0, 0.5, 0.0])
+
+
+def test_huber_is_squared_near_the_target_and_linear_beyond():
+    y = np.zeros(4)
+    pred = np.array([0.3, -0.5, 2.0, -3.0])
+    huber = HuberLoss(delta=0.5)
+    # 0.045, 0.125, then delta (|r| - delta/2) = 0.875 and 1.375, averaged
+    assert huber.value(pred, y) == pytest.approx((0.045 + 0.125 + 0.875 + 1.375) / 4, rel=1e-14)
+    np.testing.assert_allclose(huber.gradient(pred, y), [0.075, -0.125, 0.125, -0.125])
+    np.testing.assert_allclose(huber.hessian(pred, y), [0.25, 0.25, 0.0, 0.0])
+    # the conjugate lives on the box |n z| <= delta; inside it is the squared loss's
+    assert huber.dual(np.array([0.2, 0.0, 0.0, 0.0]), y) == -np.inf
+    z = np.array([0.1, -0.05, 0.0, 0.125])
+    assert huber.dual(z, y + 1) == pytest.approx(SquaredLoss().dual(z, y + 1), rel=1e-14)
+    assert get_loss("huber") == HuberLoss(1.0) != HuberLoss(0.5)
+    assert repr(huber) == "HuberLoss(delta=0.5)"
+    with pytest.raises(ValueError, match="delta must be a finite number > 0"):
+        HuberLoss(delta=0.0)

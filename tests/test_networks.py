@@ -103,3 +103,28 @@ def test_shapes_are_checked():
     net = ReLUNetwork(np.ones((2, 3)), np.ones(3))
     with pytest.raises(ValueError, match="X has 4 features but the network expects 2"):
         net.predict(np.ones((5, 4)))
+
+
+@pytest.mark.parametrize("cls", [ReLUProblem, GatedReLUProblem])
+def test_free_intercept_maps_to_a_network_without_bias_decay_and_the_same_objective(cls, data_small):
+    from convexnn.penalties import GroupL1FreeIntercept
+
+    X, y = data_small
+    patterns = sample_patterns(X, 15, fit_intercept=True, random_state=0)
+    patterns = patterns.subset(np.flatnonzero(~patterns.mask.all(axis=0)))  # no bias-only block
+    free = GroupL1FreeIntercept()
+    problem = cls(X, y, patterns, lam=0.005, penalty=free)
+    result = solve(problem, solver="CLARABEL", tol=1e-10)
+    net = from_convex(problem, result.coef)
+    np.testing.assert_allclose(net.predict(X), problem.predict(result.coef), atol=1e-6)
+    # the same convex point: only the scaling by the penalty's block value, not by ||u_b||, makes
+    # the network objective (weight decay without the biases) equal the convex one
+    assert net.objective(X, y, 0.005, penalty=free) == pytest.approx(
+        problem.objective(result.coef), rel=1e-9)
+    assert net.objective(X, y, 0.005, penalty=free) < net.objective(X, y, 0.005)
+    # the embedding back is feasible and never costs more than the network
+    back, coef = net.to_convex(X, y, 0.005, penalty=free)
+    assert back.penalty == free
+    assert back.objective(coef) <= net.objective(X, y, 0.005, penalty=free) * (1 + 1e-12)
+    # with the default penalty the weight decay is unchanged
+    assert net.weight_decay("group_l1") == pytest.approx(net.weight_decay(), rel=1e-12)

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from convexnn import GatedReLUProblem, ReLUProblem, sample_patterns
+from convexnn.losses import HingeLoss, HuberLoss, Loss, SquaredLoss
+from convexnn.penalties import GroupL1FreeIntercept
 from convexnn.results import ConvergenceWarning
 from convexnn.solvers import (
     FISTA,
@@ -237,7 +239,9 @@ def test_auto_picks_by_capability_and_cvxpy_stays_selectable():
     assert get_solver("auto", dtype="float32").pick(relu).name == "augmented_lagrangian"
     hinge = ReLUProblem(relu.X, np.sign(relu.y - np.median(relu.y)), relu.patterns, lam=relu.lam,
                         loss="hinge")
-    assert auto.pick(hinge).name == "augmented_lagrangian"
+    # the first-order solvers need a Lipschitz gradient, which the hinge loss lacks: cvxpy takes it
+    assert auto.pick(hinge).name == "cvxpy-CLARABEL"
+    assert auto.pick(hinge).supports(hinge)
     result = auto.solve(relu)
     assert result.solver == "interior_point" and result.status == "optimal"
     assert result.gap <= 1e-4 * result.objective
@@ -366,3 +370,102 @@ def test_warm_started_cone_projection_equals_a_fresh_nnls():
         assert problem.constraint_violation(U) <= 1e-12
         np.testing.assert_allclose(np.einsum("bj,bj->b", V - U, U), 0.0, atol=1e-10)
     assert warm._faces  # the faces were recorded and reused
+
+
+@pytest.mark.parametrize(
+    "name, formulation",
+    [("fista", GatedReLUProblem), ("augmented_lagrangian", ReLUProblem), ("admm", ReLUProblem),
+     ("native", GatedReLUProblem), ("native", ReLUProblem)],
+)
+def test_first_order_solvers_refuse_a_loss_without_a_lipschitz_gradient(name, formulation):
+    base = make_problem(formulation, "logistic")
+    hinge = formulation(base.X, base.y, base.patterns, lam=base.lam, loss="hinge")
+    solver = get_solver(name)
+    picked = solver.pick(hinge) if name == "native" else solver
+    with pytest.raises(ValueError, match=rf"solver '{picked.name}' needs .*the loss HingeLoss\(\) "
+                                         r"does not provide 'gradient': a Lipschitz"):
+        solver.solve(hinge)
+    assert not picked.supports(hinge) and picked.supports(base)
+
+
+def test_admm_refuses_a_penalty_whose_prox_does_not_rescale_blocks():
+    base = make_problem(ReLUProblem, "squared")
+    free = ReLUProblem(base.X, base.y, base.patterns, lam=base.lam, penalty=GroupL1FreeIntercept())
+    with pytest.raises(ValueError, match=r"solver 'admm' needs .*the penalty GroupL1FreeIntercept\(\) "
+                                         r"does not provide 'prox_scale'"):
+        get_solver("admm").solve(free)
+    # FISTA and the augmented Lagrangian only need the prox itself
+    assert get_solver("augmented_lagrangian").supports(free)
+
+
+class _NoCvxpySquared(SquaredLoss):
+    cvxpy = Loss.cvxpy  # a loss written without its cvxpy expression
+
+
+class _NoCvxpyHinge(HingeLoss):
+    cvxpy = Loss.cvxpy
+
+
+def test_auto_never_picks_a_solver_that_would_refuse():
+    base = make_problem(ReLUProblem, "logistic")
+    auto, auto32 = get_solver("auto"), get_solver("auto", dtype="float32")
+    for formulation in (ReLUProblem, GatedReLUProblem):
+        for loss in ("squared", "logistic", "hinge", _NoCvxpySquared()):
+            for penalty in ("group_l1", GroupL1FreeIntercept()):
+                problem = formulation(base.X, base.y, base.patterns, lam=base.lam, loss=loss,
+                                      penalty=penalty)
+                for solver in (auto, auto32):
+                    picked = solver.pick(problem)
+                    assert picked.supports(problem), (picked.name, problem, penalty)
+    gated = GatedReLUProblem(base.X, base.y, base.patterns, lam=base.lam, loss=_NoCvxpySquared())
+    assert auto.pick(gated).name == "fista"
+    stuck = GatedReLUProblem(base.X, base.y, base.patterns, lam=base.lam, loss=_NoCvxpyHinge())
+    with pytest.raises(ValueError, match=r"solver 'cvxpy-CLARABEL' needs .*does not provide 'cvxpy'"):
+        auto.pick(stuck)
+
+
+@pytest.mark.parametrize("formulation, native", [(GatedReLUProblem, "fista"),
+                                                 (ReLUProblem, "augmented_lagrangian")])
+def test_huber_loss_end_to_end_native_and_cvxpy_agree_within_their_certified_gaps(formulation, native):
+    """A new loss is one class: no solver, problem or network knows the Huber loss by name."""
+    from convexnn.networks import from_convex
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3))
+    y = np.maximum(X @ np.array([1.0, -0.5, 0.3]), 0) + 0.1 * rng.standard_normal(40)
+    y[:4] += 5.0  # outliers, so the optimum uses the linear part of the loss
+    patterns = sample_patterns(X, 8, fit_intercept=True, random_state=0)
+    loss = HuberLoss(delta=0.5)
+    top = lam_max(formulation(X, y, patterns, lam=1.0, loss=loss))
+    problem = formulation(X, y, patterns, lam=0.05 * top, loss=loss)
+    auto = get_solver("auto", tol=1e-7)
+    assert auto.pick(problem).name == native
+    result = auto.solve(problem)
+    assert result.status == "optimal" and result.solver == native
+    assert result.gap <= 1e-7 * abs(result.objective)
+    assert result.constraint_violation <= 1e-6
+    reference = get_solver("CLARABEL", tol=1e-10).solve(problem)
+    ref_bound = oracle_bound(problem, reference.coef)  # the exact oracle certifies cvxpy's point
+
+    def upper(coef):
+        """Objective at the point made exactly feasible (its violating blocks projected onto their
+        cones): an upper bound on the optimum, which an infeasible point's objective is not."""
+        if problem.has_constraints:
+            coef = problem.block_operator().project_violating(coef, 0.0)
+        return problem.objective(coef)
+
+    # both certified intervals [lower bound, feasible objective] hold the optimum, so each lower
+    # bound is below the other's upper bound, and the objectives differ by at most the two gaps
+    native_up, ref_up = upper(result.coef), upper(reference.coef)
+    slack = 1e-12 * abs(ref_up)  # rounding only
+    assert result.lower_bound <= ref_up + slack
+    assert ref_bound <= native_up + slack
+    assert abs(native_up - ref_up) <= (native_up - result.lower_bound) + (ref_up - ref_bound) + slack
+    assert native_up - result.lower_bound <= 1e-6 * abs(native_up)
+    assert np.mean(np.abs(problem.predict(result.coef) - y) > loss.delta) > 0  # linear part in use
+    # certified lower bounds from other points never exceed the optimum
+    for point in (problem.zeros(), auto.solve(problem.with_lam(0.2 * top)).coef):
+        assert oracle_bound(problem, point) <= min(native_up, ref_up) + slack
+    # and the network maps back with the same objective
+    net = from_convex(problem, result.coef)
+    assert net.objective(X, y, problem.lam, loss) == pytest.approx(result.objective, rel=1e-9)

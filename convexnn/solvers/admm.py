@@ -196,6 +196,8 @@ class ADMM(_NativeBase):
     """
 
     name = "admm"
+    loss_needs = ("gradient", "curvature", "dual")
+    penalty_needs = ("prox_scale", "dual_norm")
 
     def __init__(self, *, tol=1e-6, constraint_tol=1e-6, max_iter=10000, rho=None, relaxation=1.6,
                  check_every=10, polish=False, dtype="float64", verbose=False):
@@ -237,12 +239,13 @@ class ADMM(_NativeBase):
                 f"solver 'admm' handles per-block cone constraints only; {problem!r} has nested "
                 "constraints. Use solver='augmented_lagrangian' (or 'native', which picks it)."
             )
-        curvature = problem.loss.curvature
-        if curvature is None:
+        self.check_needs(problem)
+        if self.polish and not problem.loss.provides("hessian"):
             raise ValueError(
-                f"solver 'admm' needs loss.curvature (a bound on the loss's second derivative); "
-                f"{problem.loss!r} has none. Use solver='augmented_lagrangian'."
+                f"solver 'admm' with polish=True needs loss.hessian; {problem.loss!r} does not "
+                "provide it. Use polish=False."
             )
+        curvature = problem.loss.curvature
         model = _Model(problem, operator, curvature, self.relaxation)
         rho = self.rho if self.rho is not None else self._default_rho(model)
         model.refactor(rho)
@@ -308,9 +311,8 @@ class ADMM(_NativeBase):
         u_hat = a * u + (1 - a) * state.coef
         features_hat = a * features_u + (1 - a) * state.features_v
         point = u_hat + state.alpha
-        norms = np.linalg.norm(point, axis=1)
-        shrink = np.maximum(1.0 - (model.lam / rho) / np.maximum(norms, np.finfo(op.dtype).tiny), 0)
-        shrink = shrink.astype(op.dtype)
+        # the penalty's prox rescales whole blocks, so the block features follow by the same factors
+        shrink = model.penalty.prox_scale(point, model.lam / rho).astype(op.dtype)
         coef = point * shrink[:, None]
         features_point = features_hat + state.features_alpha
         features_v = features_point * shrink[None, :]

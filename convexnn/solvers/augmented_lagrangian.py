@@ -155,8 +155,9 @@ class AugmentedLagrangian(_NativeBase):
     """Augmented Lagrangian solver for programs with cone constraints (the ReLU program).
 
     Uses only the problem's block operator (predictions, constraint values and their adjoints),
-    ``loss.gradient``/``loss.dual`` and ``penalty.prox``/``dual_norm``; see the module docstring for
-    the method and the certificate.
+    ``loss.gradient``/``loss.dual`` and ``penalty.prox``/``dual_norm`` (declared in
+    :attr:`loss_needs` and :attr:`penalty_needs`; a loss or penalty lacking one is refused); see the
+    module docstring for the method and the certificate.
 
     Parameters
     ----------
@@ -175,6 +176,8 @@ class AugmentedLagrangian(_NativeBase):
     """
 
     name = "augmented_lagrangian"
+    loss_needs = ("gradient", "dual")
+    penalty_needs = ("prox", "dual_norm")
 
     def __init__(self, *, tol=1e-6, constraint_tol=1e-6, max_iter=10000, rho=None, max_inner=5000,
                  dtype="float64", verbose=False):
@@ -187,13 +190,25 @@ class AugmentedLagrangian(_NativeBase):
         self.rho = rho
         self.max_inner = int(max_inner)
 
+    def supports(self, problem):
+        """Whether ``problem`` has constraints and its loss and penalty give what this solver needs."""
+        return problem.has_constraints and super().supports(problem)
+
     def init(self, problem, init=None):
-        """Initial :class:`ALState` (at ``init`` or zero, multipliers zero)."""
+        """Initial :class:`ALState` (at ``init`` or zero, multipliers zero).
+
+        Raises
+        ------
+        ValueError
+            For a program without constraints, or a loss or penalty without a method this solver
+            needs (:attr:`loss_needs`, :attr:`penalty_needs`).
+        """
         if not problem.has_constraints:
             raise ValueError(
                 f"solver 'augmented_lagrangian' needs a program with constraints, got {problem!r}; "
                 "use solver='fista' (or 'native', which picks it)."
             )
+        self.check_needs(problem)
         operator = problem.block_operator(self.dtype)
         coef = self._start_coef(problem, init)
         multipliers = np.zeros((problem.n_samples, operator.n_constraints), dtype=operator.dtype)

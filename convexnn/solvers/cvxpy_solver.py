@@ -67,6 +67,9 @@ class CvxpySolver(Solver):
         Further keyword arguments for ``cvxpy.Problem.solve`` (they override the two above).
     """
 
+    loss_needs = ("cvxpy",)
+    penalty_needs = ("cvxpy",)
+
     def __init__(self, solver="SCS", *, tol=1e-6, max_iter=None, verbose=False, **options):
         if not isinstance(solver, str):
             raise ValueError(f"solver must be a cvxpy solver name, got {solver!r}.")
@@ -116,6 +119,7 @@ class CvxpySolver(Solver):
         init : ndarray of shape ``problem.coef_shape``, optional
             Warm start (used by solvers that accept one, such as SCS).
         """
+        self.check_needs(problem)
         program = problem.cvxpy_program()
         warm = init is not None
         if warm:

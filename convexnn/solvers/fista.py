@@ -351,8 +351,9 @@ class FISTA(_NativeBase):
     """Accelerated proximal gradient for programs without constraints (the gated ReLU program).
 
     Minimizes ``loss.value(K U, y) + lam * penalty.value(U)`` using only the problem's block
-    operator (``K``, ``K^T``), ``loss.gradient``/``loss.dual`` and ``penalty.prox``/``dual_norm``.
-    Stops when the certified relative gap ``(objective - lower_bound) / objective <= tol``.
+    operator (``K``, ``K^T``), ``loss.gradient``/``loss.dual`` and ``penalty.prox``/``dual_norm``
+    (declared in :attr:`loss_needs` and :attr:`penalty_needs`: a loss without a Lipschitz gradient,
+    such as the hinge loss, is refused with a message naming what is missing). Stops when the certified relative gap ``(objective - lower_bound) / objective <= tol``.
 
     Parameters
     ----------
@@ -377,14 +378,29 @@ class FISTA(_NativeBase):
     """
 
     name = "fista"
+    loss_needs = ("gradient", "dual")
+    penalty_needs = ("prox", "dual_norm")
+
+    def supports(self, problem):
+        """Whether ``problem`` has no constraints and its loss and penalty give what FISTA needs."""
+        return not problem.has_constraints and super().supports(problem)
 
     def init(self, problem, init=None):
-        """Initial :class:`FISTAState` (at ``init`` or zero) for ``problem``."""
+        """Initial :class:`FISTAState` (at ``init`` or zero) for ``problem``.
+
+        Raises
+        ------
+        ValueError
+            For a program with constraints, or a loss or penalty without a method FISTA needs
+            (:attr:`loss_needs`, :attr:`penalty_needs`: a Lipschitz gradient, the conjugate, the
+            prox, the dual norm).
+        """
         if problem.has_constraints:
             raise ValueError(
                 f"solver 'fista' needs a program without constraints, got {problem!r}; use "
                 "solver='augmented_lagrangian' (or 'native', which picks it) for cone constraints."
             )
+        self.check_needs(problem)
         operator = problem.block_operator(self.dtype)
         smooth = LossSmooth(operator, problem.loss, problem.y)
         state = fista_init(smooth, problem.penalty, problem.lam, self._start_coef(problem, init))

@@ -15,6 +15,7 @@ from ..oracle import best_block
 from ..validation import check_positive
 from .augmented_lagrangian import AugmentedLagrangian
 from .base import Solver
+from .cvxpy_solver import CvxpySolver
 from .fista import FISTA
 from .interior_point import InteriorPoint
 
@@ -78,7 +79,10 @@ class AutoSolver(Solver):
       few hundred cheap iterations;
     * everything else (nested deep programs, ``dtype='float32'``, ``lam = 0``, and programs whose
       Newton system would need more than :data:`IPM_MAX_BYTES`): :class:`NativeSolver`'s
-      augmented Lagrangian.
+      augmented Lagrangian;
+    * a loss or penalty that the picked first-order solver refuses (its declared needs, e.g. the
+      non-smooth hinge loss has no Lipschitz gradient): the cvxpy reference solver (Clarabel),
+      which needs only the cvxpy expressions.
 
     Options (``tol``, ``max_iter``, ``constraint_tol``, ``dtype``, ``verbose``, ``rho``,
     ``max_inner``) go to whichever solver runs; ``max_iter`` counts that solver's own iterations
@@ -89,19 +93,38 @@ class AutoSolver(Solver):
 
     _IPM_OPTIONS = ("tol", "constraint_tol", "max_iter", "verbose")
 
+    _CVXPY_OPTIONS = ("tol", "max_iter", "verbose")
+
     def __init__(self, **options):
         self.first_order = NativeSolver(**options)
         self.float32 = np.dtype(options.get("dtype", np.float64)) == np.float32
         self.interior_point = InteriorPoint(
             **{k: v for k, v in options.items() if k in self._IPM_OPTIONS and v is not None}
         )
+        self._reference_options = {k: v for k, v in options.items()
+                                   if k in self._CVXPY_OPTIONS and v is not None}
+
+    @property
+    def reference(self):
+        """The cvxpy solver (Clarabel) for programs no native solver takes, built on first use."""
+        if not hasattr(self, "_reference"):
+            self._reference = CvxpySolver("CLARABEL", **self._reference_options)
+        return self._reference
 
     def pick(self, problem):
-        """The solver used for ``problem`` (see the class docstring for the rule)."""
+        """The solver used for ``problem`` (see the class docstring for the rule).
+
+        Never a solver that would refuse ``problem``: each candidate's ``supports`` (its declared
+        needs of the loss and penalty) is asked before it is picked.
+        """
         if (problem.has_constraints and not self.float32 and self.interior_point.supports(problem)
                 and self._ipm_fits(problem.n_samples, problem.design.shape[1], problem.n_blocks)):
             return self.interior_point
-        return self.first_order.pick(problem)
+        first_order = self.first_order.pick(problem)
+        if first_order.supports(problem):
+            return first_order
+        self.reference.check_needs(problem)  # nothing left that could take it: say why
+        return self.reference
 
     def _ipm_fits(self, n_samples, n_columns, n_blocks):
         """Whether the interior-point method's Newton system fits :data:`IPM_MAX_BYTES`."""

@@ -1,0 +1,85 @@
+"""The dual oracle goes through the problem's penalty (its block dual norm, restricted to the cone)."""
+
+import cvxpy as cp
+import numpy as np
+import pytest
+
+import convexnn as cn
+from convexnn.oracle import best_block, block_scores
+from convexnn.penalties import GroupL1, GroupL1FreeIntercept
+from convexnn.solvers import get_solver, oracle_bound
+
+# Clarabel's default tolerances are 1e-8 (gap and feasibility); the references below are only that
+# accurate, and the oracle's own values are exact up to the NNLS rounding.
+REF_ATOL = 1e-7
+
+
+def _data(seed=0, n=30, d=2, n_patterns=6):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    y = np.maximum(X @ np.array([1.0, -0.5]), 0) + 0.1 * rng.standard_normal(n)
+    patterns = cn.sample_patterns(X, n_patterns, fit_intercept=True, random_state=seed)
+    return X, y, patterns
+
+
+def _cvxpy_scores(problem, z):
+    """``max a_b^T u`` over the block's cone and ``R_b(u) <= 1``, one cvxpy solve per block."""
+    a = problem.adjoint(z)
+    A, O = problem.design, problem.constraint_orientation()
+    scores = []
+    for b in range(problem.n_blocks):
+        u = cp.Variable(A.shape[1])
+        ball = problem.penalty.cvxpy(cp.reshape(u, (A.shape[1], 1), order="F")) <= 1
+        program = cp.Problem(cp.Maximize(a[b] @ u), [cp.multiply(O[:, b], A @ u) >= 0, ball])
+        program.solve(solver="CLARABEL")
+        scores.append(np.inf if program.status == cp.UNBOUNDED else program.value)
+    return np.array(scores)
+
+
+@pytest.mark.parametrize("penalty", [GroupL1(), GroupL1FreeIntercept()])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_block_scores_solve_the_cone_restricted_dual_norm_of_the_penalty(penalty, seed):
+    X, y, patterns = _data(seed)
+    problem = cn.ReLUProblem(X, y, patterns, lam=0.05, penalty=penalty)
+    z = np.random.default_rng(seed + 10).standard_normal(problem.n_samples) / problem.n_samples
+    scores = block_scores(problem, z)
+    reference = _cvxpy_scores(problem, z)
+    np.testing.assert_array_equal(np.isinf(scores), np.isinf(reference))
+    finite = np.isfinite(reference)
+    np.testing.assert_allclose(scores[finite], reference[finite], rtol=1e-6, atol=REF_ATOL)
+    value, block = best_block(problem, z)
+    assert value == pytest.approx(scores.max(), rel=1e-12)
+    assert scores[block] == pytest.approx(value, rel=1e-12)
+
+
+def test_free_intercept_on_the_all_on_pattern_is_infinite_unless_the_slope_cancels():
+    X, y, patterns = _data()
+    gates = np.zeros((3, 1))
+    gates[-1] = 1.0  # x^T 0 + 1 >= 0 for every sample: the all-on pattern
+    all_on = cn.ActivationPatterns(gates, np.ones((X.shape[0], 1), dtype=bool), True)
+    problem = cn.ReLUProblem(X, y, all_on, lam=0.05, penalty=GroupL1FreeIntercept())
+    z = np.random.default_rng(3).standard_normal(problem.n_samples)
+    # one of v, w has a positive slope along the free bias direction, which lies in its cone
+    assert np.isinf(block_scores(problem, z)).sum() == 1
+    centred = z - z.mean()
+    scores = block_scores(problem, centred)
+    np.testing.assert_allclose(scores, _cvxpy_scores(problem, centred), rtol=1e-6, atol=REF_ATOL)
+
+
+@pytest.mark.parametrize("formulation", [cn.ReLUProblem, cn.GatedReLUProblem])
+def test_free_intercept_lower_bound_never_exceeds_the_optimum_and_is_tight_there(formulation):
+    X, y, patterns = _data()
+    problem = formulation(X, y, patterns, lam=0.05, penalty=GroupL1FreeIntercept())
+    reference = get_solver("CLARABEL", tol=1e-10)
+    for lam in (0.01, 0.05, 0.2, 1.0):
+        at = problem.with_lam(lam)
+        optimum = reference.solve(at)
+        # the reference objective is above the true optimum by at most its own (tiny) gap
+        slack = 1e-8 * abs(optimum.objective)
+        assert oracle_bound(at, at.zeros()) <= optimum.objective + slack
+        for other in (0.01, 0.2):
+            start = reference.solve(problem.with_lam(other)).coef
+            assert oracle_bound(at, start) <= optimum.objective + slack
+    if formulation is cn.ReLUProblem:  # the gated bound needs the bias slope exactly zero
+        assert oracle_bound(problem, reference.solve(problem).coef) == pytest.approx(
+            reference.solve(problem).objective, rel=1e-6)
