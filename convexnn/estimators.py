@@ -23,6 +23,7 @@ write and read a plain ``.npz`` file that executes no code when loaded.
 
 import dataclasses
 import logging
+import math
 import warnings
 from numbers import Integral, Real
 
@@ -186,8 +187,8 @@ class _ConvexReLUBase(BaseEstimator):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 trained = train(
-                    network, X, target, lam=self.alpha, loss=self._loss, max_epochs=_SGD_EPOCHS,
-                    random_state=seed,
+                    network, X, target, lam=self.alpha, loss=self._loss, random_state=seed,
+                    **_sgd_schedule(X.shape[0]),
                 )
             sgd_objective += trained.objective
             try:
@@ -1033,8 +1034,26 @@ def _no_worse(problem, result, start):
     )
 
 
-#: Adam epochs for pattern_search='sgd' (training stops earlier when the loss stalls)
-_SGD_EPOCHS = 2000
+#: Adam steps for pattern_search='sgd' (training stops earlier when the loss stalls), and the
+#: largest full batch: beyond it the steps are minibatches of that size, so the start costs at
+#: most about _SGD_STEPS * _SGD_BATCH sample gradients whatever n is.
+_SGD_STEPS = 2000
+_SGD_BATCH = 1024
+
+
+def _sgd_schedule(n_samples):
+    """``train`` keywords of the Adam start for ``n_samples`` rows: full batch for up to
+    ``_SGD_BATCH`` rows (``_SGD_STEPS`` epochs), else minibatches of ``_SGD_BATCH`` for about
+    ``_SGD_STEPS`` steps in all (at least 3 epochs).
+
+    Measured at n = 20,000 (``make_teacher``, d = 20, 50 patterns): full-batch Adam took 32 s;
+    see ``benchmarks/versus_mlp.py`` for the fits this start seeds.
+    """
+    if n_samples <= _SGD_BATCH:
+        return {"max_epochs": _SGD_STEPS}
+    epochs = max(3, math.ceil(_SGD_STEPS * _SGD_BATCH / n_samples))
+    return {"max_epochs": epochs, "batch_size": _SGD_BATCH,
+            "n_iter_no_change": max(2, min(50, epochs // 4))}
 #: Column generation inside the estimators: relative violation counted, patterns added per round.
 _CG_TOL = 1e-6
 _CG_ADD = 10

@@ -61,13 +61,16 @@ logger = logging.getLogger(__name__)
 
 _STEP = 0.99  # fraction of the step to the cone boundary
 _EXPON = 3  # Mehrotra's centering exponent
-_REFINE = 2  # iterative refinement passes per solve (at most)
+_REFINE = 1  # refinement passes of the corrector's solve (at most; 2 cost 25% more time and
+# changed no iteration count measured at n = 5,000)
 _HISTORY_BYTES_PER_ITER = 600
 _START_FLOOR = 0.1  # starting orthant slacks are at least this fraction of their median
 _THREADED_SIZE = 1e7  # n * blocks * columns above which the solve keeps the BLAS threads
 _WS_FLOPS = 1e10  # working_set=True: flops of one factorization of the first working set
 _WS_BYTES = 2 * 1024**3  # bytes of the Newton system: 'auto' uses a working set above it
 _WS_MIN = 10  # smallest first working set (patterns)
+_WARM_MU = 0.3  # warm start: total complementarity as a fraction of the start's objective
+_WARM_BLEND = 0.01  # warm start: weight of the cold start's gate directions added to init
 
 
 # --------------------------------------------------------------------------- second-order cones
@@ -165,13 +168,34 @@ def _orth_max_step(lam, d):
 
 
 # --------------------------------------------------------------------------- the structured system
+def _row_basis(A):
+    """An orthonormal basis ``V`` (d x r) of the row space of ``A`` when its rank ``r < d``, else None.
+
+    Every block's optimal ``u_b`` lies in that row space: a component in the null space of ``A``
+    changes no prediction and no cone constraint ``O_b * (A u_b) >= 0``, and only adds to
+    ``||u_b||``. So the program over ``A`` and the one over ``A V`` (with ``u_b = V w_b``,
+    ``||u_b|| = ||w_b||``) have the same optimum; the reduced one has full column rank, which the
+    orthant Grams' Cholesky needs (a constant feature, standardized to zero, makes ``A`` singular).
+    The rank threshold is numpy's ``matrix_rank`` default (``s_max max(n, d) eps``).
+    """
+    n, d = A.shape
+    if d == 0 or n == 0:
+        return None
+    _, sv, vt = np.linalg.svd(A, full_matrices=False)
+    rank = int((sv > sv[0] * max(n, d) * np.finfo(float).eps).sum()) if sv[0] > 0 else 0
+    if rank >= d or rank == 0:
+        return None
+    return np.ascontiguousarray(vt[:rank].T)
+
+
 class _Program:
     """The cone program of a problem: data, linear maps and the reduced Newton solver."""
 
     def __init__(self, problem):
         operator = problem.block_operator(np.float64)
         self.problem = problem
-        self.A = operator.A
+        self.basis = _row_basis(operator.A)
+        self.A = operator.A if self.basis is None else operator.A @ self.basis
         self.W = operator.W
         self.O = operator.O  # None for the gated program
         self.loss = problem.loss
@@ -191,6 +215,14 @@ class _Program:
         self._Yt = self._S = None  # n-space route buffers
 
     # linear maps ---------------------------------------------------------
+    def lift(self, u):
+        """Blocks of the reduced columns (B, r) as blocks of the problem's design (B, d)."""
+        return u if self.basis is None else u @ self.basis.T
+
+    def restrict(self, u):
+        """Blocks of the problem's design (B, d) projected on the reduced columns (B, r)."""
+        return u if self.basis is None else u @ self.basis
+
     def predict(self, u):
         return np.einsum("nb,nb->n", self.W, self.A @ u.T)
 
@@ -457,8 +489,11 @@ class InteriorPoint(Solver):
     Solves :class:`~convexnn.problems.ReLUProblem` (cone constraints) and
     :class:`~convexnn.problems.GatedReLUProblem` with the group-l1 penalty and a smooth loss
     (squared or logistic) to a certified relative duality gap; see the module docstring for the
-    method and the structure it exploits. ``init`` is ignored (interior-point methods start from a
-    well-centred interior point: the blocks ``u_b = eps * g_{p(b)}`` along their patterns' gates).
+    method and the structure it exploits. A feasible ``init`` (the cone constraints hold exactly,
+    as for an embedded network) seeds a centred interior start next to it (``_warm_start``); an
+    infeasible one is ignored and the solve starts from the blocks ``u_b = eps * g_{p(b)}`` along
+    their patterns' gates. A warm-started solve that does not converge is repeated from that cold
+    start.
 
     Parameters
     ----------
@@ -561,7 +596,7 @@ class InteriorPoint(Solver):
         ``mu`` makes ``z_t = lam`` (no initial residual in the ``t`` part of stationarity).
         """
         problem = prog.problem
-        gates = problem.patterns.gates[:, problem.block_pattern].T  # (B, d)
+        gates = prog.restrict(problem.patterns.gates[:, problem.block_pattern].T)  # (B, r)
         gates = gates / np.maximum(np.linalg.norm(gates, axis=1, keepdims=True), 1e-300)
         norm_A = max(np.linalg.norm(prog.A), 1e-300)
         eps = max(np.linalg.norm(prog.y), 1e-3) / norm_A
@@ -591,8 +626,47 @@ class InteriorPoint(Solver):
             z_orth = mu / s_orth
         return x, s_orth, s_soc, z_orth, z_soc
 
+    def _warm_start(self, prog, init):
+        """A centred interior start near a feasible ``init``, or None when ``init`` is infeasible.
+
+        ``u_b = init_b + _WARM_BLEND eps g_b`` (the cold start's direction keeps every block, the
+        zero ones included, strictly inside its cone); ``mu`` is set so the complementarity sums
+        to ``_WARM_MU`` times the objective at ``init``, and ``t_b`` so that ``z_t = lam`` exactly
+        (``t_b^2 - ||u_b||^2 = (mu / lam) t_b``): the ``t`` part of stationarity starts at zero
+        and the ``u`` part of the cone multiplier is ``-lam u_b / t_b``, the group-lasso
+        subgradient for the blocks in use. Orthant slacks and multipliers as in :meth:`_start`.
+        Measured on the Adam embeddings of ``make_teacher`` (d = 20, 50 patterns) at tol 1e-4:
+        34 -> 25 iterations at n = 5,000 and 81 -> 55 at n = 20,000.
+        """
+        problem = prog.problem
+        if not problem.constraint_violation(init) <= 0.0:
+            return None
+        cold = self._start(prog)
+        objective = problem.objective(init)
+        mu = _WARM_MU * max(abs(objective), 1e-300) / prog.degree
+        u = prog.restrict(init) + _WARM_BLEND * cold[0][:, 1:]
+        norm = np.linalg.norm(u, axis=1)
+        ratio = mu / prog.lam
+        t = 0.5 * (ratio + np.sqrt(ratio * ratio + 4.0 * norm * norm))
+        x = np.empty((prog.B, prog.m))
+        x[:, 0] = t
+        x[:, 1:] = u
+        s_soc = x.copy()
+        z_soc = np.empty_like(x)
+        z_soc[:, 0] = x[:, 0]
+        z_soc[:, 1:] = -x[:, 1:]
+        z_soc *= (mu / _soc_det(x))[:, None]
+        s_orth = z_orth = None
+        if prog.O is not None:
+            s_orth = prog.O * (prog.A @ u.T)
+            floor = _START_FLOOR * max(np.median(s_orth), 1e-300)
+            s_orth = np.maximum(s_orth, floor)
+            z_orth = mu / s_orth
+        return x, s_orth, s_soc, z_orth, z_soc
+
     def _certificate(self, prog, u, z_orth):
         problem = prog.problem
+        u = prog.lift(u)
         if prog.O is None:
             bound = problem.dual_bound(u)
         else:
@@ -749,28 +823,38 @@ class InteriorPoint(Solver):
 
     # ------------------------------------------------------------------ solve
     def solve(self, problem, init=None):
-        """Run the interior-point iteration on ``problem``; a SolveResult (``init`` is ignored).
+        """Run the interior-point iteration on ``problem`` (from ``init`` when it is feasible).
 
         With a working set (see the class docstring) the result is still on ``problem``'s layout
         and its bound and status are certified on the whole program.
         """
         self._check_problem(problem)
         size = problem.n_samples * problem.n_blocks * problem.design.shape[1]
+        if init is not None:
+            init = np.asarray(init, dtype=np.float64)
+            if init.shape != problem.coef_shape or not np.all(np.isfinite(init)):
+                init = None
         if size > _THREADED_SIZE:
-            return self._solve(problem)
+            return self._solve(problem, init)
         # small programs: many small LAPACK calls per step, which a threaded BLAS slows down
         # (measured 0.11 s on one thread against 0.18 s on two at (300, 10, 30), and far worse
         # when other processes hold the cores)
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(limits=1, user_api="blas"):
-            return self._solve(problem)
+            return self._solve(problem, init)
 
-    def _solve(self, problem):
+    def _solve(self, problem, init=None):
         start = time.perf_counter()
         k0 = self._initial_size(problem)
         if k0 is None:
-            out = self._solve_program(problem, self.tol)
+            out = self._solve_program(problem, self.tol, init)
+            if init is not None and out["status"] != "optimal":
+                # a warm start that did not converge: the cold start's solve decides
+                cold = self._solve_program(problem, self.tol)
+                cold["n_iter"] += out["n_iter"]
+                cold["history"] = out["history"] + cold["history"]
+                out = cold
             lower = out["lower"]
         else:
             out = self._solve_working_set(problem, k0)
@@ -839,10 +923,13 @@ class InteriorPoint(Solver):
                 return rounded, float(value)
         return coef, objective
 
-    def _solve_program(self, problem, tol):
+    def _solve_program(self, problem, tol, init=None):
         """The interior-point iteration on ``problem`` to relative gap ``tol`` (a dict)."""
         prog = _Program(problem)
-        x, s_orth, s_soc, z_orth, z_soc = self._start(prog)
+        start = None if init is None else self._warm_start(prog, init)
+        if start is None:
+            start = self._start(prog)
+        x, s_orth, s_soc, z_orth, z_soc = start
         constrained = prog.O is not None
         tiny = np.finfo(float).tiny
         history = []
@@ -892,7 +979,7 @@ class InteriorPoint(Solver):
             coef = x[:, 1:].copy()
         else:
             _, coef, objective, violation = best
-        return {"status": status, "detail": detail, "n_iter": n_iter, "coef": coef,
+        return {"status": status, "detail": detail, "n_iter": n_iter, "coef": prog.lift(coef),
                 "objective": objective, "violation": violation, "lower": lower,
                 "history": history}
 
@@ -964,8 +1051,8 @@ class InteriorPoint(Solver):
         # predictor (affine scaling)
         rc_soc = -_soc_prod(lam_soc, lam_soc)
         rc_orth = -lam_orth * lam_orth if constrained else None
-        # (one refinement pass: this direction only sets sigma and the second-order correction)
-        dx, dso, dss, dzo, dzs = direction(rc_orth, rc_soc, 1)
+        # (no refinement: this direction only sets sigma and the second-order correction)
+        dx, dso, dss, dzo, dzs = direction(rc_orth, rc_soc, 0)
         alpha = min(1.0, max_step(dso, dss, dzo, dzs))
         dsdz = float((dss * dzs).sum()) + (float((dso * dzo).sum()) if constrained else 0.0)
         sigma = min(1.0, max(0.0, 1.0 - alpha + dsdz / mu_total * alpha**2)) ** _EXPON
