@@ -529,6 +529,12 @@ class InteriorPoint(Solver):
 
     name = "interior_point"
 
+    #: the Newton step takes the loss's gradient and Hessian at the predictions, the certificate
+    #: its conjugate; the cone form is the group-l1 norm's (checked by name: its second-order
+    #: cones are built in)
+    loss_needs = ("gradient", "hessian", "dual")
+    penalty_needs = ()
+
     def __init__(self, *, tol=1e-6, constraint_tol=1e-8, max_iter=100, working_set="auto",
                  max_rounds=20, verbose=False):
         if not (working_set is True or working_set is False or working_set == "auto"):
@@ -560,8 +566,7 @@ class InteriorPoint(Solver):
         return 8 * arrays + _HISTORY_BYTES_PER_ITER * self.max_iter
 
     # ------------------------------------------------------------------ checks
-    @staticmethod
-    def _unsupported(problem):
+    def _unsupported(self, problem):
         """Why this solver cannot take ``problem`` (a message), or None when it can."""
         if getattr(problem.block_operator(np.float64), "levels", ()):
             return (f"solver 'interior_point' supports ReLUProblem and GatedReLUProblem (two-layer "
@@ -574,10 +579,7 @@ class InteriorPoint(Solver):
             return (f"solver 'interior_point' needs lam > 0, got lam={problem.lam!r}: with lam = 0 "
                     "the cone variables t_b are unbounded and no dual bound can certify a gap; use "
                     "solver='fista' or a cvxpy solver, or a small positive lam.")
-        if problem.loss.name not in ("squared", "logistic"):
-            return (f"solver 'interior_point' supports the 'squared' and 'logistic' losses, got "
-                    f"{problem.loss!r}; use a cvxpy solver for it.")
-        return None
+        return self.unmet_needs(problem)
 
     def supports(self, problem):
         """Whether :meth:`solve` takes ``problem`` (``solver='auto'`` asks before picking it)."""
