@@ -259,7 +259,7 @@ def test_working_set_adds_missing_pattern():
     problem = make_problem(n=60, d=3, n_patterns=12, frac=0.02, seed=3)
     full = InteriorPoint(tol=1e-8, working_set=False).solve(problem)
     solver = InteriorPoint(tol=1e-8, working_set=True)
-    solver._initial_size = lambda problem: 1  # force a tiny start
+    solver._initial_size = lambda problem, init=None: 1  # force a tiny start
     ws = solver.solve(problem)
     rounds = ws.history[-1]["round"]
     assert rounds > 1
@@ -271,3 +271,32 @@ def test_working_set_adds_missing_pattern():
     assert ws.status == "optimal"
     assert abs(ws.objective - full.objective) <= ws.gap + full.gap + 1e-11 * abs(full.objective)
     assert ws.lower_bound <= full.objective + 1e-11 * abs(full.objective)
+
+
+def test_auto_works_around_an_init_that_uses_few_patterns():
+    """'auto' with an init using at most a quarter of the patterns (one class of a one-vs-rest fit
+    over shared patterns) solves over a working set seeded by it, warm-starting every round, and
+    reaches the whole program's optimum (certified on the whole program)."""
+    problem = make_problem(n=80, d=3, n_patterns=24, frac=0.05, seed=2)
+    full = InteriorPoint(tol=1e-8, working_set=False).solve(problem)
+    # a feasible init over 3 of the 24 patterns: the optimum of that restricted program
+    few = np.arange(3)
+    sub = ReLUProblem(problem.X, problem.y, problem.patterns.subset(few), lam=problem.lam)
+    sub_coef = InteriorPoint(tol=1e-8).solve(sub).coef
+    init = problem.zeros()
+    P = problem.patterns.n_patterns
+    for b, (p, sign) in enumerate(zip(sub.block_pattern, sub.block_sign)):
+        row = np.flatnonzero((problem.block_pattern == few[p]) & (problem.block_sign == sign))
+        init[row[0]] = sub_coef[b]
+    assert problem.constraint_violation(init) == 0.0
+    result = InteriorPoint(tol=1e-8).solve(problem, init=init)
+    assert "round" in result.history[-1]  # the working set was used
+    assert result.history[0]["working_set"] < P
+    assert result.status == "optimal"
+    assert abs(result.objective - full.objective) <= result.gap + full.gap + 1e-11 * abs(full.objective)
+    assert result.lower_bound <= full.objective + 1e-11 * abs(full.objective)
+    # started from the whole optimum: a working set only if it uses at most a quarter of them
+    used = np.unique(problem.block_pattern[np.linalg.norm(full.coef, axis=1) > 0]).size
+    dense = InteriorPoint(tol=1e-8).solve(problem, init=full.coef)
+    assert ("round" in dense.history[-1]) == (4 * used <= P)
+    assert abs(dense.objective - full.objective) <= dense.gap + full.gap + 1e-11 * abs(full.objective)

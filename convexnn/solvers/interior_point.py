@@ -69,6 +69,7 @@ _THREADED_SIZE = 1e7  # n * blocks * columns above which the solve keeps the BLA
 _WS_FLOPS = 1e10  # working_set=True: flops of one factorization of the first working set
 _WS_BYTES = 2 * 1024**3  # bytes of the Newton system: 'auto' uses a working set above it
 _WS_MIN = 10  # smallest first working set (patterns)
+_WS_INIT_FRACTION = 4  # 'auto': a working set around an init using at most 1/4 of the patterns
 _WARM_MU = 0.3  # warm start: total complementarity as a fraction of the start's objective
 _WARM_BLEND = 0.01  # warm start: weight of the cold start's gate directions added to init
 
@@ -696,7 +697,7 @@ class InteriorPoint(Solver):
             system = 2 * gd * gd + n * gd
         return 8 * (stack + system + 14 * n * n_groups * blocks_per_group)
 
-    def _initial_size(self, problem):
+    def _initial_size(self, problem, init=None):
         """Number of patterns of the first working set, or None to solve the whole program.
 
         'auto' uses a working set only when the Newton system of the whole program needs more than
@@ -716,7 +717,13 @@ class InteriorPoint(Solver):
                     and self._step_bytes(n, m, k, per) <= _WS_BYTES)
 
         if self.working_set == "auto" and self._step_bytes(n, m, P, per) <= _WS_BYTES:
-            return None
+            # it fits: a working set only around an init that uses few of the patterns (one
+            # class of a one-vs-rest fit over shared patterns, a column-generation round)
+            used = 0 if init is None else np.unique(
+                problem.block_pattern[np.linalg.norm(init, axis=1) > 0]).size
+            if init is None or used == 0 or used * _WS_INIT_FRACTION > P or P < 2 * _WS_MIN:
+                return None
+            return max(2 * used, _WS_MIN)
         k = 1
         while k < P and fits(k + 1):
             k += 1
@@ -741,8 +748,14 @@ class InteriorPoint(Solver):
         lower = np.clip(np.einsum("bj,bj->b", a, gates), 0.0, None)
         return lower, upper
 
-    def _solve_working_set(self, problem, k0):
-        """Working-set rounds (see the class docstring); a dict like :meth:`_solve_program`."""
+    def _solve_working_set(self, problem, k0, init=None):
+        """Working-set rounds (see the class docstring); a dict like :meth:`_solve_program`.
+
+        With a feasible ``init`` the first working set holds the patterns ``init`` uses and, up to
+        ``k0``, those with the largest oracle values at its predictions; every round then starts
+        next to the previous round's solution (:meth:`_warm_start`), so the rounds after the first
+        take few iterations.
+        """
         cls, lam, loss, y = type(problem), problem.lam, problem.loss, problem.y
         P = problem.patterns.n_patterns
         tiny = np.finfo(float).tiny
@@ -754,21 +767,29 @@ class InteriorPoint(Solver):
             np.maximum.at(best, problem.block_pattern, values)
             return best
 
-        # first working set: the patterns with the largest oracle values at the zero solution
-        z = -loss.gradient(problem.predict(problem.zeros()), y)
+        # first working set: the patterns with the largest oracle values at the start (the zero
+        # solution, or init, whose own patterns come first)
+        start = problem.zeros() if init is None else init
+        z = -loss.gradient(problem.predict(start), y)
         lower_b, upper_b = self._screen(problem, z)
-        rank = np.lexsort((-pattern_max(upper_b), -pattern_max(lower_b)))
-        working = np.sort(rank[:k0])
+        used = pattern_max(np.linalg.norm(start, axis=1)) > 0
+        rank = np.lexsort((-pattern_max(upper_b), -pattern_max(lower_b), ~used))
+        working = np.sort(rank[:max(k0, int(used.sum()))])
+        coef = None if init is None else start
         history, n_iter, sub_tol = [], 0, 0.5 * self.tol
         lower = -math.inf
         out = None
         for round_ in range(1, self.max_rounds + 1):
             sub = cls(problem.X, y, problem.patterns.subset(working), lam=lam, loss=loss)
-            res = self._solve_program(sub, sub_tol)
+            rows = [full_block[(int(working[int(p)]), float(sg))]
+                    for p, sg in zip(sub.block_pattern, sub.block_sign)]
+            sub_init = None if coef is None else coef[rows]
+            res = self._solve_program(sub, sub_tol, sub_init)
+            if sub_init is not None and res["status"] != "optimal":
+                res = self._solve_program(sub, sub_tol)  # the cold start decides
             n_iter += res["n_iter"]
             coef = problem.zeros()
-            for b, (p, sg) in enumerate(zip(sub.block_pattern, sub.block_sign)):
-                coef[full_block[(int(working[int(p)]), float(sg))]] = res["coef"][b]
+            coef[rows] = res["coef"]
             pred = problem.predict(coef)
             objective = problem.objective(coef)
             violation = problem.constraint_violation(coef)
@@ -848,7 +869,7 @@ class InteriorPoint(Solver):
 
     def _solve(self, problem, init=None):
         start = time.perf_counter()
-        k0 = self._initial_size(problem)
+        k0 = self._initial_size(problem, init)
         if k0 is None:
             out = self._solve_program(problem, self.tol, init)
             if init is not None and out["status"] != "optimal":
@@ -859,7 +880,7 @@ class InteriorPoint(Solver):
                 out = cold
             lower = out["lower"]
         else:
-            out = self._solve_working_set(problem, k0)
+            out = self._solve_working_set(problem, k0, init)
             lower = out["lower"]
         status, n_iter, coef, objective, violation = (
             out["status"], out["n_iter"], out["coef"], out["objective"], out["violation"])
