@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import expit
 
+from ..training import SGD, descend
 from ..validation import add_intercept, check_matrix, check_positive, check_random_state
 
 __all__ = [
@@ -420,34 +421,20 @@ def train_population(population, X, y, *, lam, loss="squared", learning_rate=0.5
     check_positive(temperature, "temperature", strict=False)
     n = X.shape[0]
     batch = n if batch_size is None else min(check_positive(batch_size, "batch_size", integer=True), n)
-    rng = check_random_state(random_state)
-    noise = np.sqrt(2.0 * learning_rate * temperature)
-    current = population
-    history = [current.objective(X, Y, lam, loss)]
-    epochs = range(n_epochs)
-    if verbose:
-        from tqdm.auto import tqdm
+    rng = check_random_state(random_state)  # one stream: minibatch order, then the noise of each step
+    optimizer = SGD(learning_rate, momentum=0.0, scales=population.step_scales(), temperature=temperature,
+                    random_state=rng)
 
-        epochs = tqdm(epochs, desc="mean-field training", unit="epoch")
-    for epoch in epochs:
-        order = rng.permutation(n) if batch < n else np.arange(n)
-        finite = True
-        for lo in range(0, n, batch):
-            idx = order[lo : lo + batch]
-            _, grads = current.objective_and_gradient(X[idx], Y[idx], lam, loss)
-            params = [
-                p - learning_rate * s * g
-                for p, s, g in zip(current.parameters(), current.step_scales(), grads)
-            ]
-            if noise > 0:
-                params = [p + noise * rng.standard_normal(p.shape) for p in params]
-            finite = all(np.all(np.isfinite(p)) for p in params)
-            if not finite:
-                break
-            current = current.with_parameters(params)
-        value = current.objective(X, Y, lam, loss) if finite else np.inf
-        if not np.isfinite(value):
-            logger.warning("mean-field training diverged at epoch %d; lower learning_rate", epoch + 1)
-            break
-        history.append(value)
-    return TrainingHistory(population=current, objective=history)
+    def evaluate(current, idx, gradient):
+        if idx is None and not gradient:
+            return current.objective(X, Y, lam, loss), None, None
+        Xb, Yb = (X, Y) if idx is None else (X[idx], Y[idx])
+        return (*current.objective_and_gradient(Xb, Yb, lam, loss), None)
+
+    run = descend(population, evaluate, n, optimizer=optimizer, max_rounds=n_epochs, batch_size=batch,
+                  random_state=rng, finite_steps=True, verbose=verbose, desc="mean-field training")
+    history = run.history
+    if run.status == "diverged" and len(history) > 1:
+        logger.warning("mean-field training diverged at epoch %d; lower learning_rate", len(history) - 1)
+        history = history[:-1]
+    return TrainingHistory(population=run.model, objective=history)
