@@ -34,8 +34,8 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import expit
 
+from ..losses import get_loss
 from ..training import SGD, descend
 from ..validation import add_intercept, check_matrix, check_positive, check_random_state
 
@@ -104,29 +104,26 @@ def _check_scaling(scaling):
 
 
 # --------------------------------------------------------------------------- losses
-def _squared(F, Y):
-    R = F - Y
-    n = F.shape[0]
-    return 0.5 * float(np.sum(R * R)) / n, R / n
-
-
-def _logistic(F, Y):
-    n = F.shape[0]
-    value = float(np.sum(np.logaddexp(0.0, -Y * F))) / n
-    return value, -Y * expit(-Y * F) / n
-
-
-_LOSSES = {"squared": _squared, "logistic": _logistic}
+#: the losses of :mod:`convexnn.losses` a population trains on, applied to each output column
+MULTI_LOSSES = ("squared", "logistic")
 
 
 def multi_loss(loss):
     """The function ``(F, Y) -> (value, dvalue/dF)`` of a loss name ('squared' or 'logistic').
 
-    ``value = (1/n) sum_k l(F_k, Y_k)`` with ``F``, ``Y`` of shape (n_samples, n_outputs).
+    ``value = (1/n) sum_k sum_c l(F_kc, Y_kc)`` with ``F``, ``Y`` of shape (n_samples, n_outputs):
+    the loss of :mod:`convexnn.losses` (mean scaling) summed over the output columns.
     """
-    if loss not in _LOSSES:
-        raise ValueError(f"loss must be one of {sorted(_LOSSES)}, got {loss!r}.")
-    return _LOSSES[loss]
+    if loss not in MULTI_LOSSES:
+        raise ValueError(f"loss must be one of {sorted(MULTI_LOSSES)}, got {loss!r}.")
+    base = get_loss(loss)
+
+    def value_and_gradient(F, Y):
+        columns = range(F.shape[1])
+        value = sum(base.value(F[:, c], Y[:, c]) for c in columns)
+        return value, np.column_stack([base.gradient(F[:, c], Y[:, c]) for c in columns])
+
+    return value_and_gradient
 
 
 def check_targets(y, n_samples, loss, name="y"):
