@@ -5,93 +5,23 @@ objective ``(1/|B|) sum_{k in B} l(f(x_k), y_k) + (lam/2) ||theta||^2`` is an un
 ``L_nc``. After every epoch the full ``L_nc`` is recorded; training stops when it has not improved by
 more than ``tol`` (relative) for ``n_iter_no_change`` epochs, or after ``max_epochs``.
 
-Optimizers are small objects with pure ``init(params) -> state`` and
-``step(params, grads, state) -> (params, state)``, so a notebook can step through them.
+The optimizers and the loop are those of :mod:`convexnn.training`, shared by every model the
+package trains by gradient; this module states the objective and the stopping rule.
 """
 
 import logging
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .losses import get_loss
 from .networks import TwoLayerNetwork
+from .training import SGD, Adam, descend, get_optimizer
 from .validation import check_matrix, check_positive, check_random_state, check_target
 
 __all__ = ["SGD", "Adam", "get_optimizer", "TrainingResult", "train"]
 
 logger = logging.getLogger(__name__)
-
-
-class SGD:
-    """Stochastic gradient descent with heavy-ball momentum.
-
-    Parameters
-    ----------
-    learning_rate : float, default=0.01
-    momentum : float, default=0.9
-        0 gives plain SGD.
-    """
-
-    def __init__(self, learning_rate=0.01, momentum=0.9):
-        self.learning_rate = check_positive(learning_rate, "learning_rate")
-        if not 0 <= momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}.")
-        self.momentum = momentum
-
-    def init(self, params):
-        return [np.zeros_like(p) for p in params]
-
-    def step(self, params, grads, state):
-        velocity = [self.momentum * v - self.learning_rate * g for v, g in zip(state, grads)]
-        return [p + v for p, v in zip(params, velocity)], velocity
-
-
-class Adam:
-    """Adam (Kingma & Ba, 2015) with bias correction.
-
-    Parameters
-    ----------
-    learning_rate : float, default=0.01
-    beta1, beta2 : float, default=0.9, 0.999
-    eps : float, default=1e-8
-    """
-
-    def __init__(self, learning_rate=0.01, beta1=0.9, beta2=0.999, eps=1e-8):
-        self.learning_rate = check_positive(learning_rate, "learning_rate")
-        for name, beta in (("beta1", beta1), ("beta2", beta2)):
-            if not 0 <= beta < 1:
-                raise ValueError(f"{name} must be in [0, 1), got {beta!r}.")
-        self.beta1, self.beta2 = beta1, beta2
-        self.eps = check_positive(eps, "eps")
-
-    def init(self, params):
-        return (0, [np.zeros_like(p) for p in params], [np.zeros_like(p) for p in params])
-
-    def step(self, params, grads, state):
-        t, m, v = state
-        t += 1
-        m = [self.beta1 * mi + (1 - self.beta1) * g for mi, g in zip(m, grads)]
-        v = [self.beta2 * vi + (1 - self.beta2) * g * g for vi, g in zip(v, grads)]
-        c1, c2 = 1 - self.beta1**t, 1 - self.beta2**t
-        new = [
-            p - self.learning_rate * (mi / c1) / (np.sqrt(vi / c2) + self.eps)
-            for p, mi, vi in zip(params, m, v)
-        ]
-        return new, (t, m, v)
-
-
-_OPTIMIZERS = {"sgd": SGD, "adam": Adam}
-
-
-def get_optimizer(optimizer="adam", learning_rate=0.01):
-    """An optimizer instance from a name ('sgd', 'adam') or an instance."""
-    if hasattr(optimizer, "init") and hasattr(optimizer, "step"):
-        return optimizer
-    if optimizer in _OPTIMIZERS:
-        return _OPTIMIZERS[optimizer](learning_rate=learning_rate)
-    raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)} or an instance, got {optimizer!r}.")
 
 
 @dataclass
@@ -186,53 +116,41 @@ def train(
     n = X.shape[0]
     batch_size = n if batch_size is None else min(check_positive(batch_size, "batch_size", integer=True), n)
     opt = get_optimizer(optimizer, learning_rate)
-    rng = check_random_state(random_state)
 
-    start = time.perf_counter()
-    params = network.parameters()
-    state = opt.init(params)
-    current = network
-    best_net, best = network, network.objective(X, y, lam, loss)
-    curve, stale, converged = [best], 0, False
-    epochs = range(max_epochs)
-    if verbose:
-        from tqdm.auto import tqdm
+    def evaluate(net, idx, gradient):
+        if idx is None and not gradient:
+            return net.objective(X, y, lam, loss), None, None
+        Xb, yb = (X, y) if idx is None else (X[idx], y[idx])
+        return (*net.objective_and_gradient(Xb, yb, lam, loss), None)
 
-        epochs = tqdm(epochs, desc="training", unit="epoch")
-    full_batch = batch_size >= n
-    # full batch: one pass gives the epoch's objective and the next step's gradient together
-    grads = current.objective_and_gradient(X, y, lam, loss)[1] if full_batch else None
-    for epoch in epochs:
-        if full_batch:
-            params, state = opt.step(params, grads, state)
-            current = current.with_parameters(params)
-            value, grads = current.objective_and_gradient(X, y, lam, loss)
-        else:
-            order = rng.permutation(n)
-            for lo in range(0, n, batch_size):
-                idx = order[lo : lo + batch_size]
-                _, step_grads = current.objective_and_gradient(X[idx], y[idx], lam, loss)
-                params, state = opt.step(params, step_grads, state)
-                current = current.with_parameters(params)
-            value = current.objective(X, y, lam, loss)
+    best = {"network": network, "value": None, "stale": 0}
+
+    def patience(epoch, net, value, aux):
+        # the best full objective so far; `stale` counts epochs without a relative improvement
+        if best["value"] is None:
+            best["value"] = value
+            return None
         if not np.isfinite(value):
-            logger.warning("training diverged at epoch %d; lower the learning rate", epoch + 1)
-            break
-        curve.append(value)
-        if value < best - tol * abs(best):
-            stale = 0
+            return "diverged"
+        if value < best["value"] - tol * abs(best["value"]):
+            best["stale"] = 0
         else:
-            stale += 1
-        if value < best:
-            best_net, best = current, value
-        if stale >= n_iter_no_change:
-            converged = True
-            break
+            best["stale"] += 1
+        if value < best["value"]:
+            best["network"], best["value"] = net, value
+        return "stopped" if best["stale"] >= n_iter_no_change else None
+
+    run = descend(network, evaluate, n, optimizer=opt, max_rounds=max_epochs, batch_size=batch_size,
+                  stop=patience, random_state=check_random_state(random_state), verbose=verbose)
+    curve = run.history
+    if run.status == "diverged" and len(curve) > 1:
+        logger.warning("training diverged at epoch %d; lower the learning rate", len(curve) - 1)
+        curve = curve[:-1]
     return TrainingResult(
-        network=best_net,
-        objective=best,
+        network=best["network"],
+        objective=best["value"],
         loss_curve=curve,
         n_epochs=len(curve) - 1,
-        converged=converged,
-        time=time.perf_counter() - start,
+        converged=run.status == "stopped",
+        time=run.time,
     )

@@ -34,8 +34,9 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import expit
 
+from ..losses import get_loss
+from ..training import SGD, descend
 from ..validation import add_intercept, check_matrix, check_positive, check_random_state
 
 __all__ = [
@@ -103,29 +104,26 @@ def _check_scaling(scaling):
 
 
 # --------------------------------------------------------------------------- losses
-def _squared(F, Y):
-    R = F - Y
-    n = F.shape[0]
-    return 0.5 * float(np.sum(R * R)) / n, R / n
-
-
-def _logistic(F, Y):
-    n = F.shape[0]
-    value = float(np.sum(np.logaddexp(0.0, -Y * F))) / n
-    return value, -Y * expit(-Y * F) / n
-
-
-_LOSSES = {"squared": _squared, "logistic": _logistic}
+#: the losses of :mod:`convexnn.losses` a population trains on, applied to each output column
+MULTI_LOSSES = ("squared", "logistic")
 
 
 def multi_loss(loss):
     """The function ``(F, Y) -> (value, dvalue/dF)`` of a loss name ('squared' or 'logistic').
 
-    ``value = (1/n) sum_k l(F_k, Y_k)`` with ``F``, ``Y`` of shape (n_samples, n_outputs).
+    ``value = (1/n) sum_k sum_c l(F_kc, Y_kc)`` with ``F``, ``Y`` of shape (n_samples, n_outputs):
+    the loss of :mod:`convexnn.losses` (mean scaling) summed over the output columns.
     """
-    if loss not in _LOSSES:
-        raise ValueError(f"loss must be one of {sorted(_LOSSES)}, got {loss!r}.")
-    return _LOSSES[loss]
+    if loss not in MULTI_LOSSES:
+        raise ValueError(f"loss must be one of {sorted(MULTI_LOSSES)}, got {loss!r}.")
+    base = get_loss(loss)
+
+    def value_and_gradient(F, Y):
+        columns = range(F.shape[1])
+        value = sum(base.value(F[:, c], Y[:, c]) for c in columns)
+        return value, np.column_stack([base.gradient(F[:, c], Y[:, c]) for c in columns])
+
+    return value_and_gradient
 
 
 def check_targets(y, n_samples, loss, name="y"):
@@ -420,34 +418,20 @@ def train_population(population, X, y, *, lam, loss="squared", learning_rate=0.5
     check_positive(temperature, "temperature", strict=False)
     n = X.shape[0]
     batch = n if batch_size is None else min(check_positive(batch_size, "batch_size", integer=True), n)
-    rng = check_random_state(random_state)
-    noise = np.sqrt(2.0 * learning_rate * temperature)
-    current = population
-    history = [current.objective(X, Y, lam, loss)]
-    epochs = range(n_epochs)
-    if verbose:
-        from tqdm.auto import tqdm
+    rng = check_random_state(random_state)  # one stream: minibatch order, then the noise of each step
+    optimizer = SGD(learning_rate, momentum=0.0, scales=population.step_scales(), temperature=temperature,
+                    random_state=rng)
 
-        epochs = tqdm(epochs, desc="mean-field training", unit="epoch")
-    for epoch in epochs:
-        order = rng.permutation(n) if batch < n else np.arange(n)
-        finite = True
-        for lo in range(0, n, batch):
-            idx = order[lo : lo + batch]
-            _, grads = current.objective_and_gradient(X[idx], Y[idx], lam, loss)
-            params = [
-                p - learning_rate * s * g
-                for p, s, g in zip(current.parameters(), current.step_scales(), grads)
-            ]
-            if noise > 0:
-                params = [p + noise * rng.standard_normal(p.shape) for p in params]
-            finite = all(np.all(np.isfinite(p)) for p in params)
-            if not finite:
-                break
-            current = current.with_parameters(params)
-        value = current.objective(X, Y, lam, loss) if finite else np.inf
-        if not np.isfinite(value):
-            logger.warning("mean-field training diverged at epoch %d; lower learning_rate", epoch + 1)
-            break
-        history.append(value)
-    return TrainingHistory(population=current, objective=history)
+    def evaluate(current, idx, gradient):
+        if idx is None and not gradient:
+            return current.objective(X, Y, lam, loss), None, None
+        Xb, Yb = (X, Y) if idx is None else (X[idx], Y[idx])
+        return (*current.objective_and_gradient(Xb, Yb, lam, loss), None)
+
+    run = descend(population, evaluate, n, optimizer=optimizer, max_rounds=n_epochs, batch_size=batch,
+                  random_state=rng, finite_steps=True, verbose=verbose, desc="mean-field training")
+    history = run.history
+    if run.status == "diverged" and len(history) > 1:
+        logger.warning("mean-field training diverged at epoch %d; lower learning_rate", len(history) - 1)
+        history = history[:-1]
+    return TrainingHistory(population=run.model, objective=history)

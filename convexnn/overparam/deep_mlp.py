@@ -22,17 +22,17 @@ variance lives (MATH.md, "Over-parameterization"):
 
 Training (:func:`train_deep`) minimizes ``(1/n) sum_k l(f(x_k), y_k) + (lam/2) ||theta||^2`` over the
 trained weights ``theta`` (the mean scaling of MATH.md) by full-batch gradient descent ('gd'),
-minibatch SGD ('sgd') or Adam ('adam'), reusing the optimizers of :mod:`convexnn.sgd`.
+minibatch SGD ('sgd') or Adam ('adam'), with the optimizers and the loop of
+:mod:`convexnn.training`.
 """
 
 import logging
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..losses import get_loss
-from ..sgd import SGD, Adam
+from ..training import descend, get_optimizer
 from ..validation import check_matrix, check_positive, check_random_state, check_target
 
 __all__ = [
@@ -374,16 +374,6 @@ class DeepTrainingResult:
     time: float = 0.0
 
 
-def _optimizer(optimizer, learning_rate):
-    if hasattr(optimizer, "init") and hasattr(optimizer, "step"):
-        return optimizer
-    if optimizer in ("gd", "sgd"):
-        return SGD(learning_rate=learning_rate, momentum=0.0)
-    if optimizer == "adam":
-        return Adam(learning_rate=learning_rate)
-    raise ValueError(f"optimizer must be 'gd', 'sgd', 'adam' or an optimizer instance, got {optimizer!r}.")
-
-
 def train_deep(
     network,
     X,
@@ -445,59 +435,52 @@ def train_deep(
     if optimizer == "gd" or batch_size is None:
         batch_size = n
     batch_size = min(check_positive(batch_size, "batch_size", integer=True), n)
-    opt = _optimizer(optimizer, learning_rate)
-    rng = check_random_state(random_state)
+    if optimizer in ("gd", "sgd"):
+        opt = get_optimizer("sgd", learning_rate, momentum=0.0)
+    elif optimizer == "adam" or hasattr(optimizer, "step"):
+        opt = get_optimizer(optimizer, learning_rate)
+    else:
+        raise ValueError(
+            f"optimizer must be 'gd', 'sgd', 'adam' or an optimizer instance, got {optimizer!r}."
+        )
     labels = bool(np.all(np.isin(y, (-1.0, 1.0))))
 
-    start = time.perf_counter()
-    params = network.parameters()
-    state = opt.init(params)
-    current = network
-    curve, accuracy, steps_to_fit, diverged = [], [], None, False
-    order, cursor = rng.permutation(n), 0
-    progress = None
-    if verbose:
-        from tqdm.auto import tqdm
+    def evaluate(net, idx, gradient):
+        if idx is None:
+            return net._evaluate(X, y, lam, loss, gradient=gradient)
+        return net._evaluate(X[idx], y[idx], lam, loss)
 
-        progress = tqdm(total=n_steps, desc="training", unit="step")
-    for step in range(n_steps + 1):
-        if batch_size == n:  # one pass gives the objective at this point and its gradient
-            value, grads, pred = current._evaluate(X, y, lam, loss, gradient=step < n_steps)
-        else:
-            value, _, pred = current._evaluate(X, y, lam, loss, gradient=False)
-        curve.append(value)
-        if labels:
+    accuracy, seen = [], {"fit": None, "start": None}
+    tiny = np.finfo(float).tiny
+
+    def rule(step, net, value, pred):
+        # accuracy, divergence against the initial objective, and the optional early stops
+        if step == 0:
+            seen["start"] = value
+        if labels and pred is not None:
             accuracy.append(float(np.mean(np.sign(pred) == y)))
-            if steps_to_fit is None and accuracy[-1] == 1.0:
-                steps_to_fit = step
-        if not np.isfinite(value) or value > DIVERGENCE_FACTOR * max(curve[0], np.finfo(float).tiny):
-            logger.info("training diverged at step %d; lower the learning rate", step)
-            diverged = True
-            break
-        if step == n_steps or (stop_at_fit and steps_to_fit is not None) or (
-            stop_below is not None and value < stop_below
-        ):
-            break
-        if batch_size < n:
-            if cursor + batch_size > n:
-                order, cursor = rng.permutation(n), 0
-            idx, cursor = order[cursor : cursor + batch_size], cursor + batch_size
-            grads = current._evaluate(X[idx], y[idx], lam, loss)[1]
-        params, state = opt.step(params, grads, state)
-        current = current.with_parameters(params)
-        if progress is not None:
-            progress.update(1)
-    if progress is not None:
-        progress.close()
+            if seen["fit"] is None and accuracy[-1] == 1.0:
+                seen["fit"] = step
+        if not np.isfinite(value) or value > DIVERGENCE_FACTOR * max(seen["start"], tiny):
+            return "diverged"
+        if (stop_at_fit and seen["fit"] is not None) or (stop_below is not None and value < stop_below):
+            return "stopped"
+        return None
+
+    run = descend(network, evaluate, n, optimizer=opt, max_rounds=n_steps, batch_size=batch_size,
+                  batches="stream", stop=rule, random_state=check_random_state(random_state),
+                  verbose=verbose, unit="step")
+    if run.status == "diverged":
+        logger.info("training diverged at step %d; lower the learning rate", len(run.history) - 1)
     return DeepTrainingResult(
-        network=current,
+        network=run.model,
         initial=network,
-        loss_curve=np.array(curve),
+        loss_curve=np.array(run.history),
         accuracy_curve=np.array(accuracy) if labels else None,
-        steps_to_fit=steps_to_fit,
-        n_steps=len(curve) - 1,
-        diverged=diverged,
-        time=time.perf_counter() - start,
+        steps_to_fit=seen["fit"],
+        n_steps=len(run.history) - 1,
+        diverged=run.status == "diverged",
+        time=run.time,
     )
 
 
