@@ -1,6 +1,5 @@
 """Tests for convexnn.estimators: scikit-learn conformance, agreement with the route, bad input."""
 
-import time
 import tracemalloc
 import warnings
 
@@ -308,17 +307,35 @@ def test_sparse_X_is_rejected_with_advice_to_densify(regression):
         est.predict(sp.csr_matrix(X))
 
 
-def test_too_large_a_request_fails_before_allocating(regression):
+def test_too_large_a_request_fails_before_allocating(regression, monkeypatch):
+    """Refused by the memory check before any work: counted, not timed."""
+    from convexnn.problems import ConvexProblem
+
     X, y = regression
+    calls = {"check_memory": 0, "sample_patterns": 0, "enumerate_patterns": 0, "problem": 0}
+
+    def counting(name, func):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return func(*args, **kwargs)
+        return wrapper
+
+    for name in ("check_memory", "sample_patterns", "enumerate_patterns"):
+        monkeypatch.setattr(estimators_module, name, counting(name, getattr(estimators_module, name)))
+    monkeypatch.setattr(ConvexProblem, "__init__", counting("problem", ConvexProblem.__init__))
     est = ConvexReLURegressor(n_patterns=10**9)
     tracemalloc.start()
-    start = time.perf_counter()
     with pytest.raises(MemoryError, match=r"GiB.*Turn down n_patterns"):
         est.fit(X, y)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert time.perf_counter() - start < 5 and peak < 50e6  # refused, nothing big allocated
+    # one memory check, and it refused: no pattern sampled, no program built, nothing big allocated
+    assert calls == {"check_memory": 1, "sample_patterns": 0, "enumerate_patterns": 0, "problem": 0}
+    assert peak < 50e6
     assert not hasattr(est, "coefs_")
+    # the counters see a fit that goes ahead: sampled and built once it passes the check
+    ConvexReLURegressor(n_patterns=4, pattern_search="sampled", random_state=0).fit(X, y)
+    assert calls["check_memory"] == 2 and calls["sample_patterns"] == 1 and calls["problem"] >= 1
 
 
 @pytest.mark.parametrize("name", ["NOT_A_SOLVER", "GUROBI"])
