@@ -70,8 +70,10 @@ def test_a_failing_solver_raises_solver_error_with_status(relu_problem, monkeypa
 
 
 def test_unknown_or_missing_solver_is_named():
-    with pytest.raises(ValueError, match="solver='NOPE' is not an installed cvxpy solver"):
+    with pytest.raises(ValueError, match="solver='NOPE' is not an installed cvxpy solver") as info:
         get_solver("NOPE")
+    assert "neither a native nor a cvxpy solver" in str(info.value)
+    assert "pip install" not in str(info.value)
     with pytest.raises(ValueError, match="tol must be finite and > 0"):
         CvxpySolver("SCS", tol=0.0)
     with pytest.raises(ValueError, match="solver must be a solver name"):
@@ -94,3 +96,43 @@ def test_regularization_path_reuses_the_program_and_matches_cold_solves(data_1d)
     assert top.n_active == 0
     with pytest.raises(ValueError, match="lams must be"):
         regularization_path(problem, [-1.0])
+
+
+# ------------------------------------------------------------------------ get_solver's error
+def _unknown_solver_error(name):
+    with pytest.raises(ValueError) as info:
+        get_solver(name)
+    return str(info.value)
+
+
+def test_get_solver_error_lists_every_valid_name():
+    import cvxpy as cp
+
+    message = _unknown_solver_error("NOT_A_SOLVER")
+    for native in ("'auto'", "'native'", "'fista'", "'admm'", "'augmented_lagrangian'",
+                   "'interior_point'", "'ipm'"):
+        assert native in message, native
+    for installed in cp.installed_solvers():
+        assert installed in message, installed
+    assert "\n" not in message
+
+
+def test_get_solver_error_suggests_a_close_name_and_no_package_for_a_typo():
+    message = _unknown_solver_error("CLARABLE")
+    assert "Did you mean 'CLARABEL'?" in message
+    assert "pip install" not in message and "clarable" not in message.lower().replace(
+        "solver='clarable'", "")
+    assert "Did you mean 'fista'?" in _unknown_solver_error("fsta")
+    assert "Did you mean 'interior_point'?" in _unknown_solver_error("interior-point")
+
+
+@pytest.mark.parametrize("name, package", [("MOSEK", "mosek"), ("GUROBI", "gurobipy"),
+                                           ("ECOS", "ecos"), ("SCIP", "pyscipopt")])
+def test_get_solver_error_names_the_real_package_of_a_missing_cvxpy_solver(name, package):
+    import cvxpy as cp
+
+    if name in cp.installed_solvers():
+        pytest.skip(f"{name} is installed here")
+    message = _unknown_solver_error(name)
+    assert f"{name} is a cvxpy solver: install it with 'pip install {package}'" in message
+    assert message.count("pip install") == 1

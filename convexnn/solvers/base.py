@@ -7,6 +7,8 @@ reads the declarations against the loss's and penalty's own (``provides``), and
 :meth:`Solver.check_needs` refuses with a message naming the missing method.
 """
 
+import re
+
 import numpy as np
 
 from ..losses import LOSS_CAPABILITIES
@@ -83,6 +85,13 @@ def get_solver(solver="SCS", **options):
         first-order pair alone (FISTA or the augmented Lagrangian).
     **options
         Passed to the solver's constructor (e.g. ``tol``, ``max_iter``, ``verbose``).
+
+    Raises
+    ------
+    ValueError
+        For a name that is neither native nor an installed cvxpy solver: the message lists every
+        valid name, suggests close matches, and names the pip package of a cvxpy solver that
+        exists but is not installed.
     """
     from .admm import ADMM
     from .augmented_lagrangian import AugmentedLagrangian
@@ -107,8 +116,57 @@ def get_solver(solver="SCS", **options):
     if isinstance(solver, str):
         if solver.lower() in native:
             return native[solver.lower()](**options)
+        import cvxpy as cp
+
+        if solver.upper() not in cp.installed_solvers():
+            raise ValueError(_unknown_solver_message(solver, native, cp.installed_solvers()))
         return CvxpySolver(solver, **options)
     raise ValueError(f"solver must be a solver name or a Solver instance, got {solver!r}.")
+
+
+def _unknown_solver_message(solver, native, installed):
+    """The error of :func:`get_solver` for a name that is neither native nor an installed cvxpy solver.
+
+    It lists every valid name, suggests close matches (``difflib``), and names a pip package only
+    for a cvxpy solver that exists but is not installed, taken from cvxpy's own install extras.
+    """
+    import difflib
+    import importlib.metadata
+
+    from cvxpy.settings import SOLVERS
+
+    installed = sorted(installed)
+    names = ", ".join(f"'{n}'" for n in native if n != "ipm")
+    message = (f"solver={solver!r} is not an installed cvxpy solver; installed: "
+               f"{', '.join(installed)}; native solvers: {names} (alias 'ipm'); names are "
+               "case-insensitive.")
+    name = solver.upper()
+    # the package behind cvxpy's install extra of the same name ("cvxpy[MOSEK]" -> Mosek)
+    normal = lambda text: re.sub(r"[-_.]+", "-", text).lower()  # noqa: E731 (PEP 503)
+    package = None
+    try:
+        for req in importlib.metadata.requires("cvxpy") or ():
+            extra = re.search(r"""extra\s*==\s*["']([^"']+)["']""", req)
+            if (extra and normal(extra.group(1)) == normal(name) and re.fullmatch(r"\w+", name)
+                    and normal(name) not in ("testing", "doc", "diffcp")):
+                package = re.split(r"[\s<>=~!;\[(]", req, maxsplit=1)[0].lower()
+                break
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover
+        pass
+    if name in SOLVERS or package is not None:
+        how = (f"install it with 'pip install {package}'" if package else
+               "see https://www.cvxpy.org/install/ for how to install it")
+        return f"{message} {name} is a cvxpy solver: {how}, or pick one of these."
+    # close matches among the usable names first, then among cvxpy's other solvers
+    close, lookup = [], {}
+    for candidates in (list(native) + installed, [s for s in SOLVERS if s not in installed]):
+        lookup = {c.upper(): c for c in candidates}
+        close = difflib.get_close_matches(name, list(lookup), n=3, cutoff=0.75)
+        if close:
+            break
+    if close:
+        return f"{message} Did you mean {' or '.join(repr(lookup[c]) for c in close)}?"
+    return f"{message} {solver!r} is neither a native nor a cvxpy solver."
 
 
 def solve(problem, solver="SCS", init=None, **options):
