@@ -2,40 +2,209 @@
 
 ``compare`` runs :func:`convexnn.compare.compare` on a bundled data set and prints the table,
 preceded by the command that produced it. ``lab <experiment>`` runs one experiment of
-:mod:`convexnn.overparam.experiments` and writes its CSV and PNG.
+:mod:`convexnn.overparam.experiments`, prints its rows and a summary table, and writes its CSV and
+PNG.
+
+Help texts are plain text (this docstring is not shown); every option states its default. Bad input
+(an unknown solver, a negative count, an option that does not apply to an experiment) exits with
+status 2 and a one-line ``usage``-style error, as argparse does for its own checks.
 """
 
 import argparse
+import inspect
+import math
+import re
 import sys
+import textwrap
 
-__all__ = ["main"]
+__all__ = ["main", "format_summary"]
+
+DESCRIPTION = ("Train ReLU networks by convex optimization: compare the convex solution with "
+               "SGD/Adam, or run the over-parameterization lab.")
 
 
+_WIDTH = 88
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the line breaks of descriptions and epilogs (they are wrapped here, by textwrap)."""
+
+    def __init__(self, prog):
+        super().__init__(prog, max_help_position=30, width=_WIDTH)
+
+
+def _fill(text):
+    return textwrap.fill(text, _WIDTH - 2)
+
+
+class _UsageError(SystemExit):
+    """Exit status 2 after an argparse-style error; ``str()`` is the message itself."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.code = 2
+
+
+def _usage_error(parser, message):
+    """Print ``usage`` and ``<prog>: error: message`` to stderr, then exit with status 2."""
+    parser.print_usage(sys.stderr)
+    print(f"{parser.prog}: error: {message}", file=sys.stderr)
+    raise _UsageError(message)
+
+
+# ---------------------------------------------------------------------------------- argument types
+def _count(text):
+    """An integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
+def _real(strict):
+    def convert(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid float value: {text!r}") from None
+        if not math.isfinite(value) or (value <= 0 if strict else value < 0):
+            raise argparse.ArgumentTypeError(
+                f"must be a finite number {'> 0' if strict else '>= 0'}, got {text!r}")
+        return value
+    return convert
+
+
+def _seed(text):
+    """An integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return value
+
+
+def _widths(text):
+    """Comma-separated integers >= 1."""
+    try:
+        widths = [int(w) for w in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be comma-separated integers, e.g. 64,256,1024; got {text!r}") from None
+    if any(w < 1 for w in widths):
+        raise argparse.ArgumentTypeError(f"widths must be >= 1, got {text!r}")
+    return widths
+
+
+def _solver(text):
+    """A solver name that :func:`convexnn.solvers.get_solver` accepts (checked before any work)."""
+    from .solvers import get_solver
+
+    try:
+        get_solver(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+# ---------------------------------------------------------------------------------- parsers
 def _parser():
-    parser = argparse.ArgumentParser(prog="convexnn", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="convexnn", description=_fill(DESCRIPTION),
+                                     formatter_class=_HelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True,
+                                title="commands", help="run 'convexnn <command> --help' for its options")
+    _compare_parser(sub)
+    _lab_parser(sub)
+    return parser
+
+
+def _compare_parser(sub):
     cmp_ = sub.add_parser(
         "compare",
         help="convex training against SGD/Adam on a bundled data set",
-        description="Solve the convex program, map it to a network, train SGD/Adam runs of the "
-        "same width on the same objective, and print a table of objective, errors, neurons, time.",
+        formatter_class=_HelpFormatter,
+        description=_fill(
+            "Solve the convex program over sampled activation patterns, map its solution to a "
+            "network, train SGD/Adam runs of the same width on the same objective, and print a "
+            "table of objective, train and test error, active neurons and time. The objective is "
+            "the mean squared loss / 2 + (alpha/2) ||weights||^2."),
     )
-    cmp_.add_argument("--dataset", default="diabetes", choices=["diabetes", "teacher"])
-    cmp_.add_argument("--alpha", type=float, default=1e-2, help="regularization strength (lam)")
-    cmp_.add_argument("--n-patterns", type=int, default=100, help="sampled activation patterns")
-    cmp_.add_argument("--formulation", default="relu", choices=["relu", "gated"])
-    cmp_.add_argument("--solver", default="auto",
-                      help="'auto' (native, certified), another native solver or a cvxpy solver name "
-                           "(SCS, CLARABEL, ...)")
-    cmp_.add_argument("--runs", type=int, default=5, help="number of SGD/Adam runs")
-    cmp_.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
-    cmp_.add_argument("--learning-rate", type=float, default=1e-2)
-    cmp_.add_argument("--epochs", type=int, default=500, help="maximum epochs per run")
-    cmp_.add_argument("--batch-size", type=int, default=32)
-    cmp_.add_argument("--seed", type=int, default=0)
-    cmp_.add_argument("--csv", help="also write the table to this CSV file")
-    _lab_parser(sub)
-    return parser
+    cmp_.set_defaults(subparser=cmp_)
+    cmp_.add_argument("--dataset", default="diabetes", choices=["diabetes", "teacher"],
+                      help="diabetes: scikit-learn's bundled regression set; teacher: 500 samples "
+                           "from a random 10-5-1 ReLU network (default: %(default)s)")
+    cmp_.add_argument("--alpha", type=_real(strict=False), default=1e-2, metavar="ALPHA",
+                      help="regularization strength (lam) of both problems, >= 0 "
+                           "(default: %(default)g)")
+    cmp_.add_argument("--n-patterns", type=_count, default=100, metavar="N",
+                      help="number of activation patterns of the convex program "
+                           "(default: %(default)s)")
+    cmp_.add_argument("--formulation", default="relu", choices=["relu", "gated"],
+                      help="relu: the exact ReLU program (cone constraints); gated: the gated ReLU "
+                           "program (no constraints); the SGD runs train the same family "
+                           "(default: %(default)s)")
+    cmp_.add_argument("--solver", type=_solver, default="auto", metavar="NAME",
+                      help="'auto' (native, certified), another native solver (native, fista, "
+                           "augmented_lagrangian, admm, interior_point) or an installed cvxpy solver "
+                           "(SCS, CLARABEL, ...) (default: %(default)s)")
+    cmp_.add_argument("--runs", type=_count, default=5, metavar="N",
+                      help="number of SGD/Adam runs, seeds SEED, SEED+1, ... "
+                           "(default: %(default)s)")
+    cmp_.add_argument("--optimizer", default="adam", choices=["adam", "sgd"],
+                      help="optimizer of the runs (default: %(default)s)")
+    cmp_.add_argument("--learning-rate", type=_real(strict=True), default=1e-2, metavar="LR",
+                      help="step size of the runs (default: %(default)g)")
+    cmp_.add_argument("--epochs", type=_count, default=500, metavar="N",
+                      help="maximum epochs per run (default: %(default)s)")
+    cmp_.add_argument("--batch-size", type=_count, default=32, metavar="N",
+                      help="minibatch size of the runs (default: %(default)s)")
+    cmp_.add_argument("--seed", type=_seed, default=0,
+                      help="seed of the data split, the patterns and the first run "
+                           "(default: %(default)s)")
+    cmp_.add_argument("--csv", metavar="PATH",
+                      help="also write the table to this CSV file (default: no file)")
+
+
+def _plain(text):
+    """reST inline markup of a docstring line as plain text."""
+    text = re.sub(r":\w+:`~?([^`]+)`", r"\1", text)
+    return text.replace("``", "")
+
+
+# options of ``lab`` and the experiment parameter each one sets
+_LAB_OPTIONS = {"widths": "--widths", "seeds": "--seeds", "n_samples": "--n-samples",
+                "depth": "--depth", "parameterization": "--parameterization",
+                "parameterizations": "--parameterization"}
+
+
+def _defaults(run):
+    """``--option value`` for each lab option the experiment takes, with its default."""
+    shown = []
+    for name, param in inspect.signature(run).parameters.items():
+        if name not in _LAB_OPTIONS:
+            continue
+        value = param.default
+        if isinstance(value, (tuple, list)):
+            value = ",".join(str(v) for v in value)
+        shown.append(f"{_LAB_OPTIONS[name]} {value}")
+    return " ".join(shown)
+
+
+def _lab_epilog(experiments):
+    lines = ["experiments (what each measures, and its defaults):"]
+    for name in sorted(experiments):
+        run = experiments[name]
+        summary = _plain(run.__doc__.strip().splitlines()[0]) if run.__doc__ else ""
+        lines.append(f"  {name}")
+        lines.append(textwrap.fill(summary, _WIDTH - 2, initial_indent=" " * 4,
+                                   subsequent_indent=" " * 4))
+        lines.append(textwrap.fill("defaults: " + _defaults(run), _WIDTH - 2,
+                                   initial_indent=" " * 4, subsequent_indent=" " * 6))
+    return "\n".join(lines)
 
 
 def _lab_parser(sub):
@@ -44,21 +213,84 @@ def _lab_parser(sub):
     lab = sub.add_parser(
         "lab",
         help="over-parameterization experiments on wide deep ReLU networks",
-        description="Run one experiment of convexnn.overparam over widths and seeds, print its "
-        "table and write <experiment>.csv and <experiment>.png to --output-dir.",
+        formatter_class=_HelpFormatter,
+        description=_fill(
+            "Run one experiment of convexnn.overparam over widths and seeds, print its rows and a "
+            "summary table, and write <experiment>.csv and <experiment>.png to --output-dir. "
+            "Options left out take the experiment's own defaults, listed below."),
+        epilog=_lab_epilog(EXPERIMENTS),
     )
-    lab.add_argument("experiment", choices=sorted(EXPERIMENTS))
-    lab.add_argument("--widths", help="comma-separated widths, e.g. 64,256,1024")
-    lab.add_argument("--seeds", type=int, help="number of seeds")
-    lab.add_argument("--n-samples", type=int)
-    lab.add_argument("--depth", type=int, help="hidden layers (not for convex_gap)")
-    lab.add_argument("--parameterization", choices=["ntk", "standard", "allen_zhu"])
-    lab.add_argument("--output-dir", default=".", help="where to write the CSV and PNG")
-    lab.add_argument("--verbose", action="store_true", help="show a progress bar")
+    lab.set_defaults(subparser=lab)
+    per_experiment = "(default: the experiment's, see below)"
+    lab.add_argument("experiment", choices=sorted(EXPERIMENTS),
+                     help="which experiment to run (see below)")
+    lab.add_argument("--widths", type=_widths, metavar="W1,W2,...",
+                     help=f"comma-separated widths, e.g. 64,256,1024 {per_experiment}")
+    lab.add_argument("--seeds", type=_count, metavar="N",
+                     help=f"number of seeds (0..N-1) per width {per_experiment}")
+    lab.add_argument("--n-samples", type=_count, metavar="N",
+                     help=f"training points on the unit sphere {per_experiment}")
+    lab.add_argument("--depth", type=_count, metavar="N",
+                     help=f"hidden layers; not for convex_gap {per_experiment}")
+    lab.add_argument("--parameterization", choices=["ntk", "standard", "allen_zhu"],
+                     help=f"scaling of the initialization and layers; not for convex_gap "
+                          f"{per_experiment}")
+    lab.add_argument("--output-dir", default=".", metavar="DIR",
+                     help="where to write the CSV and PNG (default: the current directory)")
+    lab.add_argument("--verbose", action="store_true",
+                     help="show a progress bar (default: off)")
+
+
+# ---------------------------------------------------------------------------------- lab
+def _value(value, digits=4):
+    """One cell of the summary table."""
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_value(v, digits) for v in value)
+    if value is None:
+        return "-"
+    return str(value)
+
+
+def format_summary(meta, *, digits=4, skip=("curves",)):
+    """The derived figures of a lab table (``Table.meta``) as a two-column text table.
+
+    Parameters
+    ----------
+    meta : dict
+        Figure name -> value (number, string, sequence, or a dict of such, shown one row per key
+        as ``name[key]``).
+    digits : int, default=4
+        Significant digits of floats.
+    skip : tuple of str, default=('curves',)
+        Keys not shown (the curves are plotted, not printed).
+
+    Returns
+    -------
+    str
+    """
+    rows = []
+    for key, value in meta.items():
+        if key in skip:
+            continue
+        if isinstance(value, dict):
+            rows.extend((f"{key}[{k}]", _value(v, digits)) for k, v in value.items())
+        else:
+            rows.append((key, _value(value, digits)))
+    head = ("summary", "value")
+    left = max(len(r[0]) for r in [head] + rows)
+    right = max(len(r[1]) for r in [head] + rows)
+    lines = [f"{head[0].ljust(left)}  {head[1]}", "-" * (left + 2 + right)]
+    lines += [f"{name.ljust(left)}  {value}" for name, value in rows]
+    return "\n".join(lines)
 
 
 def _lab(args, shown):
-    import inspect
     import pathlib
 
     from .overparam import plot
@@ -66,14 +298,18 @@ def _lab(args, shown):
 
     run = EXPERIMENTS[args.experiment]
     given = {
-        "widths": None if args.widths is None else [int(w) for w in args.widths.split(",")],
-        "seeds": args.seeds, "n_samples": args.n_samples, "depth": args.depth,
-        "parameterization": args.parameterization,
+        "widths": args.widths, "seeds": args.seeds, "n_samples": args.n_samples,
+        "depth": args.depth, "parameterization": args.parameterization,
     }
     accepted = inspect.signature(run).parameters
     for name, value in given.items():
-        if value is not None and name not in accepted:
-            raise SystemExit(f"convexnn lab {args.experiment}: --{name.replace('_', '-')} does not apply.")
+        if value is None or name in accepted:
+            continue
+        if name == "parameterization" and "parameterizations" in accepted:
+            continue
+        takes = sorted({_LAB_OPTIONS[n] for n in accepted if n in _LAB_OPTIONS})
+        _usage_error(args.subparser, f"--{name.replace('_', '-')} does not apply to "
+                                     f"{args.experiment} (it takes {', '.join(takes)})")
     if args.parameterization is not None and "parameterizations" in accepted:
         given["parameterizations"] = (args.parameterization,)
     kwargs = {k: v for k, v in given.items() if v is not None and k in accepted}
@@ -82,7 +318,8 @@ def _lab(args, shown):
     out.mkdir(parents=True, exist_ok=True)
     print(f"$ convexnn {shown}")
     print(table)
-    print({k: v for k, v in table.meta.items() if k != "curves"})
+    print()
+    print(format_summary(table.meta))
     table.to_csv(out / f"{args.experiment}.csv")
     try:
         import matplotlib
@@ -94,6 +331,7 @@ def _lab(args, shown):
     return 0
 
 
+# ---------------------------------------------------------------------------------- main
 def main(argv=None):
     """Entry point of the ``convexnn`` console script."""
     args = _parser().parse_args(argv)

@@ -64,6 +64,63 @@ def test_lab_help_lists_the_experiments_and_options(capsys):
         assert option in out, option
 
 
+def _subparsers():
+    from convexnn.cli import _parser
+
+    parser = _parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    return parser, sub.choices
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["compare", "--help"], ["lab", "--help"]])
+def test_help_is_plain_text(capsys, argv):
+    with pytest.raises(SystemExit):
+        main(argv)
+    out = capsys.readouterr().out
+    for markup in ("``", ":class:", ":func:", ":mod:", ":meth:", ":data:", "MATH.md"):
+        assert markup not in out, (markup, out)
+
+
+@pytest.mark.parametrize("command", ["compare", "lab"])
+def test_every_option_is_explained_and_states_its_default(capsys, command):
+    _, commands = _subparsers()
+    actions = [a for a in commands[command]._actions if a.dest not in ("help", "subparser")]
+    assert actions
+    for action in actions:
+        assert action.help, action.dest
+        if action.option_strings:  # every option says what it defaults to
+            assert "(default: " in action.help, action.dest
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = " ".join(capsys.readouterr().out.split())  # undo the wrapping
+    assert out.count("(default: ") == len([a for a in actions if a.option_strings])
+
+
+def test_compare_help_shows_the_default_values(capsys):
+    with pytest.raises(SystemExit):
+        main(["compare", "--help"])
+    out = " ".join(capsys.readouterr().out.split())  # undo the wrapping
+    for shown in ("(default: diabetes)", "(default: 0.01)", "(default: 100)", "(default: relu)",
+                  "(default: auto)", "(default: 5)", "(default: adam)", "(default: 500)",
+                  "(default: 32)", "(default: 0)", "(default: no file)"):
+        assert shown in out, shown
+
+
+def test_lab_help_lists_each_experiments_defaults(capsys):
+    import inspect
+
+    from convexnn.overparam.experiments import EXPERIMENTS
+
+    with pytest.raises(SystemExit):
+        main(["lab", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for name, run in EXPERIMENTS.items():
+        widths = ",".join(map(str, inspect.signature(run).parameters["widths"].default))
+        assert f"{name} " in out and f"--widths {widths}" in out, name
+    assert "(default: the experiment's, see below)" in out
+    assert "defaults: --widths 2,4,8,16,32,64 --seeds 3 --n-samples 20 lazy" in out
+
+
 # ------------------------------------------------------------------------------ errors
 def test_no_subcommand_exits_2_with_usage(capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -96,21 +153,121 @@ def test_bad_arguments_exit_2_naming_the_argument(capsys, argv, message):
     assert re.search(message, err), err
 
 
-def test_unknown_solver_exits_nonzero_naming_it_and_the_installed_ones():
+def test_unknown_solver_exits_2_with_a_one_line_error_naming_every_valid_name():
+    import cvxpy as cp
+
     proc = run_module(*TINY, "--solver", "NOT_A_SOLVER")
-    assert proc.returncode != 0
-    # the last line of stderr is the message (raised as a ValueError from get_solver)
-    last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("ValueError: solver='NOT_A_SOLVER' is not an installed cvxpy solver; "
-                           "installed: ")
-    assert "CLARABEL" in last
-    assert "convex gated" not in proc.stdout  # no table was printed
+    assert proc.returncode == 2 and proc.stdout == ""  # refused before any work
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines[0].startswith("usage: convexnn compare")
+    error = lines[-1]
+    assert error.startswith("convexnn compare: error: argument --solver: solver='NOT_A_SOLVER' is "
+                            "not an installed cvxpy solver; installed: ")
+    for name in ["'auto'", "'native'", "'fista'", "'admm'", "'augmented_lagrangian'",
+                 "'interior_point'"] + cp.installed_solvers():
+        assert name in error, name
+    assert "pip install" not in error
 
 
-def test_lab_option_that_does_not_apply_is_refused(tmp_path):
-    with pytest.raises(SystemExit, match=r"^convexnn lab convex_gap: --depth does not apply\.$"):
+def test_solver_typo_suggests_the_close_name_and_no_package(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(TINY + ["--solver", "CLARABLE"])
+    assert exit_info.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "Did you mean 'CLARABEL'?" in err and "pip install" not in err
+
+
+def test_missing_cvxpy_solver_names_its_real_package(capsys):
+    import cvxpy as cp
+
+    name, package = next(((n, p) for n, p in [("MOSEK", "mosek"), ("GUROBI", "gurobipy")]
+                          if n not in cp.installed_solvers()), (None, None))
+    if name is None:
+        pytest.skip("MOSEK and GUROBI are both installed here")
+    with pytest.raises(SystemExit) as exit_info:
+        main(TINY + ["--solver", name])
+    assert exit_info.value.code == 2
+    assert f"install it with 'pip install {package}'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("solver", ["auto", "fista", "IPM", "clarabel", "SCS"])
+def test_valid_solver_names_pass_the_check(solver):
+    from convexnn.cli import _parser
+
+    assert _parser().parse_args(["compare", "--solver", solver]).solver == solver
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["compare", "--runs", "0"], r"argument --runs: must be an integer >= 1, got '0'"),
+        (["compare", "--n-patterns", "-3"], r"argument --n-patterns: must be an integer >= 1"),
+        (["compare", "--alpha", "-1"], r"argument --alpha: must be a finite number >= 0"),
+        (["compare", "--learning-rate", "0"], r"argument --learning-rate: must be a finite number > 0"),
+        (["compare", "--seed", "-1"], r"argument --seed: must be an integer >= 0"),
+        (["lab", "ntk_init", "--widths", "4,x"], r"argument --widths: must be comma-separated"),
+        (["lab", "ntk_init", "--widths", "0,4"], r"argument --widths: widths must be >= 1"),
+        (["lab", "ntk_init", "--seeds", "0"], r"argument --seeds: must be an integer >= 1"),
+    ],
+)
+def test_bad_values_exit_2_before_any_work(capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("usage: convexnn")
+    assert re.search(message, err.strip().splitlines()[-1]), err
+
+
+def test_lab_option_that_does_not_apply_is_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
         main(["lab", "convex_gap", "--depth", "3", "--output-dir", str(tmp_path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: convexnn lab")
+    assert err.strip().splitlines()[-1] == ("convexnn lab: error: --depth does not apply to "
+                                            "convex_gap (it takes --n-samples, --seeds, --widths)")
     assert list(tmp_path.iterdir()) == []  # refused before running or writing anything
+
+
+def test_lab_refusal_exits_2_from_the_command_line(tmp_path):
+    proc = run_module("lab", "convex_gap", "--parameterization", "ntk", "--output-dir", str(tmp_path))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        "convexnn lab: error: --parameterization does not apply to convex_gap")
+
+
+# ------------------------------------------------------------------------------ lab summary
+def test_format_summary_is_a_two_column_table():
+    import numpy as np
+
+    from convexnn.cli import format_summary
+
+    text = format_summary({"depth": 3, "parameterization": "ntk", "error_slope": np.float64(-0.51234567),
+                           "widths": (64, 256), "best": {"ntk": [0.1, 0.01]}, "none": None,
+                           "curves": {64: [1.0, 0.5]}})
+    lines = text.splitlines()
+    assert lines[0].split() == ["summary", "value"] and set(lines[1]) == {"-"}
+    assert [line.split(None, 1) for line in lines[2:]] == [
+        ["depth", "3"], ["parameterization", "ntk"], ["error_slope", "-0.5123"],
+        ["widths", "64, 256"], ["best[ntk]", "0.1, 0.01"], ["none", "-"]]
+    assert len({line.index(line.split()[1]) for line in lines[2:]}) == 1  # one aligned column
+    assert "curves" not in text and "{" not in text
+
+
+def test_lab_prints_its_summary_as_a_table(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    argv = ["lab", "ntk_init", "--widths", "4,8", "--seeds", "1", "--n-samples", "4", "--depth", "1",
+            "--output-dir", str(tmp_path)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "{" not in out and "}" not in out  # no raw dict
+    lines = out.splitlines()
+    start = lines.index(next(line for line in lines if line.split() == ["summary", "value"]))
+    rows = dict(line.split(None, 1) for line in lines[start + 2:start + 6])
+    assert rows["depth"] == "1" and rows["parameterization"] == "ntk" and rows["n_samples"] == "4"
+    assert float(rows["error_slope"]) < 0
 
 
 # ------------------------------------------------------------------------------ a tiny run
