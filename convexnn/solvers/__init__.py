@@ -11,10 +11,11 @@ from ``problem.has_constraints``. All certify their stopping point with a dualit
 
 from .admm import ADMM
 from .augmented_lagrangian import AugmentedLagrangian
-from .base import Solver, get_solver, regularization_path, solve
+from .base import Solver
 from .cvxpy_solver import CvxpySolver
 from .fista import FISTA
 from .interior_point import InteriorPoint
+from .registry import get_solver, regularization_path, solve
 from .native import (
     AutoSolver,
     NativeSolver,

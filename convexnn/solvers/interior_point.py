@@ -363,7 +363,7 @@ class _Program:
 
     def factor(self, scaling, h):
         """Factor ``M + K^T diag(h) K`` (see the module docstring); returns the factor dict."""
-        B, m, d, n = self.B, self.m, self.d, self.n
+        d, n = self.d, self.n
         winv_soc = _soc_inverse_matrix(scaling["wbar"], scaling["eta"])
         if self.O is None:
             R = np.linalg.qr(winv_soc, mode="r")
