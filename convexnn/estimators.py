@@ -21,10 +21,7 @@ Persistence: instances pickle; :meth:`~_ConvexReLUBase.save` and :func:`convexnn
 write and read a plain ``.npz`` file that executes no code when loaded.
 """
 
-import dataclasses
 import logging
-import math
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -32,24 +29,26 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_co
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .candidates import all_patterns, pattern_count
+from .certificates import certify
 from .memory import check_memory
-from .networks import from_convex
-from .certificates import (
-    _all_patterns,
-    _dual_point,
-    _extend,
-    _pattern_scores,
-    candidate_patterns,
-    certify,
-    pattern_count,
-)
+from .networks import GatedReLUNetwork, ReLUNetwork, from_convex
 from .patterns import ActivationPatterns, enumerate_patterns, sample_patterns
 from .problems import GatedReLUProblem, ReLUProblem
-from .results import SolveResult, SolverError
+from .search import (
+    adam_embeddings,
+    extend,
+    grow_patterns,
+    objective_curve,
+    seed_of,
+    sgd_schedule,
+    solve_outputs,
+)
 from .solvers import get_solver
 from .solvers import regularization_path as _solver_path
+from .solvers.guard import Guarded
 
 __all__ = ["ConvexReLURegressor", "ConvexReLUClassifier"]
 
@@ -168,42 +167,30 @@ class _ConvexReLUBase(BaseEstimator):
 
     def _sgd_programs(self, X, targets):
         """The 'sgd' start: Adam-trained networks (one per output, the ``n_patterns`` budget split
-        among the outputs), each embedded in the convex program over its own patterns.
+        among the outputs), each embedded in the convex program over its own patterns
+        (:func:`convexnn.search.adam_embeddings`).
 
         Returns the problems over the union of those patterns and, per output, the embedded point
         moved into it: feasible, with the network's predictions and a convex objective at most the
         network's ``L_nc`` (MATH.md). Sets ``sgd_objective_``, the networks' summed ``L_nc``.
         """
-        from .networks import ReLUNetwork
-        from .sgd import train
-
         width = max(1, self.n_patterns // targets.shape[1])
-        embedded, patterns, sgd_objective = [], None, 0.0
-        for c, target in enumerate(targets.T):
-            seed = None if self.random_state is None else _seed(self.random_state) + c
-            network = ReLUNetwork.random(
+        embedded, self.sgd_objective_ = adam_embeddings(
+            X, targets, self.alpha, self._loss,
+            lambda seed: ReLUNetwork.random(
                 X.shape[1], width, fit_intercept=self.fit_intercept, random_state=seed
-            )
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                trained = train(
-                    network, X, target, lam=self.alpha, loss=self._loss, random_state=seed,
-                    **_sgd_schedule(X.shape[0]),
-                )
-            sgd_objective += trained.objective
-            try:
-                problem, coef = trained.network.to_convex(X, target, self.alpha, loss=self._loss)
-            except ValueError:  # no neuron active on X: the zero network, nothing to embed
-                continue
-            embedded.append((problem, coef, c))
+            ),
+            random_state=self.random_state, **sgd_schedule(X.shape[0]),
+        )
+        patterns = None
+        for _, problem, _ in embedded:
             patterns = problem.patterns if patterns is None else patterns.union(problem.patterns)
         if patterns is None:  # every Adam network died: fall back to sampled patterns
             patterns = self._patterns(X, targets, "sampled")
-        self.sgd_objective_ = float(sgd_objective)
         problems = self._problems(X, targets, patterns, self.alpha)
         init = [problem.zeros() for problem in problems]
-        for problem, coef, c in embedded:
-            init[c] = _extend(problem, coef, problems[c])
+        for c, problem, coef in embedded:
+            init[c] = extend(problem, coef, problems[c])
         return problems, init
 
     def _problems(self, X, targets, patterns, alpha):
@@ -219,78 +206,58 @@ class _ConvexReLUBase(BaseEstimator):
             return tqdm(iterable, desc=desc)
         return iterable
 
-    def _solve(self, solver, problems, init, no_worse=False):
-        """Solve each output's program (from ``init[c]`` where its shape fits).
-
-        With ``no_worse`` the starts are feasible points and a solver result that is not better
-        than its start (:func:`_no_worse`) is replaced by the start.
-        """
-        results = []
-        for c, problem in enumerate(self._progress(problems, "outputs")):
-            start = None
-            if init is not None and c < len(init) and init[c].shape == problem.coef_shape:
-                start = init[c]
-            result = _zero_target_result(problem, solver)
-            if result is None:
-                result = solver.solve(problem, init=start)
-                if no_worse and start is not None:
-                    result = _no_worse(problem, result, start)
-            results.append(result)
-            logger.info("output %d: %s, objective %.6g", c, result.status, result.objective)
+    def _solve(self, solver, problems, init, keep_start=False):
+        """Solve each output's program (from ``init[c]`` where its shape fits) through
+        :class:`~convexnn.solvers.guard.Guarded`; with ``keep_start`` the starts are feasible and
+        a result that is not better than its start is replaced by the start. The results are
+        recorded for ``objective_curve_``."""
+        results = solve_outputs(
+            Guarded(solver, keep_start=keep_start), problems, init, progress=self._progress
+        )
+        self._solves.append(results)
         return results
+
+    def _fit(self, X, y):
+        """The fit shared by regressor and classifier: targets, then :meth:`_fit_programs`."""
+        X, targets = self._prepare_fit(X, y)
+        self._fit_programs(X, targets)
+        return self
 
     def _fit_programs(self, X, targets):
         """Find patterns (per ``pattern_search``), solve, certify, and store the fitted attributes.
 
         With column generation (also after the 'sgd' start) the outputs share one growing set of
-        patterns: each round adds, up to the ``n_patterns`` budget, the candidate patterns whose
-        dual constraint is most violated for any output (:mod:`convexnn.certificates`), and
-        re-solves every output from its previous solution. The 'sgd' start and every round keep
-        their starting point when the solver does not improve on it, so the objective never
-        increases from the Adam networks' embedding on.
+        patterns (:func:`convexnn.search.grow_patterns`): each round adds, up to the
+        ``n_patterns`` budget, the candidate patterns whose dual constraint is most violated for
+        any output, and re-solves every output from its previous solution. The 'sgd' start and
+        every round keep their starting point when the solver does not improve on it, so the
+        objective never increases from the Adam networks' embedding on.
         """
         strategy = self._strategy(X)
         solver = self._get_solver()
         warm = self._previous_patterns(X) is not None and getattr(self, "_coef", None) is not None
         self.sgd_objective_ = None
+        self._solves = []
         if strategy == "sgd" and not warm:
             problems, init = self._sgd_programs(X, targets)
-            results = self._solve(solver, problems, init, no_worse=True)
+            results = self._solve(solver, problems, init, keep_start=True)
         else:
             patterns = self._patterns(X, targets, strategy)
             init = self._coef if warm else None
             problems = self._problems(X, targets, patterns, self.alpha)
             results = self._solve(solver, problems, init)
-        search = strategy in ("column_generation", "sgd") and not warm
-        full = _all_patterns(X, self.fit_intercept, self._certify_max_patterns())
-        rng = np.random.default_rng(_seed(self.random_state))
-        while search and problems[0].patterns.n_patterns < self.n_patterns:
-            candidates = full
-            if candidates is None:
-                gates = np.hstack([problems[0].patterns.gates] + [r.coef.T for r in results])
-                first = problems[0]
-                z = _dual_point(first.loss, first.y, first.predict(results[0].coef))
-                candidates = candidate_patterns(
-                    X, z, fit_intercept=self.fit_intercept, gates=gates, random_state=rng
-                )
-            ratio = np.zeros(candidates.n_patterns)
-            for problem, result in zip(problems, results):
-                scoring = type(problem)(X, problem.y, candidates, lam=self.alpha, loss=self._loss)
-                z = _dual_point(problem.loss, problem.y, problem.predict(result.coef))
-                ratio = np.maximum(ratio, _pattern_scores(scoring, z, threshold=self.alpha))
-            ratio[problems[0].patterns.contains(candidates)] = 0.0
-            violated = np.flatnonzero(ratio > self.alpha * (1 + _CG_TOL))
-            if violated.size == 0:
-                break
-            room = self.n_patterns - problems[0].patterns.n_patterns
-            add = violated[np.argsort(-ratio[violated])[: max(1, min(room, _CG_ADD))]]
-            patterns = problems[0].patterns.union(candidates.subset(add))
-            bigger = self._problems(X, targets, patterns, self.alpha)
-            init = [_extend(p, r.coef, q) for p, r, q in zip(problems, results, bigger)]
-            problems = bigger
-            results = self._solve(solver, problems, init, no_worse=True)
+        full = all_patterns(X, self.fit_intercept, self._certify_max_patterns())
+        rng = np.random.default_rng(seed_of(self.random_state))
+        if strategy in ("column_generation", "sgd") and not warm:
+            problems, results, _, _ = grow_patterns(
+                X, problems, results,
+                lambda problems, init: self._solve(solver, problems, init, keep_start=True),
+                candidates=full, max_patterns=self.n_patterns, add_per_round=_CG_ADD,
+                tol=_CG_TOL, random_state=rng,
+            )
         networks = [from_convex(p, r.coef) for p, r in zip(problems, results)]
-        self._store(problems[0].patterns, results, networks)
+        self._store(problems[0].patterns, results, networks, objective_curve(self._solves))
+        del self._solves
         self._certify(X, problems, results, full)
 
     def _certify_max_patterns(self):
@@ -311,7 +278,7 @@ class _ConvexReLUBase(BaseEstimator):
             certificate = certify(
                 X, problem.y, problem.predict(result.coef), result.objective, self.alpha,
                 loss=self._loss, formulation=self.formulation, fit_intercept=self.fit_intercept,
-                patterns=full, gates=gates, random_state=_seed(self.random_state),
+                patterns=full, gates=gates, random_state=seed_of(self.random_state),
                 max_patterns=self._certify_max_patterns(),
             )
             bound = certificate.lower_bound
@@ -331,8 +298,11 @@ class _ConvexReLUBase(BaseEstimator):
             if len(restricted) == len(results) else None
         )
 
-    def _store(self, patterns, results, networks):
+    def _store(self, patterns, results, networks, curve):
+        """Store the fitted attributes of the solves ``results`` (one per output) over
+        ``patterns``, the networks mapped from them and the ``objective_curve_``."""
         self.patterns_ = patterns
+        self.objective_curve_ = curve
         self._coef = [r.coef for r in results]
         self._networks = networks
         self.objective_ = float(sum(r.objective for r in results))
@@ -424,33 +394,30 @@ class _ConvexReLUBase(BaseEstimator):
         strategy = template._strategy(X)
         strategy = strategy if strategy in ("enumerated", "sampled") else "sampled"
         patterns = template._patterns(X, targets, strategy)
-        full = _all_patterns(X, template.fit_intercept, template._certify_max_patterns())
-        solver = template._get_solver()
+        full = all_patterns(X, template.fit_intercept, template._certify_max_patterns())
+        solver = Guarded(template._get_solver(), keep_start=False)
         per_output = []  # per output: list of (problem, result) over alphas
         for problem in template._progress(
             template._problems(X, targets, patterns, alphas[0]), "outputs"
         ):
-            if _zero_target_result(problem, solver) is not None:
-                results = [_zero_target_result(problem.with_lam(a), solver) for a in alphas]
-            else:
-                results = _solver_path(problem, alphas, solver)
+            results = _solver_path(problem, alphas, solver)
             per_output.append([(problem.with_lam(a), r) for a, r in zip(alphas, results)])
         estimators = []
         for i, alpha in enumerate(alphas):
             est = clone(template).set_params(alpha=float(alpha))
             est._copy_data_attributes(template)
             pairs = [out[i] for out in per_output]
+            results = [r for _, r in pairs]
             est._store(
-                patterns,
-                [r for _, r in pairs],
-                [from_convex(p, r.coef) for p, r in pairs],
+                patterns, results, [from_convex(p, r.coef) for p, r in pairs],
+                objective_curve([results]),
             )
             est._certify(X, [p for p, _ in pairs], [r for _, r in pairs], full)
             estimators.append(est)
         return _path_bunch(alphas, estimators)
 
     def _copy_data_attributes(self, other):
-        for name in ("n_features_in_", "feature_names_in_", "_offset", "classes_", "_n_outputs"):
+        for name in ("n_features_in_", "feature_names_in_", "_offset", "classes_", "n_outputs_"):
             if hasattr(other, name):
                 setattr(self, name, getattr(other, name))
 
@@ -503,7 +470,7 @@ class _ConvexReLUBase(BaseEstimator):
     #: fitted attributes that :meth:`_set_weights` derives from the networks: rebuilt on load
     _DERIVED_ATTRIBUTES = ("coefs_", "intercepts_", "gates_", "n_active_neurons_")
     #: attributes that :meth:`__convexnn_state__` stores itself (with the two hooks below)
-    _MODEL_ATTRIBUTES = ("patterns_", "_networks", "_coef", "_offset", "_n_outputs")
+    _MODEL_ATTRIBUTES = ("patterns_", "_networks", "_coef", "_offset")
 
     def __convexnn_state__(self):
         """The fitted model as ``(meta, arrays)``: the persistence protocol's writing half.
@@ -594,7 +561,7 @@ class _ConvexReLUBase(BaseEstimator):
             raise ValueError(f"{len(model._networks)} networks for {n_outputs} outputs.")
         model._coef = [arrays.pop(f"coef{c}") for c in range(n_outputs)]
         model._offset = arrays.pop("offset")
-        model._n_outputs = n_outputs
+        model.n_outputs_ = n_outputs  # files written before n_outputs_ was public lack it
         for name, value in list(meta["attributes"].items()) + list(arrays.items()):
             if (
                 not (name.isidentifier() and name.endswith("_") and not name.startswith("_"))
@@ -630,8 +597,6 @@ class _ConvexReLUBase(BaseEstimator):
     def _model_from_state(self, meta, arrays):
         """``(patterns, networks)`` from what :meth:`_model_state` wrote, removing the arrays it
         reads from ``arrays``."""
-        from .networks import GatedReLUNetwork, ReLUNetwork
-
         patterns = ActivationPatterns(
             arrays.pop("patterns_gates"), arrays.pop("patterns_mask"),
             meta["patterns_fit_intercept"],
@@ -705,7 +670,7 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
         solution as the starting point where the solver accepts one (the native solvers and SCS
         do, Clarabel does not).
     pattern_search : {'auto', 'sampled', 'enumerated', 'column_generation', 'sgd'}, default='auto'
-        How the patterns are found (:mod:`convexnn.certificates`). 'sampled': ``n_patterns``
+        How the patterns are found (:mod:`convexnn.search`). 'sampled': ``n_patterns``
         Gaussian gates. 'enumerated': every pattern of ``X`` (an error when there are more than
         ``n_patterns``): the program is then the global training problem. 'column_generation':
         a quarter of the budget sampled, then rounds that add the patterns whose dual constraint
@@ -744,6 +709,16 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
         Neurons of the fitted network (non-zero blocks).
     n_iter_ : int
         Solver iterations (the largest over outputs).
+    n_outputs_ : int
+        Number of convex programs solved: regression targets, 1 for two classes, else the
+        number of classes.
+    objective_curve_ : ndarray of shape (n_records,)
+        The convex objective, summed over outputs, at every iteration the solver recorded (the
+        counterpart of ``MLPRegressor.loss_curve_``), over every solve of the fit in order: the
+        start's solve, then each round of column generation (an output that stopped earlier
+        counts with its last value). Empty for solvers that keep no history (cvxpy). A solve
+        whose result was not better than its start ends above ``objective_``, which is then the
+        start's.
     solver_status_ : str
         'optimal', or the first other status a solver returned.
     lower_bound_ : float
@@ -787,7 +762,7 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
     def _prepare_fit(self, X, y):
         X, y = self._validate_fit_data(X, y)
         targets = y.reshape(-1, 1) if y.ndim == 1 else y
-        self._n_outputs = targets.shape[1]
+        self.n_outputs_ = targets.shape[1]
         if self.fit_intercept:
             # a constant column keeps its value exactly, so its centered target is exactly zero
             constant = np.all(targets == targets[:1], axis=0)
@@ -810,9 +785,7 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
         -------
         self : ConvexReLURegressor
         """
-        X, targets = self._prepare_fit(X, y)
-        self._fit_programs(X, targets)
-        return self
+        return self._fit(X, y)
 
     def predict(self, X):
         """Predict with the fitted network.
@@ -889,7 +862,7 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
             targets = np.where(encoded == 1, 1.0, -1.0)[:, None]
         else:
             targets = np.where(encoded[:, None] == np.arange(self.classes_.shape[0]), 1.0, -1.0)
-        self._n_outputs = targets.shape[1]
+        self.n_outputs_ = targets.shape[1]
         self._offset = np.zeros(targets.shape[1])
         return X, targets
 
@@ -908,9 +881,7 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
         -------
         self : ConvexReLUClassifier
         """
-        X, targets = self._prepare_fit(X, y)
-        self._fit_programs(X, targets)
-        return self
+        return self._fit(X, y)
 
     def decision_function(self, X):
         """Network output(s) ``f(x)``.
@@ -954,27 +925,6 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
         return tags
 
 
-def _zero_target_result(problem, solver):
-    """The exact solution (all blocks zero) when the squared-loss target is identically zero.
-
-    Zero then has loss 0 and penalty 0, so it is the unique optimum for every ``lam >= 0``. Solving
-    numerically would leave blocks of size ~tol that all look active relative to each other.
-    Returns None for any other problem.
-    """
-    if problem.loss.name != "squared" or np.any(problem.y != 0):
-        return None
-    return SolveResult(
-        coef=problem.zeros(),
-        objective=0.0,
-        status="optimal",
-        solver=getattr(solver, "name", None) or type(solver).__name__,
-        lam=problem.lam,
-        n_iter=0,
-        lower_bound=0.0,
-        n_active=0,
-    )
-
-
 def _check_alphas(alphas):
     """``alphas`` as a float array, or a ValueError unless it is 1-D, non-empty, finite, >= 0."""
     alphas = np.asarray(alphas, dtype=np.float64)
@@ -1000,60 +950,6 @@ def _sigmoid(z):
     return expit(z)
 
 
-def _no_worse(problem, result, start):
-    """``result``, or the feasible ``start`` when the solver did not improve on it.
-
-    A solver point counts only if it is feasible to 1e-6 (relative to the block features' scale)
-    and its objective is at most the start's. A point that violates the cones by more (a solver
-    stopped by ``max_iter``) is first repaired by projecting its violating blocks onto their cones
-    (exact, the solvers' polishing step) and judged at the repaired point. Otherwise the start is
-    returned with the solver's status, iterations and bound, so a fit started from an embedded
-    network (or from the previous round of column generation) is never worse than its start,
-    whatever ``tol`` or ``max_iter`` stopped the solver.
-    """
-    scale = max(1.0, float(np.abs(problem.design @ result.coef.T).max(initial=0.0)))
-    tolerance = 1e-6 * scale
-    start_objective = problem.objective(start)
-    coef, objective = result.coef, result.objective
-    violation = problem.constraint_violation(coef)  # not every solver reports it
-    if violation > tolerance and problem.has_constraints:
-        coef = problem.block_operator(np.float64).project_violating(coef, 0.1 * tolerance)
-        objective, violation = problem.objective(coef), problem.constraint_violation(coef)
-    if violation <= tolerance and objective <= start_objective:
-        if coef is result.coef:
-            return result
-        return dataclasses.replace(
-            result, coef=coef, objective=objective, constraint_violation=violation,
-            n_active=problem.active_blocks(coef).size,
-        )
-    return SolveResult(
-        coef=start, objective=start_objective, status=result.status, solver=result.solver,
-        lam=result.lam, n_iter=result.n_iter, time=result.time, lower_bound=result.lower_bound,
-        constraint_violation=problem.constraint_violation(start),
-        n_active=problem.active_blocks(start).size,
-    )
-
-
-#: Adam steps for pattern_search='sgd' (training stops earlier when the loss stalls), and the
-#: largest full batch: beyond it the steps are minibatches of that size, so the start costs at
-#: most about _SGD_STEPS * _SGD_BATCH sample gradients whatever n is.
-_SGD_STEPS = 2000
-_SGD_BATCH = 1024
-
-
-def _sgd_schedule(n_samples):
-    """``train`` keywords of the Adam start for ``n_samples`` rows: full batch for up to
-    ``_SGD_BATCH`` rows (``_SGD_STEPS`` epochs), else minibatches of ``_SGD_BATCH`` for about
-    ``_SGD_STEPS`` steps in all (at least 3 epochs; each epoch also evaluates the full objective).
-
-    Measured at n = 20,000 (``make_teacher``, d = 20, 50 patterns): full-batch Adam took 32 s;
-    see ``benchmarks/versus_mlp.py`` for the fits this start seeds.
-    """
-    if n_samples <= _SGD_BATCH:
-        return {"max_epochs": _SGD_STEPS}
-    epochs = max(3, math.ceil(_SGD_STEPS / math.ceil(n_samples / _SGD_BATCH)))
-    return {"max_epochs": epochs, "batch_size": _SGD_BATCH,
-            "n_iter_no_change": max(2, min(50, epochs // 4))}
 #: Column generation inside the estimators: relative violation counted, patterns added per round.
 _CG_TOL = 1e-6
 _CG_ADD = 10
@@ -1061,11 +957,3 @@ _CG_ADD = 10
 #: most n_patterns).
 _CERTIFY_MAX_PATTERNS = 200
 
-
-def _seed(random_state):
-    """An int seed derived from ``random_state`` (None stays random, a RandomState draws one)."""
-    if random_state is None:
-        return None
-    if isinstance(random_state, Integral):
-        return int(random_state)
-    return int(check_random_state(random_state).randint(2**31 - 1))

@@ -1,16 +1,12 @@
-"""Certificates, column generation, warm starts from SGD and pruning (convexnn.certificates)."""
+"""Certificates (convexnn.certificates), column generation and warm starts from SGD
+(convexnn.search), and pruning (convexnn.pruning)."""
 
 import numpy as np
 import pytest
 
 import convexnn as cn
-from convexnn.certificates import (
-    candidate_patterns,
-    certify,
-    column_generation,
-    from_network,
-    prune,
-)
+from convexnn.certificates import candidate_patterns, certify, prune
+from convexnn.search import column_generation, extend, from_network
 from convexnn.datasets import make_1d
 
 LAM = 1e-3
@@ -155,7 +151,6 @@ def test_bad_arguments_are_named():
 
 @pytest.mark.parametrize("formulation", ["relu", "gated"])
 def test_extend_moves_a_point_into_reordered_patterns_without_raising_the_objective(formulation):
-    from convexnn.certificates import _extend
 
     X, y = _data_2d(seed=5, n=12)
     trained = cn.train(
@@ -167,7 +162,7 @@ def test_extend_moves_a_point_into_reordered_patterns_without_raising_the_object
     mine = problem.patterns.subset(np.arange(problem.patterns.n_patterns)[::-1])
     target_class = cn.ReLUProblem if formulation == "relu" else cn.GatedReLUProblem
     target = target_class(X, y, others.union(mine), lam=LAM)
-    moved = _extend(problem, coef, target)
+    moved = extend(problem, coef, target)
     np.testing.assert_allclose(target.predict(moved), problem.predict(coef), atol=1e-12)
     assert target.constraint_violation(moved) == 0.0
     if formulation == "relu":

@@ -15,6 +15,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import convexnn.estimators as estimators_module
+from convexnn.search import sgd_schedule
 from convexnn import (
     CvxpySolver,
     GatedReLUProblem,
@@ -490,7 +491,7 @@ def test_sgd_search_is_never_worse_than_its_adam_networks(regression, blobs, tas
         # random_state), repeated here by hand
         target = _training_targets(est, y)[:, 0]
         adam = train(ReLUNetwork.random(X.shape[1], 12, random_state=0), X, target, lam=1e-2,
-                     loss=est._loss, random_state=0, **estimators_module._sgd_schedule(X.shape[0]))
+                     loss=est._loss, random_state=0, **sgd_schedule(X.shape[0]))
         assert est.sgd_objective_ == pytest.approx(adam.objective, rel=1e-12)
 
 
@@ -526,7 +527,7 @@ def test_sgd_search_keeps_the_embedding_when_the_solver_only_makes_it_worse(
     assert solver.calls >= 1
     target = y - y.mean()
     adam = train(ReLUNetwork.random(X.shape[1], 12, random_state=0), X, target, lam=1e-2,
-                 random_state=0, **estimators_module._sgd_schedule(X.shape[0]))
+                 random_state=0, **sgd_schedule(X.shape[0]))
     problem, coef = adam.network.to_convex(X, target, 1e-2)
     embedded = problem.objective(coef)
     assert embedded <= adam.objective

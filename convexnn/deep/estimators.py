@@ -12,24 +12,18 @@ string labels) they inherit. The program has ``prod_l 2 P_l`` blocks for ``P_l``
 anything large is allocated.
 """
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from ..estimators import (
-    ConvexReLUClassifier,
-    ConvexReLURegressor,
-    _check_alphas,
-    _path_bunch,
-    _seed,
-)
+from ..estimators import ConvexReLUClassifier, ConvexReLURegressor, _check_alphas, _path_bunch
 from ..memory import check_deep_memory
 from ..patterns import ActivationPatterns
-from ..sgd import train
+from ..search import adam_embeddings, objective_curve
 from ..solvers import regularization_path as _solver_path
+from ..solvers.guard import Guarded
 from .networks import ParallelReLUNetwork
 from .patterns import NestedPatterns, enumerate_nested_patterns, sample_nested_patterns
 from .problems import DeepReLUProblem, reindex
@@ -123,54 +117,54 @@ class _DeepMixin:
         return [DeepReLUProblem(X, t, patterns, lam=alpha, loss=self._loss) for t in targets.T]
 
     def _sgd_programs(self, X, targets):
-        """Adam-trained networks (one per output), embedded over their own patterns (united).
+        """Adam-trained networks (one per output, :func:`convexnn.search.adam_embeddings`),
+        embedded over their own patterns (united).
 
-        Returns the problems over the united patterns and, per output, the embedded point: feasible
-        with the trained network's predictions and at most its path objective.
+        Returns the united patterns, the problems over them and, per output, the embedded point:
+        feasible with the trained network's predictions and at most its path objective (zero for
+        an output whose network died). Sets ``sgd_objective_``.
         """
         K, widths = self._sgd_shape()
-        embedded, patterns, maps, sgd_objective = [], None, [], 0.0
-        for c, target in enumerate(targets.T):
-            seed = None if self.random_state is None else _seed(self.random_state) + c
-            start = ParallelReLUNetwork.random(
+        embedded, self.sgd_objective_ = adam_embeddings(
+            X, targets, self.alpha, self._loss,
+            lambda seed: ParallelReLUNetwork.random(
                 X.shape[1], K, widths, fit_intercept=self.fit_intercept, random_state=seed
-            )
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                trained = train(start, X, target, lam=self.alpha, loss=self._loss,
-                                max_epochs=_SGD_EPOCHS, random_state=seed)
-            network = trained.network
-            sgd_objective += trained.objective
-            problem, coef = network.to_convex(X, target, self.alpha, loss=self._loss)
-            embedded.append((problem, coef))
+            ),
+            random_state=self.random_state, max_epochs=_SGD_EPOCHS,
+        )
+        patterns, maps = None, []
+        for _, problem, _ in embedded:
             if patterns is None:
                 patterns, maps = problem.nested, [[np.arange(s) for s in problem.nested.sizes]]
             else:
                 patterns, (old, new) = patterns.union(problem.nested)
                 maps = [[o[m] for o, m in zip(old, prev)] for prev in maps] + [new]
-        self.sgd_objective_ = float(sgd_objective)
+        if patterns is None:  # every Adam network died: fall back to sampled patterns
+            patterns = self._nested_patterns(X)
         problems = self._problems(X, targets, patterns, self.alpha)
-        init = [reindex(p, coef, q, m) for (p, coef), q, m in zip(embedded, problems, maps)]
+        init = [problem.zeros() for problem in problems]
+        for (c, problem, coef), m in zip(embedded, maps):
+            init[c] = reindex(problem, coef, problems[c], m)
         return patterns, problems, init
 
     def _fit_programs(self, X, targets):
         self.sgd_objective_ = None
+        self._solves = []
         if self.pattern_search == "sgd":
             patterns, problems, init = self._sgd_programs(X, targets)
-            results = self._solve(self._get_solver(), problems, init, no_worse=True)
-            networks = [ParallelReLUNetwork.from_convex(p, r.coef) for p, r in zip(problems, results)]
-            self._store(patterns, results, networks)
-            self._bounds(results)
-            return
-        patterns = self._nested_patterns(X)
-        if self.pattern_search == "enumerated":
-            check_deep_memory(
-                X.shape[0], X.shape[1], patterns.sizes, self.fit_intercept, solver=self._get_solver()
-            )
-        problems = self._problems(X, targets, patterns, self.alpha)
-        results = self._solve(self._get_solver(), problems, None)
+            results = self._solve(self._get_solver(), problems, init, keep_start=True)
+        else:
+            patterns = self._nested_patterns(X)
+            if self.pattern_search == "enumerated":
+                check_deep_memory(
+                    X.shape[0], X.shape[1], patterns.sizes, self.fit_intercept,
+                    solver=self._get_solver(),
+                )
+            problems = self._problems(X, targets, patterns, self.alpha)
+            results = self._solve(self._get_solver(), problems, None)
         networks = [ParallelReLUNetwork.from_convex(p, r.coef) for p, r in zip(problems, results)]
-        self._store(patterns, results, networks)
+        self._store(patterns, results, networks, objective_curve(self._solves))
+        del self._solves
         self._bounds(results)
 
     def _bounds(self, results):
@@ -215,7 +209,7 @@ class _DeepMixin:
         template = clone(self)
         X, targets = template._prepare_fit(X, y)
         patterns = template._nested_patterns(X)
-        solver = template._get_solver()
+        solver = Guarded(template._get_solver(), keep_start=False)
         per_output = [
             _solver_path(problem, alphas, solver)
             for problem in template._problems(X, targets, patterns, alphas[0])
@@ -229,6 +223,7 @@ class _DeepMixin:
             est._store(
                 patterns, results,
                 [ParallelReLUNetwork.from_convex(p, r.coef) for p, r in zip(problems, results)],
+                objective_curve([results]),
             )
             est._bounds(results)
             estimators.append(est)
@@ -331,6 +326,11 @@ _DEEP_DOC = """
         With ``pattern_search='sgd'``: the path-regularized objective of the Adam network(s) the
         patterns came from, summed over outputs; ``objective_`` is never above it. None otherwise.
     patterns_ : NestedPatterns
+    n_outputs_ : int
+        Number of convex programs solved (targets, 1 for two classes, else classes).
+    objective_curve_ : ndarray of shape (n_records,)
+        The convex objective summed over outputs at every iteration the solver recorded (empty
+        for cvxpy), as for the two-layer estimators.
     n_iter_, solver_status_, n_features_in_, feature_names_in_ : as for the two-layer estimators.
     """
 

@@ -1,0 +1,121 @@
+"""Candidate activation patterns, scored by the dual oracle.
+
+The dual of the convex program over *all* patterns has one constraint per pattern ``D_i``: its
+oracle value ``max_{u in K_i, ||u|| <= 1} |(A^T D_i z)^T u|`` at the dual point
+``z = -grad F(predictions)`` is at most ``lam`` (MATH.md, "Duality and the global-optimality
+certificate"). Both the certificates (:mod:`convexnn.certificates`) and the pattern search
+(:mod:`convexnn.search`) score patterns this way; this module holds what they share:
+
+* :func:`dual_point` and :func:`pattern_scores`: the dual point of a fit and the oracle value of
+  each pattern of a problem (on :func:`convexnn.oracle.block_scores`);
+* :func:`pattern_count` and :func:`all_patterns`: every pattern of ``X``, when they are few;
+* :func:`candidate_patterns`: patterns proposed when listing all of them is unaffordable
+  (sampled gates, given gates, and local ascent of the oracle).
+"""
+
+import numpy as np
+
+from .oracle import block_scores
+from .patterns import ActivationPatterns, count_patterns, enumerate_patterns
+from .validation import add_intercept, check_matrix, check_positive, check_random_state, check_target
+
+__all__ = ["all_patterns", "candidate_patterns", "dual_point", "pattern_count", "pattern_scores"]
+
+
+def dual_point(loss, y, predictions):
+    """The dual point ``z = -grad F(predictions)`` of a fit, ndarray of shape (n_samples,)."""
+    return -loss.gradient(predictions, y)
+
+
+def pattern_scores(problem, z, threshold=0.0):
+    """Oracle value of every pattern of ``problem`` at the dual point ``z``.
+
+    Parameters
+    ----------
+    problem : ConvexProblem
+        Its patterns are the ones scored (its ``lam`` is not used).
+    z : ndarray of shape (n_samples,)
+    threshold : float, default=0.0
+        Passed to :func:`~convexnn.oracle.block_scores`: scores at most ``threshold`` may be
+        reported as any value at most ``threshold`` (cheaper cone projections).
+
+    Returns
+    -------
+    ndarray of shape (n_patterns,)
+        The largest score over the pattern's blocks (both signs for the ReLU program).
+    """
+    scores = block_scores(problem, z, threshold)
+    best = np.zeros(problem.patterns.n_patterns)
+    np.maximum.at(best, problem.block_pattern, scores)
+    return best
+
+
+def pattern_count(X, fit_intercept):
+    """Number of patterns of ``X`` in general position (an upper bound otherwise; 0 if X is 0)."""
+    A = add_intercept(X) if fit_intercept else X
+    rank = int(np.linalg.matrix_rank(A))
+    return count_patterns(A.shape[0], rank) if rank else 0
+
+
+def all_patterns(X, fit_intercept, max_patterns):
+    """All patterns of ``X`` if their count is at most ``max_patterns``, else None."""
+    count = pattern_count(X, fit_intercept)
+    if count == 0 or count > max_patterns:
+        return None
+    return enumerate_patterns(X, fit_intercept=fit_intercept, max_patterns=max_patterns)
+
+
+def candidate_patterns(
+    X, z, *, fit_intercept=True, gates=None, n_samples=200, n_ascent=20, random_state=None
+):
+    """Candidate patterns for the dual oracle when listing all of them is unaffordable.
+
+    Three sources, merged and de-duplicated: ``n_samples`` Gaussian gates; the given ``gates``
+    (e.g. the current neurons'); and ``n_ascent`` fixed-point steps ``u <- s A^T D(u) z / ||.||``
+    (``D(u) = diag(1[A u >= 0])``, ``s = +-1``) started from all of them, which climb
+    ``u -> s z^T (A u)_+`` on the unit sphere; the starts and the end points are kept.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    z : ndarray of shape (n_samples,)
+        The dual point (``-grad F(predictions)``).
+    fit_intercept : bool, default=True
+    gates : ndarray of shape (n_features + fit_intercept, k), optional
+    n_samples : int, default=200
+    n_ascent : int, default=20
+    random_state : int, Generator or None
+
+    Returns
+    -------
+    ActivationPatterns
+    """
+    X = check_matrix(X, "X")
+    A = add_intercept(X) if fit_intercept else X
+    z = check_target(z, X.shape[0])
+    check_positive(n_samples, "n_samples", integer=True)
+    check_positive(n_ascent, "n_ascent", integer=True, strict=False)
+    rng = check_random_state(random_state)
+    starts = [rng.standard_normal((A.shape[1], int(n_samples)))]
+    if gates is not None:
+        gates = np.asarray(gates, dtype=np.float64)
+        if gates.ndim != 2 or gates.shape[0] != A.shape[1]:
+            raise ValueError(
+                f"gates must have shape ({A.shape[1]}, k) for this X (fit_intercept="
+                f"{fit_intercept}), got {gates.shape}."
+            )
+        starts.append(gates)
+    found = [np.hstack(starts)]
+    for sign in (1.0, -1.0):
+        U = np.hstack(starts)
+        for _ in range(int(n_ascent)):
+            D = A @ U >= 0
+            U = sign * (A.T @ (D * z[:, None]))
+            norms = np.linalg.norm(U, axis=0)
+            keep = norms > 0
+            if not keep.any():
+                break
+            U = U[:, keep] / norms[keep]
+        found.append(U)  # the end points (memory: three times the starts, whatever n_ascent)
+    gates = np.hstack(found)
+    return ActivationPatterns(gates, A @ gates >= 0, fit_intercept).unique(drop_zero=True)
