@@ -246,7 +246,7 @@ class _ConvexReLUBase(BaseEstimator):
             init = self._coef if warm else None
             problems = self._problems(X, targets, patterns, self.alpha)
             results = self._solve(solver, problems, init)
-        full = all_patterns(X, self.fit_intercept, self._certify_max_patterns())
+        full = self._full_patterns(X)
         rng = np.random.default_rng(seed_of(self.random_state))
         if strategy in ("column_generation", "sgd") and not warm:
             problems, results, _, _ = grow_patterns(
@@ -255,7 +255,7 @@ class _ConvexReLUBase(BaseEstimator):
                 candidates=full, max_patterns=self.n_patterns, add_per_round=_CG_ADD,
                 tol=_CG_TOL, random_state=rng,
             )
-        networks = [from_convex(p, r.coef) for p, r in zip(problems, results)]
+        networks = self._map_networks(problems, results)
         self._store(problems[0].patterns, results, networks, objective_curve(self._solves))
         del self._solves
         self._certify(X, problems, results, full)
@@ -387,14 +387,12 @@ class _ConvexReLUBase(BaseEstimator):
         """
         self._validate_params()
         alphas = _check_alphas(alphas)
-        template = clone(self).set_params(warm_start=False)
+        template = clone(self)
+        if template.get_params().get("warm_start"):
+            template.set_params(warm_start=False)
         X, targets = template._prepare_fit(X, y)
-        # one pattern set for the whole path: all patterns when pattern_search resolves to
-        # 'enumerated', else the full budget sampled (column generation depends on alpha)
-        strategy = template._strategy(X)
-        strategy = strategy if strategy in ("enumerated", "sampled") else "sampled"
-        patterns = template._patterns(X, targets, strategy)
-        full = all_patterns(X, template.fit_intercept, template._certify_max_patterns())
+        patterns = template._path_patterns(X, targets)
+        full = template._full_patterns(X)
         solver = Guarded(template._get_solver(), keep_start=False)
         per_output = []  # per output: list of (problem, result) over alphas
         for problem in template._progress(
@@ -408,13 +406,30 @@ class _ConvexReLUBase(BaseEstimator):
             est._copy_data_attributes(template)
             pairs = [out[i] for out in per_output]
             results = [r for _, r in pairs]
+            problems = [p for p, _ in pairs]
             est._store(
-                patterns, results, [from_convex(p, r.coef) for p, r in pairs],
+                patterns, results, est._map_networks(problems, results),
                 objective_curve([results]),
             )
-            est._certify(X, [p for p, _ in pairs], [r for _, r in pairs], full)
+            est._certify(X, problems, results, full)
             estimators.append(est)
         return _path_bunch(alphas, estimators)
+
+    def _path_patterns(self, X, targets):
+        """The one pattern set of :meth:`regularization_path`: all patterns when
+        ``pattern_search`` resolves to 'enumerated', else the full budget sampled (column
+        generation and the Adam start depend on alpha)."""
+        strategy = self._strategy(X)
+        strategy = strategy if strategy in ("enumerated", "sampled") else "sampled"
+        return self._patterns(X, targets, strategy)
+
+    def _full_patterns(self, X):
+        """Every pattern of ``X`` when they can be listed for an exact certificate, else None."""
+        return all_patterns(X, self.fit_intercept, self._certify_max_patterns())
+
+    def _map_networks(self, problems, results):
+        """The per-output networks of the solutions ``results`` of ``problems``."""
+        return [from_convex(p, r.coef) for p, r in zip(problems, results)]
 
     def _copy_data_attributes(self, other):
         for name in ("n_features_in_", "feature_names_in_", "_offset", "classes_", "n_outputs_"):

@@ -15,15 +15,12 @@ anything large is allocated.
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import clone
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from ..estimators import ConvexReLUClassifier, ConvexReLURegressor, _check_alphas, _path_bunch
+from ..estimators import ConvexReLUClassifier, ConvexReLURegressor
 from ..memory import check_deep_memory
 from ..patterns import ActivationPatterns
 from ..search import adam_embeddings, objective_curve
-from ..solvers import regularization_path as _solver_path
-from ..solvers.guard import Guarded
 from .networks import ParallelReLUNetwork
 from .patterns import NestedPatterns, enumerate_nested_patterns, sample_nested_patterns
 from .problems import DeepReLUProblem, reindex
@@ -47,10 +44,6 @@ class _DeepMixin:
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
-
-    # the two-layer machinery reads these; a deep model is always a ReLU program, never warm
-    formulation = "relu"
-    warm_start = False
 
     def __init__(
         self,
@@ -162,9 +155,25 @@ class _DeepMixin:
                 )
             problems = self._problems(X, targets, patterns, self.alpha)
             results = self._solve(self._get_solver(), problems, None)
-        networks = [ParallelReLUNetwork.from_convex(p, r.coef) for p, r in zip(problems, results)]
-        self._store(patterns, results, networks, objective_curve(self._solves))
+        self._store(patterns, results, self._map_networks(problems, results),
+                    objective_curve(self._solves))
         del self._solves
+        self._certify(X, problems, results, None)
+
+    # ------------------------------------------------------------------ hooks of the base route
+    def _path_patterns(self, X, targets):
+        """The one pattern set of :meth:`regularization_path`: sampled (or enumerated)."""
+        return self._nested_patterns(X)
+
+    def _full_patterns(self, X):
+        """None: the deep certificate bounds the program over the sampled patterns only."""
+        return None
+
+    def _map_networks(self, problems, results):
+        return [ParallelReLUNetwork.from_convex(p, r.coef) for p, r in zip(problems, results)]
+
+    def _certify(self, X, problems, results, full):
+        """The solver's bounds (:meth:`_bounds`); there is no oracle over all nested patterns."""
         self._bounds(results)
 
     def _bounds(self, results):
@@ -186,48 +195,6 @@ class _DeepMixin:
             sum(np.count_nonzero(np.linalg.norm(net.layers[0], axis=1)) for net in nets)
         )
         self.coefs_ = [net.parameters() for net in nets] if len(nets) > 1 else nets[0].parameters()
-
-    def regularization_path(self, X, y, alphas):
-        """Fit the model for several ``alpha`` values over one set of sampled patterns.
-
-        Each solve starts from the previous solution. ``self`` is not modified.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-        alphas : array-like of shape (n_alphas,)
-
-        Returns
-        -------
-        path : Bunch
-            ``alphas``, ``objective`` and ``n_active_neurons`` (arrays of shape (n_alphas,)),
-            ``solver_status`` and ``estimators`` (a fitted copy per alpha).
-        """
-        self._validate_params()
-        alphas = _check_alphas(alphas)
-        template = clone(self)
-        X, targets = template._prepare_fit(X, y)
-        patterns = template._nested_patterns(X)
-        solver = Guarded(template._get_solver(), keep_start=False)
-        per_output = [
-            _solver_path(problem, alphas, solver)
-            for problem in template._problems(X, targets, patterns, alphas[0])
-        ]
-        estimators = []
-        for i, alpha in enumerate(alphas):
-            est = clone(template).set_params(alpha=float(alpha))
-            est._copy_data_attributes(template)
-            problems = template._problems(X, targets, patterns, alpha)
-            results = [out[i] for out in per_output]
-            est._store(
-                patterns, results,
-                [ParallelReLUNetwork.from_convex(p, r.coef) for p, r in zip(problems, results)],
-                objective_curve([results]),
-            )
-            est._bounds(results)
-            estimators.append(est)
-        return _path_bunch(alphas, estimators)
 
     # ------------------------------------------------------------------ persistence
     # save, load and the protocol methods are the two-layer estimators'; these hooks store the
