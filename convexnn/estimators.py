@@ -3,10 +3,12 @@
 :class:`ConvexReLURegressor` and :class:`ConvexReLUClassifier` wire the route of the package
 together and store the outcome as fitted attributes named like scikit-learn's MLP:
 
-    X, y --validate_data--> sample_patterns --> ReLUProblem / GatedReLUProblem --> solver
+    X, y --validate_data--> patterns (convexnn.search: sampled, enumerated, Adam start,
+         column generation) --> ReLUProblem / GatedReLUProblem --> solver (guarded)
          --> SolveResult --> from_convex --> network  (coefs_, intercepts_, predict)
 
-They reimplement none of those steps. Outputs (regression targets, or classes one-vs-rest) are
+They reimplement none of those steps: the pattern search is :mod:`convexnn.search`, the
+certificate :mod:`convexnn.certificates`. Outputs (regression targets, or classes one-vs-rest) are
 independent convex programs over one shared set of activation patterns; the fitted network is the
 union of the per-output networks (its hidden layer stacks their neurons, and each neuron feeds
 only its own output).
@@ -31,20 +33,22 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .candidates import all_patterns, pattern_count
+from .candidates import all_patterns
 from .certificates import certify
 from .memory import check_memory
 from .networks import GatedReLUNetwork, ReLUNetwork, from_convex
-from .patterns import ActivationPatterns, enumerate_patterns, sample_patterns
+from .patterns import ActivationPatterns
 from .problems import GatedReLUProblem, ReLUProblem
 from .search import (
     adam_embeddings,
     extend,
     grow_patterns,
     objective_curve,
+    resolve_strategy,
     seed_of,
     sgd_schedule,
     solve_outputs,
+    starting_patterns,
 )
 from .solvers import get_solver
 from .solvers import regularization_path as _solver_path
@@ -116,11 +120,7 @@ class _ConvexReLUBase(BaseEstimator):
     def _strategy(self, X):
         """The pattern search to run: ``pattern_search``, with 'auto' resolved for this ``X``
         (the rule and the measurements behind it are in the class docstring)."""
-        if self.pattern_search != "auto":
-            return self.pattern_search
-        if pattern_count(X, self.fit_intercept) <= self.n_patterns:
-            return "enumerated"
-        return "sgd"
+        return resolve_strategy(self.pattern_search, X, self.n_patterns, self.fit_intercept)
 
     def _previous_patterns(self, X):
         """With ``warm_start``, the previous fit's gates as patterns of ``X`` (None if unusable)."""
@@ -142,28 +142,9 @@ class _ConvexReLUBase(BaseEstimator):
         previous = self._previous_patterns(X)
         if previous is not None:
             return previous
-        if strategy == "enumerated":
-            count = pattern_count(X, self.fit_intercept)
-            if count > self.n_patterns:
-                raise ValueError(
-                    f"pattern_search='enumerated' needs every pattern of X, up to "
-                    f"{count} here, more than n_patterns="
-                    f"{self.n_patterns}; raise n_patterns or use pattern_search="
-                    "'column_generation'."
-                )
-            return enumerate_patterns(
-                X, fit_intercept=self.fit_intercept, max_patterns=max(self.n_patterns, 1)
-            )
-        budget = self.n_patterns if strategy == "sampled" else max(1, self.n_patterns // 4)
-        patterns = sample_patterns(
-            X, budget, fit_intercept=self.fit_intercept, random_state=self.random_state
+        return starting_patterns(
+            X, strategy, self.n_patterns, self.fit_intercept, random_state=self.random_state
         )
-        if patterns.n_patterns == 0:  # only when every row of X is zero and there is no intercept
-            raise ValueError(
-                "no activation pattern is active on any sample (X is zero and fit_intercept=False);"
-                " set fit_intercept=True."
-            )
-        return patterns
 
     def _sgd_programs(self, X, targets):
         """The 'sgd' start: Adam-trained networks (one per output, the ``n_patterns`` budget split

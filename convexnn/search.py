@@ -31,10 +31,10 @@ from numbers import Integral
 import numpy as np
 from sklearn.utils.validation import check_random_state as _legacy_random_state
 
-from .candidates import all_patterns, candidate_patterns, dual_point, pattern_scores
+from .candidates import all_patterns, candidate_patterns, dual_point, pattern_count, pattern_scores
 from .certificates import certify, formulation_class
 from .losses import get_loss
-from .patterns import sample_patterns
+from .patterns import enumerate_patterns, sample_patterns
 from .results import ConvergenceWarning
 from .sgd import train
 from .solvers import get_solver
@@ -49,9 +49,11 @@ __all__ = [
     "from_network",
     "grow_patterns",
     "objective_curve",
+    "resolve_strategy",
     "seed_of",
     "sgd_schedule",
     "solve_outputs",
+    "starting_patterns",
 ]
 
 logger = logging.getLogger(__name__)
@@ -104,6 +106,74 @@ def sgd_schedule(n_samples):
     epochs = max(3, math.ceil(SGD_STEPS / math.ceil(n_samples / SGD_BATCH)))
     return {"max_epochs": epochs, "batch_size": SGD_BATCH,
             "n_iter_no_change": max(2, min(50, epochs // 4))}
+
+
+def resolve_strategy(strategy, X, n_patterns, fit_intercept):
+    """The pattern search to run: ``strategy``, with 'auto' resolved for this ``X``.
+
+    'auto' is 'enumerated' when every pattern of ``X`` (counted as for points in general
+    position, MATH.md) fits the budget ``n_patterns``, else 'sgd' (the measurements behind the
+    rule are in :class:`~convexnn.ConvexReLURegressor`'s docstring).
+
+    Parameters
+    ----------
+    strategy : {'auto', 'sampled', 'enumerated', 'column_generation', 'sgd'}
+    X : ndarray of shape (n_samples, n_features)
+    n_patterns : int
+    fit_intercept : bool
+
+    Returns
+    -------
+    str
+    """
+    if strategy != "auto":
+        return strategy
+    if pattern_count(X, fit_intercept) <= n_patterns:
+        return "enumerated"
+    return "sgd"
+
+
+def starting_patterns(X, strategy, n_patterns, fit_intercept, *, random_state=None):
+    """The patterns a search starts from: all of them ('enumerated'), the budget sampled
+    ('sampled', also the fallback of 'sgd') or a quarter of it ('column_generation').
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    strategy : {'sampled', 'enumerated', 'column_generation', 'sgd'}
+    n_patterns : int
+        The pattern budget.
+    fit_intercept : bool
+    random_state : None, int, RandomState or Generator
+        Seed of the sampled gates.
+
+    Returns
+    -------
+    ActivationPatterns
+
+    Raises
+    ------
+    ValueError
+        For 'enumerated' when ``X`` has more patterns than ``n_patterns``, and when no pattern is
+        active on any sample (``X`` zero without intercept).
+    """
+    if strategy == "enumerated":
+        count = pattern_count(X, fit_intercept)
+        if count > n_patterns:
+            raise ValueError(
+                f"pattern_search='enumerated' needs every pattern of X, up to {count} here, more "
+                f"than n_patterns={n_patterns}; raise n_patterns or use pattern_search="
+                "'column_generation'."
+            )
+        return enumerate_patterns(X, fit_intercept=fit_intercept, max_patterns=max(n_patterns, 1))
+    budget = n_patterns if strategy == "sampled" else max(1, n_patterns // 4)
+    patterns = sample_patterns(X, budget, fit_intercept=fit_intercept, random_state=random_state)
+    if patterns.n_patterns == 0:  # only when every row of X is zero and there is no intercept
+        raise ValueError(
+            "no activation pattern is active on any sample (X is zero and fit_intercept=False);"
+            " set fit_intercept=True."
+        )
+    return patterns
 
 
 def extend(old_problem, old_coef, new_problem):
