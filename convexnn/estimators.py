@@ -35,6 +35,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .candidates import all_patterns
 from .certificates import certify
+from .losses import REGRESSION_LOSSES
 from .memory import check_memory
 from .networks import GatedReLUNetwork, ReLUNetwork, from_convex
 from .patterns import ActivationPatterns
@@ -80,7 +81,7 @@ class _ConvexReLUBase(BaseEstimator):
         ],
     }
 
-    _loss = None  # 'squared' or 'logistic', set by the subclasses
+    _loss = None  # the loss's name, set by the subclasses
 
     def __init__(
         self,
@@ -638,6 +639,11 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
         Regularization strength ``lam`` of MATH.md (>= 0). ``MLPRegressor(alpha=a)`` trained full
         batch with ``solver='lbfgs'`` penalizes ``(a / 2n) ||W||^2``, so ``a = n_samples * alpha``
         is the comparable value (MLP leaves its biases unpenalized).
+    loss : {'squared', 'huber'}, default='squared'
+        The data-fit term by its name in :mod:`convexnn.losses` (any registered loss of real
+        targets: ``convexnn.losses.REGRESSION_LOSSES``); 'huber' (threshold 1 on the centered
+        target) is quadratic for residuals up to 1 and linear beyond, robust to outliers. The
+        objective, the certificates and the solvers follow the loss; the network map is the same.
     n_patterns : int, default=50
         Number of Gaussian gates drawn; duplicate and empty patterns are dropped. The network has at
         most ``2 * n_patterns`` ('relu') or ``n_patterns`` ('gated') neurons per output. Memory and
@@ -645,9 +651,10 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
     formulation : {'relu', 'gated'}, default='relu'
         The convex ReLU program (C-ReLU) or the gated ReLU program (C-GReLU, fixed gates).
     solver : str or Solver, default='auto'
-        'auto' (the native solvers: FISTA for 'gated', the augmented Lagrangian for 'relu'; see
-        :mod:`convexnn.solvers`), 'fista', 'augmented_lagrangian', any installed cvxpy solver name
-        ('SCS', 'CLARABEL', ...) or an object with ``solve(problem, init=None)``.
+        'auto' (the interior point for 'relu' where its Newton system fits 4 GiB, else the
+        augmented Lagrangian; FISTA for 'gated'; see :mod:`convexnn.solvers`), 'interior_point',
+        'fista', 'augmented_lagrangian', any installed cvxpy solver name ('SCS', 'CLARABEL', ...)
+        or an object with ``solve(problem, init=None)``.
     fit_intercept : bool, default=True
         Append a ones column to ``X`` (a hidden bias, penalized like the weights as in the papers)
         and center ``y``: the training mean becomes the unpenalized output bias ``intercepts_[1]``.
@@ -751,8 +758,39 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
     True
     """
 
-    _loss = "squared"
+    _parameter_constraints: dict = {
+        **_ConvexReLUBase._parameter_constraints,
+        "loss": [StrOptions(set(REGRESSION_LOSSES))],
+    }
     _validate_kwargs = {"multi_output": True, "y_numeric": True, "dtype": np.float64}
+
+    def __init__(
+        self,
+        alpha=1e-3,
+        *,
+        loss="squared",
+        n_patterns=50,
+        formulation="relu",
+        solver="auto",
+        fit_intercept=True,
+        max_iter=None,
+        tol=1e-4,
+        random_state=None,
+        verbose=False,
+        warm_start=False,
+        pattern_search="auto",
+    ):
+        super().__init__(
+            alpha, n_patterns=n_patterns, formulation=formulation, solver=solver,
+            fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, random_state=random_state,
+            verbose=verbose, warm_start=warm_start, pattern_search=pattern_search,
+        )
+        self.loss = loss
+
+    @property
+    def _loss(self):
+        """The training loss by name (the deep regressors, which have no ``loss``, use 'squared')."""
+        return getattr(self, "loss", "squared")
 
 
     def _prepare_fit(self, X, y):

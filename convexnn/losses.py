@@ -22,7 +22,7 @@ import numpy as np
 from scipy.special import expit, xlogy
 
 __all__ = ["Loss", "SquaredLoss", "LogisticLoss", "HingeLoss", "HuberLoss", "get_loss",
-           "LOSS_CAPABILITIES"]
+           "LOSS_CAPABILITIES", "REGRESSION_LOSSES"]
 
 #: What a loss can provide, and what providing it means (the solvers' needs are drawn from these).
 LOSS_CAPABILITIES = {
@@ -48,6 +48,8 @@ class Loss:
     #: whether :meth:`gradient` is the gradient of a function with a Lipschitz gradient (FISTA's
     #: line search and the augmented Lagrangian rely on it); False for a subgradient only
     smooth = False
+    #: True for losses of +-1 labels (classification); the regressors take the others by name
+    labels = False
 
     def provides(self, capability):
         """Whether this loss provides ``capability`` (a key of :data:`LOSS_CAPABILITIES`).
@@ -158,6 +160,7 @@ class LogisticLoss(Loss):
 
     name = "logistic"
     smooth = True
+    labels = True
     curvature = 0.25
 
     def min_curvature(self, radius):
@@ -210,6 +213,7 @@ class HingeLoss(Loss):
     """
 
     name = "hinge"
+    labels = True
 
     def check_target(self, y):
         return _check_labels(y, self.name)
@@ -291,6 +295,10 @@ class HuberLoss(Loss):
 
 
 _LOSSES = {cls.name: cls for cls in (SquaredLoss, LogisticLoss, HingeLoss, HuberLoss)}
+
+
+#: names of the registered losses of real-valued targets (what the regressors' ``loss`` accepts)
+REGRESSION_LOSSES = tuple(name for name, cls in _LOSSES.items() if not cls.labels)
 
 
 def get_loss(loss):

@@ -586,3 +586,32 @@ def test_default_fit_on_bundled_data_converges_without_warning(loader, estimator
     # problem over all patterns is an estimate that also counts the patterns not found
     assert 0 <= est.restricted_gap_ <= est.tol * 1.01
     assert est.optimality_gap_ >= est.restricted_gap_ - 1e-9
+
+
+def test_huber_regressor_end_to_end(regression):
+    """A registered loss of real targets is an estimator option with nothing else to change: the
+    interior point ('auto') and Clarabel agree within their certified gaps on the same patterns,
+    the fitted network attains the objective, and the fit resists outliers better than squared."""
+    X, y = regression
+    y = y.copy()
+    y[:4] += 20.0  # gross outliers
+    common = dict(alpha=1e-2, n_patterns=8, random_state=0, **SAMPLED)
+    huber = ConvexReLURegressor(loss="huber", **common).fit(X, y)
+    assert huber.solver_status_ == "optimal"
+    reference = ConvexReLURegressor(loss="huber", solver="CLARABEL", **common).fit(X, y)
+    np.testing.assert_array_equal(huber.patterns_.gates, reference.patterns_.gates)
+    # the interior point's gap is certified; Clarabel's objective is feasible, so the optimum lies
+    # in [huber.lower, min(objectives)] and the two objectives differ by at most huber's gap plus
+    # Clarabel's own distance to the optimum (bounded by the same interval)
+    lower = huber.objective_ * (1 - huber.restricted_gap_)
+    assert reference.objective_ >= lower - 1e-10
+    assert huber.objective_ - reference.objective_ <= huber.restricted_gap_ * huber.objective_
+    assert huber.restricted_gap_ <= 1e-4
+    assert _network_objective(huber, X, y) == pytest.approx(huber.objective_, rel=1e-9)
+    # robustness: on the clean rows, the Huber fit is closer to the clean targets
+    squared = ConvexReLURegressor(**common).fit(X, y)
+    clean = slice(4, None)
+    err = [np.mean((m.predict(X[clean]) - y[clean]) ** 2) for m in (huber, squared)]
+    assert err[0] < err[1]
+    with pytest.raises(ValueError, match="'loss' parameter"):
+        ConvexReLURegressor(loss="logistic").fit(X, y)
