@@ -109,6 +109,23 @@ def cone_upper_bounds(design, orientation, a, n_iter=25, floor=-np.inf, penalty=
     return bounds
 
 
+def _gate_values(problem, orientation, a, blocks):
+    """The largest ``a_b^T g_b / R_b(g_b)`` over ``blocks``, with ``g_b`` the gate of the block's
+    pattern where it lies in the block's cone: a value that block's score reaches (``-inf`` when
+    there are no gates to use, as for nested patterns)."""
+    gates = getattr(problem.patterns, "gates", None)
+    pattern = getattr(problem, "block_pattern", None)
+    if gates is None or pattern is None or gates.shape[0] != a.shape[1]:
+        return -np.inf
+    g = np.ascontiguousarray(gates[:, np.asarray(pattern)[blocks]].T)
+    scale = problem.penalty.block_values(g)
+    inside = (orientation[:, blocks] * (problem.design @ g.T)).min(axis=0) >= 0
+    usable = inside & (scale > 0)
+    if not usable.any():
+        return -np.inf
+    return float(np.max(np.einsum("bj,bj->b", a[blocks][usable], g[usable]) / scale[usable]))
+
+
 def best_block(problem, z):
     """``(value, block)`` of the largest block score: the dual oracle ``M(z)`` over ``problem``.
 
@@ -132,8 +149,11 @@ def best_block(problem, z):
     bounds = norms.copy()
     outside = np.flatnonzero(~inside & (norms > best_value))
     if outside.size:
+        # blocks whose bounds fall to a value some block is known to reach stop being refined
+        # (they are still visited below, in order, until an exact value beats their bounds)
+        floor = max(best_value, _gate_values(problem, orientation, a, outside))
         bounds[outside] = cone_upper_bounds(problem.design, orientation[:, outside], a[outside],
-                                             floor=best_value, penalty=penalty)
+                                             floor=floor, penalty=penalty)
     for b in outside[np.argsort(-bounds[outside])]:
         if bounds[b] <= best_value:
             break
