@@ -331,6 +331,29 @@ class _ConvexReLUBase(BaseEstimator):
         return X, y
 
     # ------------------------------------------------------------------ public API
+    def to_torch(self, dtype=None):
+        """The fitted model as a ``torch.nn.Module`` (PyTorch is optional: :mod:`convexnn.export`).
+
+        Its output is what ``predict`` (regressors) or ``decision_function`` (classifiers)
+        returns, as a tensor: the networks' outputs side by side plus the output offset.
+
+        Parameters
+        ----------
+        dtype : torch.float32 or torch.float64, optional
+            Of the module's weights and expected input (default float64, which gives the numpy
+            outputs to rounding).
+
+        Returns
+        -------
+        torch.nn.Module
+        """
+        from .export import torch_module
+
+        check_is_fitted(self)
+        modules = [net.to_torch(dtype) for net in self._networks]
+        return torch_module("Stacked", dtype, modules=modules, offset=self._offset,
+                            squeeze=len(modules) == 1)
+
     def to_network(self):
         """The fitted non-convex network(s).
 

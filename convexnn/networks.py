@@ -118,6 +118,25 @@ class TwoLayerNetwork:
         """Network output ``f(X)``, shape (n_samples,)."""
         return self.hidden(X) @ self.w2
 
+    def to_torch(self, dtype=None):
+        """The network as a ``torch.nn.Module`` (PyTorch is optional: :mod:`convexnn.export`).
+
+        Parameters
+        ----------
+        dtype : torch.float32 or torch.float64, optional
+            Of the module's weights and expected input (default float64, which gives
+            :meth:`predict`'s values to rounding).
+
+        Returns
+        -------
+        torch.nn.Module
+            ``module(x)`` for ``x`` of shape (n_samples, n_features) has shape (n_samples,).
+        """
+        from .export import torch_module
+
+        return torch_module("TwoLayer", dtype, first_layer=self.first_layer, gates=self._gates(),
+                            w2=self.w2, fit_intercept=self.fit_intercept)
+
     def weight_decay(self, penalty=None):
         """``(||W1||^2 + ||b1||^2 + ||w2||^2) / 2``, or ``(sum_j R(u_j)^2 + ||w2||^2) / 2``.
 

@@ -144,6 +144,24 @@ class ParallelReLUNetwork:
         top = np.maximum(self._forward(self.design(X))[-1][:, :, 0], 0.0)
         return self.output @ top
 
+    def to_torch(self, dtype=None):
+        """The network as a ``torch.nn.Module`` (PyTorch is optional: :mod:`convexnn.export`).
+
+        Parameters
+        ----------
+        dtype : torch.float32 or torch.float64, optional
+            Of the module's weights and expected input (default float64).
+
+        Returns
+        -------
+        torch.nn.Module
+            ``module(x)`` for ``x`` of shape (n_samples, n_features) has shape (n_samples,).
+        """
+        from ..export import torch_module
+
+        return torch_module("Parallel", dtype, layers=list(self.layers), output=self.output,
+                            fit_intercept=self.fit_intercept)
+
     def activation_patterns(self, X):
         """``1[pre >= 0]`` of every unit, per level: bool arrays (n_subnetworks, n_samples, m_l)."""
         return [pre >= 0 for pre in self._forward(self.design(X))]
