@@ -668,8 +668,12 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
         target) is quadratic for residuals up to 1 and linear beyond, robust to outliers. The
         objective, the certificates and the solvers follow the loss; the network map is the same.
     n_patterns : int, default=50
-        Number of Gaussian gates drawn; duplicate and empty patterns are dropped. The network has at
-        most ``2 * n_patterns`` ('relu') or ``n_patterns`` ('gated') neurons per output. Memory and
+        The budget of activation patterns, shared by the outputs: what ``pattern_search`` may
+        use. With the default search ('auto' resolves to 'sgd' unless every pattern of ``X`` fits
+        the budget) it is the width of the Adam network(s) the search starts from (split among the
+        outputs), then column generation fills what is left; with 'sampled' it is the number of
+        Gaussian gates drawn (duplicate and empty patterns dropped). The network has at most
+        ``2 * n_patterns`` ('relu') or ``n_patterns`` ('gated') neurons per output. Memory and
         time grow as ``n_samples * n_features * n_patterns``.
     formulation : {'relu', 'gated'}, default='relu'
         The convex ReLU program (C-ReLU) or the gated ReLU program (C-GReLU, fixed gates).
@@ -682,7 +686,10 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
         Append a ones column to ``X`` (a hidden bias, penalized like the weights as in the papers)
         and center ``y``: the training mean becomes the unpenalized output bias ``intercepts_[1]``.
     max_iter : int or None, default=None
-        Iteration cap for the solver (None: the solver's default). Ignored for a Solver instance.
+        Iteration cap for the solver; None keeps the solver's own: 100 Newton steps for the
+        interior point (what 'auto' runs on the ReLU programs that fit), 10,000 iterations for
+        FISTA and the augmented Lagrangian, the cvxpy solver's default otherwise. Ignored for a
+        Solver instance.
     tol : float or None, default=1e-4
         Solver tolerance: the relative duality gap ``(objective - bound) / objective`` at which the
         native solvers stop, certified on the program over the fitted patterns (scikit-learn's
@@ -746,7 +753,11 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
         whose result was not better than its start ends above ``objective_``, which is then the
         start's.
     solver_status_ : str
-        'optimal', or the first other status a solver returned.
+        'optimal' when every solve of the fit reached ``tol`` (a certified relative gap on the
+        program over the fitted patterns, see ``restricted_gap_``) within its constraint
+        tolerance; otherwise the first other status a solver returned ('max_iter',
+        'numerical_error', or a cvxpy status), which the fit also reports with a
+        ConvergenceWarning.
     lower_bound_ : float
         Lower bound on the optimum over *all* patterns (the global optimum of the training
         problem) from the dual point of the fit, summed over outputs: certified when
