@@ -53,15 +53,21 @@ def _usage_error(parser, message):
 
 
 # ---------------------------------------------------------------------------------- argument types
-def _count(text):
-    """An integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
-    return value
+def _integer(minimum):
+    """An argparse type: an integer >= ``minimum``."""
+    def convert(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text!r}")
+        return value
+    return convert
+
+
+_count = _integer(1)  # counts: >= 1
+_seed = _integer(0)  # seeds: >= 0
 
 
 def _real(strict):
@@ -75,17 +81,6 @@ def _real(strict):
                 f"must be a finite number {'> 0' if strict else '>= 0'}, got {text!r}")
         return value
     return convert
-
-
-def _seed(text):
-    """An integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
-    return value
 
 
 def _widths(text):

@@ -823,8 +823,8 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
 
     @property
     def _loss(self):
-        """The training loss by name (the deep regressors, which have no ``loss``, use 'squared')."""
-        return getattr(self, "loss", "squared")
+        """The training loss by name (the ``loss`` parameter)."""
+        return self.loss
 
 
     def _prepare_fit(self, X, y):

@@ -314,6 +314,8 @@ class DeepConvexReLURegressor(_DeepMixin, ConvexReLURegressor):
         + _DEEP_DOC
     )
 
+    _loss = "squared"  # the two-layer regressor's ``loss`` parameter is not a deep one
+
 
 class DeepConvexReLUClassifier(_DeepMixin, ConvexReLUClassifier):
     __doc__ = (

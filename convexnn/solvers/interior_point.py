@@ -598,6 +598,18 @@ class InteriorPoint(Solver):
         the start is feasible, and for ReLU the two signs of a pattern cancel (predictions 0).
         ``mu`` makes ``z_t = lam`` (no initial residual in the ``t`` part of stationarity).
         """
+        eps, gates = self._gate_directions(prog)
+        x = np.empty((prog.B, prog.m))
+        x[:, 1:] = eps * gates
+        x[:, 0] = 2.0 * eps
+        zeta = prog.lam  # z_t = lam: the t part of the dual residual starts at zero
+        mu = 1.5 * zeta * eps  # makes z_t = zeta with z_soc = mu s_soc^{-1}
+        return self._centred(prog, x, mu)
+
+    @staticmethod
+    def _gate_directions(prog):
+        """``(eps, g)``: the blocks' unit gates (B, r), each inside its block's cone, and the
+        scale ``eps`` of the cold start along them."""
         problem = prog.problem
         gates = prog.restrict(problem.patterns.gates[:, problem.block_pattern].T)  # (B, r)
         gates = gates / np.maximum(np.linalg.norm(gates, axis=1, keepdims=True), 1e-300)
@@ -607,12 +619,7 @@ class InteriorPoint(Solver):
             # gated: the blocks do not cancel in the prediction; keep it within the scale of y
             reach = np.abs(prog.predict(gates)).max()
             eps = min(eps, 0.1 * max(np.abs(prog.y).max(), 1e-3) / max(reach, 1e-300))
-        x = np.empty((prog.B, prog.m))
-        x[:, 1:] = eps * gates
-        x[:, 0] = 2.0 * eps
-        zeta = prog.lam  # z_t = lam: the t part of the dual residual starts at zero
-        mu = 1.5 * zeta * eps  # makes z_t = zeta with z_soc = mu s_soc^{-1}
-        return self._centred(prog, x, mu)
+        return eps, gates
 
     @staticmethod
     def _centred(prog, x, mu):
@@ -651,10 +658,10 @@ class InteriorPoint(Solver):
         problem = prog.problem
         if not problem.constraint_violation(init) <= 0.0:
             return None
-        cold = self._start(prog)
+        eps, gates = self._gate_directions(prog)  # the cold start's blocks, without its slacks
         objective = problem.objective(init)
         mu = _WARM_MU * max(abs(objective), 1e-300) / prog.degree
-        u = prog.restrict(init) + _WARM_BLEND * cold[0][:, 1:]
+        u = prog.restrict(init) + (_WARM_BLEND * eps) * gates
         norm = np.linalg.norm(u, axis=1)
         ratio = mu / prog.lam
         t = 0.5 * (ratio + np.sqrt(ratio * ratio + 4.0 * norm * norm))
