@@ -107,6 +107,23 @@ class TwoLayerNetwork:
         other.w2 = params[-1]
         return other
 
+    #: the network is positively homogeneous of this degree in :meth:`parameters`
+    degree = 2
+
+    def scaled(self, factor):
+        """A copy whose output is ``factor`` times this network's (``factor > 0``).
+
+        Every trainable array is multiplied by ``factor ** (1 / degree)``, so a network that is
+        balanced (``|a_j| = ||(w_j, b_j)||``, as :func:`from_convex` maps it) stays balanced: the
+        copy is the optimum of the same program for the target times ``factor`` and ``lam`` times
+        ``factor`` (MATH.md), which is how the regressors return to the target's own units.
+        """
+        factor = float(factor)
+        if not (np.isfinite(factor) and factor > 0):
+            raise ValueError(f"factor must be a finite number > 0, got {factor!r}.")
+        root = factor ** (1.0 / self.degree)
+        return self.with_parameters([p * root for p in self.parameters()])
+
     # ------------------------------------------------------------------ evaluation
     def hidden(self, X):
         """Hidden-layer activations, shape (n_samples, n_neurons)."""

@@ -31,7 +31,9 @@ def _data(n=24, d=3, seed=0):
 
 def _tiny_1d():
     X = np.linspace(-1.0, 1.0, 5)[:, None]
-    return X, np.array([0.5, -0.3, 0.8, -0.2, 0.4])
+    y = np.array([0.5, -0.3, 0.8, -0.2, 0.4])
+    # unit root mean square: the regressors (fit_intercept=False) solve for exactly this target
+    return X, y / np.sqrt(np.mean(y**2))
 
 
 def _native(**options):
@@ -230,9 +232,10 @@ def test_estimator_path_and_save(tmp_path):
     X, y = _data(n=20)
     model = DeepConvexReLURegressor(n_patterns=4, n_upper_patterns=2, random_state=0, tol=1e-6)
     path = model.regularization_path(X, y, [0.3, 1e-3])
-    # 0.3 is above alpha_max here: the zero network, whose objective is the centered target's
+    # 0.3 is above alpha_max here: the zero network, whose objective is the standardized
+    # target's half mean square, 1/2
     assert path.n_active_neurons[0] == 0
-    assert path.objective[0] == pytest.approx(0.5 * np.mean((y - y.mean()) ** 2))
+    assert path.objective[0] == pytest.approx(0.5 * np.mean(((y - y.mean()) / y.std()) ** 2))
     assert path.n_active_neurons[1] > 0 and path.objective[1] < path.objective[0]
     for model in path.estimators:  # saved and loaded like the two-layer models
         again = DeepConvexReLURegressor.load(model.save(tmp_path / "model"))
@@ -277,11 +280,14 @@ def test_sgd_pattern_search_is_never_worse_than_its_adam_network():
     model = DeepConvexReLURegressor(alpha=0.01, n_patterns=4, n_upper_patterns=2,
                                     pattern_search="sgd", max_iter=500, random_state=0)
     model.fit(X, y)
-    # the same Adam run by hand (the estimator centers y and seeds output 0 with random_state)
-    target = y - y.mean()
+    # the same Adam run by hand (the estimator standardizes y and seeds output 0 with
+    # random_state)
+    target = (y - y.mean()) / y.std()
     start = ParallelReLUNetwork.random(3, 2, [4], random_state=0)
     adam = train(start, X, target, lam=0.01, max_epochs=500, random_state=0)
     assert model.sgd_objective_ == pytest.approx(adam.objective, rel=1e-12)
     assert model.objective_ <= adam.objective * (1 + 1e-12)
-    # the fitted network attains the reported objective on the centered target
-    assert model.to_network().objective(X, target, 0.01) == pytest.approx(model.objective_, rel=1e-6)
+    # the fitted network, scaled back from the target's units, attains the reported objective on
+    # the standardized target
+    network = model.to_network().scaled(1.0 / y.std())
+    assert network.objective(X, target, 0.01) == pytest.approx(model.objective_, rel=1e-6)

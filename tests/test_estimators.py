@@ -79,16 +79,20 @@ def test_regressor_matches_the_route_by_hand(regression, formulation, problem_cl
                               **SAMPLED)
     est.fit(X, y)
     patterns = sample_patterns(X, 10, fit_intercept=True, random_state=3)
-    problem = problem_class(X, y - y.mean(), patterns, lam=1e-2)
+    # the program is solved on the standardized target (alpha is relative to its spread)
+    scale = y.std()
+    problem = problem_class(X, (y - y.mean()) / scale, patterns, lam=1e-2)
     result = CvxpySolver("CLARABEL", tol=1e-10).solve(problem)
     np.testing.assert_array_equal(est.patterns_.mask, patterns.mask)
     assert est.objective_ == pytest.approx(result.objective, rel=1e-6)
     # the estimator predicts with its mapped network, which equals its convex model exactly and
     # the independent Clarabel solution up to the solvers' tolerances
     np.testing.assert_allclose(est.predict(X), est.to_network().predict(X) + y.mean(), atol=1e-12)
-    own = problem.predict(np.vstack(est._coef))
+    own = scale * problem.predict(np.vstack(est._coef))
     np.testing.assert_allclose(est.predict(X), own + y.mean(), atol=1e-6)
-    np.testing.assert_allclose(est.predict(X), problem.predict(result.coef) + y.mean(), atol=1e-4)
+    np.testing.assert_allclose(
+        est.predict(X), scale * problem.predict(result.coef) + y.mean(), atol=1e-4
+    )
     assert est.intercepts_[1] == pytest.approx([y.mean()])
     assert est.solver_status_ == "optimal"
     assert est.n_iter_ > 0
@@ -99,8 +103,10 @@ def test_regressor_network_reproduces_objective_and_predictions(regression):
     est = ConvexReLURegressor(alpha=1e-2, n_patterns=10, random_state=0).fit(X, y)
     net = est.to_network()
     assert net.n_neurons == est.n_active_neurons_ > 0
-    # the non-convex weight-decay objective at the mapped weights equals the convex optimum
-    assert net.objective(X, y - y.mean(), 1e-2) == pytest.approx(est.objective_, rel=1e-6)
+    # the non-convex weight-decay objective at the mapped weights equals the convex optimum: in
+    # the target's units, lam = alpha * s and the objective is s**2 times the standardized one
+    s = y.std()
+    assert net.objective(X, y - y.mean(), 1e-2 * s) == pytest.approx(s**2 * est.objective_, rel=1e-6)
     np.testing.assert_allclose(net.predict(X) + est.intercepts_[1][0], est.predict(X), atol=1e-12)
     # the MLP-style attributes hold the same network
     W1, W2 = est.coefs_
@@ -401,7 +407,7 @@ def test_auto_enumerates_small_data_and_certifies_the_global_optimum():
     est = ConvexReLURegressor(alpha=1e-3, n_patterns=100, tol=1e-8, max_iter=50000).fit(X, y)
     patterns = enumerate_patterns(X, fit_intercept=True)
     assert est.patterns_.n_patterns == patterns.n_patterns  # 'auto' listed all of them
-    problem = ReLUProblem(X, y - y.mean(), patterns, lam=1e-3)
+    problem = ReLUProblem(X, _standardized(y), patterns, lam=1e-3)
     reference = CvxpySolver("CLARABEL", tol=1e-10).solve(problem)
     assert est.objective_ == pytest.approx(reference.objective, rel=1e-6)
     assert est.certificate_exact_
@@ -417,7 +423,7 @@ def test_column_generation_reaches_the_enumerated_optimum_within_its_budget():
     y = np.maximum(X @ [1.0, -1.0], 0) - np.maximum(X @ [0.5, 1.0] + 0.3, 0)
     full = enumerate_patterns(X, fit_intercept=True)
     reference = CvxpySolver("CLARABEL", tol=1e-10).solve(
-        ReLUProblem(X, y - y.mean(), full, lam=1e-3)
+        ReLUProblem(X, _standardized(y), full, lam=1e-3)
     )
     est = ConvexReLURegressor(
         alpha=1e-3, n_patterns=full.n_patterns - 1, pattern_search="column_generation",
@@ -448,18 +454,25 @@ def test_enumerated_search_needs_a_budget_for_every_pattern(regression):
 
 
 def _training_targets(est, y):
-    """The per-output targets a fitted estimator solved for: centered y, or -1/+1 per class."""
+    """The per-output targets a fitted estimator solved for: standardized y, or -1/+1 per class."""
     if isinstance(est, ConvexReLUClassifier):
         if est.classes_.shape[0] == 2:
             return np.where(y == est.classes_[1], 1.0, -1.0)[:, None]
         return np.where(y[:, None] == est.classes_, 1.0, -1.0)
-    return (y - y.mean())[:, None]
+    return _standardized(y)[:, None]
+
+
+def _standardized(y):
+    """The regressors' program target: y centered and divided by its standard deviation."""
+    return (y - y.mean()) / y.std()
 
 
 def _network_objective(est, X, y):
     """``L_nc`` of the fitted network(s) on the training targets, summed over outputs."""
     networks = est.to_network()
     networks = networks if isinstance(networks, list) else [networks]
+    # the networks are in the target's units: scaled back to the program's standardized target
+    networks = [net.scaled(1.0 / s) for net, s in zip(networks, est._scale)]
     return sum(
         net.objective(X, t, est.alpha, loss=est._loss)
         for net, t in zip(networks, _training_targets(est, y).T)
@@ -528,7 +541,7 @@ def test_sgd_search_keeps_the_embedding_when_the_solver_only_makes_it_worse(
     est = ConvexReLURegressor(alpha=1e-2, n_patterns=12, formulation=formulation,
                               pattern_search="sgd", solver=solver, random_state=0).fit(X, y)
     assert solver.calls >= 1
-    target = y - y.mean()
+    target = _standardized(y)
     adam = train(ReLUNetwork.random(X.shape[1], 12, random_state=0), X, target, lam=1e-2,
                  random_state=0, **sgd_schedule(X.shape[0]))
     problem, coef = adam.network.to_convex(X, target, 1e-2)
@@ -615,3 +628,21 @@ def test_huber_regressor_end_to_end(regression):
     assert err[0] < err[1]
     with pytest.raises(ValueError, match="'loss' parameter"):
         ConvexReLURegressor(loss="logistic").fit(X, y)
+
+
+def test_alpha_is_relative_to_the_target_scale(regression):
+    """The program is solved on the standardized target: scaling and shifting y scales and shifts
+    the predictions and leaves the objective and the network's shape unchanged."""
+    X, y = regression
+    common = dict(alpha=1e-2, n_patterns=8, random_state=0, **SAMPLED)
+    unit = ConvexReLURegressor(**common).fit(X, y)
+    big = ConvexReLURegressor(**common).fit(X, 250.0 * y + 40.0)
+    np.testing.assert_allclose(big.predict(X), 250.0 * unit.predict(X) + 40.0, rtol=1e-9)
+    assert big.objective_ == pytest.approx(unit.objective_, rel=1e-9)
+    assert big.n_active_neurons_ == unit.n_active_neurons_
+    # the network in the target's units is balanced: the optimum for lam = alpha * std(y)
+    net, s = big.to_network(), (250.0 * y).std()
+    np.testing.assert_allclose(np.abs(net.w2), np.linalg.norm(net.first_layer, axis=0), rtol=1e-9)
+    assert net.objective(X, 250.0 * (y - y.mean()), 1e-2 * s) == pytest.approx(
+        s**2 * big.objective_, rel=1e-6
+    )

@@ -128,3 +128,21 @@ def test_free_intercept_maps_to_a_network_without_bias_decay_and_the_same_object
     assert back.objective(coef) <= net.objective(X, y, 0.005, penalty=free) * (1 + 1e-12)
     # with the default penalty the weight decay is unchanged
     assert net.weight_decay("group_l1") == pytest.approx(net.weight_decay(), rel=1e-12)
+
+
+@pytest.mark.parametrize("factor", [0.3, 7.0])
+def test_scaled_network_scales_the_output_and_keeps_the_balance(factor):
+    """``scaled(c)`` multiplies the output by c and every weight by sqrt(c) (two layers) or
+    c**(1/depth): a balanced network stays balanced, and the weight decay scales by c."""
+    from convexnn.deep.networks import ParallelReLUNetwork
+
+    X = np.random.default_rng(0).standard_normal((7, 3))
+    net = ReLUNetwork.random(3, 4, random_state=0)
+    np.testing.assert_allclose(net.scaled(factor).predict(X), factor * net.predict(X), rtol=1e-12)
+    assert net.scaled(factor).weight_decay() == pytest.approx(factor * net.weight_decay(), rel=1e-12)
+    deep = ParallelReLUNetwork.random(3, 2, [4], random_state=0)
+    np.testing.assert_allclose(deep.scaled(factor).predict(X), factor * deep.predict(X), rtol=1e-12)
+    for layer, base in zip(deep.scaled(factor).parameters(), deep.parameters()):
+        np.testing.assert_allclose(layer, factor ** (1 / 3) * base, rtol=1e-12)
+    with pytest.raises(ValueError, match="factor must be a finite number > 0"):
+        net.scaled(-1.0)

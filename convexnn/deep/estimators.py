@@ -170,7 +170,9 @@ class _DeepMixin:
         return None
 
     def _map_networks(self, problems, results):
-        return [ParallelReLUNetwork.from_convex(p, r.coef) for p, r in zip(problems, results)]
+        return self._scaled_networks(
+            [ParallelReLUNetwork.from_convex(p, r.coef) for p, r in zip(problems, results)]
+        )
 
     def _certify(self, X, problems, results, full):
         """The solver's bounds (:meth:`_bounds`); there is no oracle over all nested patterns."""

@@ -24,6 +24,7 @@ import copy
 import numpy as np
 
 from ..losses import get_loss
+from ..networks import TwoLayerNetwork
 from ..patterns import ActivationPatterns
 from ..results import ZERO_BLOCK_THRESHOLD
 from ..validation import add_intercept, check_matrix, check_positive, check_random_state, check_target
@@ -203,6 +204,15 @@ class ParallelReLUNetwork:
         params = list(params)
         other.layers, other.output = params[:-1], params[-1]
         return other
+
+    @property
+    def degree(self):
+        """The network is positively homogeneous of degree ``depth`` in :meth:`parameters`."""
+        return self.depth
+
+    #: a copy whose output is ``factor`` times this network's, every trainable array multiplied by
+    #: ``factor ** (1 / depth)`` (the two-layer networks' method, with this ``degree``)
+    scaled = TwoLayerNetwork.scaled
 
     def objective_and_gradient(self, X, y, lam, loss):
         """Path-regularized objective on ``(X, y)`` and its (sub)gradient, matching :meth:`parameters`.
