@@ -64,6 +64,16 @@ def test_lab_help_lists_the_experiments_and_options(capsys):
         assert option in out, option
 
 
+def test_lab_names_are_the_experiment_functions_names():
+    import convexnn.overparam as op
+    from convexnn.overparam.experiments import EXPERIMENTS
+    from convexnn.overparam.plots import _PLOTS
+
+    assert sorted(EXPERIMENTS) == sorted(_PLOTS)  # every experiment has its figure, by one name
+    for name, run in EXPERIMENTS.items():
+        assert run.__name__ == name and getattr(op, name) is run  # `convexnn lab f` runs op.f
+
+
 def _subparsers():
     from convexnn.cli import _parser
 
@@ -118,7 +128,7 @@ def test_lab_help_lists_each_experiments_defaults(capsys):
         widths = ",".join(map(str, inspect.signature(run).parameters["widths"].default))
         assert f"{name} " in out and f"--widths {widths}" in out, name
     assert "(default: the experiment's, see below)" in out
-    assert "defaults: --widths 2,4,8,16,32,64 --seeds 3 --n-samples 20 lazy" in out
+    assert "defaults: --widths 2,4,8,16,32,64 --seeds 3 --n-samples 20 lazy_training" in out
 
 
 # ------------------------------------------------------------------------------ errors
@@ -206,9 +216,9 @@ def test_valid_solver_names_pass_the_check(solver):
         (["compare", "--alpha", "-1"], r"argument --alpha: must be a finite number >= 0"),
         (["compare", "--learning-rate", "0"], r"argument --learning-rate: must be a finite number > 0"),
         (["compare", "--seed", "-1"], r"argument --seed: must be an integer >= 0"),
-        (["lab", "ntk_init", "--widths", "4,x"], r"argument --widths: must be comma-separated"),
-        (["lab", "ntk_init", "--widths", "0,4"], r"argument --widths: widths must be >= 1"),
-        (["lab", "ntk_init", "--seeds", "0"], r"argument --seeds: must be an integer >= 1"),
+        (["lab", "ntk_at_init", "--widths", "4,x"], r"argument --widths: must be comma-separated"),
+        (["lab", "ntk_at_init", "--widths", "0,4"], r"argument --widths: widths must be >= 1"),
+        (["lab", "ntk_at_init", "--seeds", "0"], r"argument --seeds: must be an integer >= 1"),
     ],
 )
 def test_bad_values_exit_2_before_any_work(capsys, argv, message):
@@ -258,7 +268,7 @@ def test_format_summary_is_a_two_column_table():
 
 def test_lab_prints_its_summary_as_a_table(tmp_path, capsys):
     pytest.importorskip("matplotlib")
-    argv = ["lab", "ntk_init", "--widths", "4,8", "--seeds", "1", "--n-samples", "4", "--depth", "1",
+    argv = ["lab", "ntk_at_init", "--widths", "4,8", "--seeds", "1", "--n-samples", "4", "--depth", "1",
             "--output-dir", str(tmp_path)]
     assert main(argv) == 0
     out = capsys.readouterr().out
