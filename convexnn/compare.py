@@ -4,7 +4,8 @@
 scaling, on the target centred as :class:`~convexnn.ConvexReLURegressor` centres it):
 
 * ``n_runs`` Adam (or SGD) runs of the width ``n_patterns`` with the schedule of the estimators'
-  Adam start (:func:`convexnn.search.sgd_schedule`), seeds ``random_state``, ``random_state + 1``, ...;
+  Adam start (:func:`convexnn.search.sgd_schedule`), seeds ``random_state``, ``random_state + 1``,
+  ...;
 * the default convex route: ``ConvexReLURegressor(alpha=lam, n_patterns=n_patterns)`` with its
   default ``pattern_search='auto'`` (resolved per data set, reported) and ``solver``. When 'auto'
   resolves to 'sgd' its ``random_state`` is the seed of the best run, so its Adam start *is* that
@@ -59,7 +60,8 @@ class ComparisonTable:
         on the global optimum and ``(objective - lower_bound) / |objective|``), ``gap_certified``
         (True when every pattern was scored, False for an estimate), ``train_error`` and
         ``test_error`` (mean squared error of the predictions, None without test data),
-        ``neurons`` (active neurons) and ``time_s`` (wall-clock seconds of the fit).
+        ``neurons`` (active neurons) and ``time_s`` (wall-clock seconds of the fit; the route's
+        includes training its own Adam start).
     curves : list of tuple of ndarray
         Per run, ``(seconds, objective)`` after every epoch (the first entry is the start).
     meta : dict
@@ -357,7 +359,8 @@ def compare(
             f"{reference_solver.name}, same patterns", "reference", net, objective,
             certified(net.predict(X), objective, result.coef.T, formulation), seconds,
         ))
-        table.meta["reference_agreement"] = abs(objective - model.objective_) / abs(model.objective_)
+        difference = abs(objective - model.objective_)
+        table.meta["reference_agreement"] = difference / abs(model.objective_)
     else:
         table.meta["reference_agreement"] = None
 
