@@ -398,6 +398,9 @@ def _compare(args, shown):
         table.to_csv(args.csv)
         print(f"wrote {args.csv}")
     if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")  # a file, no window
         table.plot(args.plot)
         print(f"wrote {args.plot}")
     print(f"total time {time.perf_counter() - tic:.1f} s")

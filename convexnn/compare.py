@@ -161,10 +161,6 @@ class ComparisonTable:
             When matplotlib is not installed (the message says how to install it).
         """
         try:
-            import matplotlib
-
-            if path is not None:
-                matplotlib.use("Agg")
             import matplotlib.pyplot as plt
         except ImportError as exc:
             raise ImportError(
