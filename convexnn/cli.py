@@ -117,51 +117,83 @@ def _parser():
     return parser
 
 
+def _reference(text):
+    """A cvxpy solver name for the reference row, or 'none' (checked before any work)."""
+    if text.lower() == "none":
+        return None
+    from .solvers import get_solver
+    from .solvers.cvxpy_solver import CvxpySolver
+
+    try:
+        solver = get_solver(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if not isinstance(solver, CvxpySolver):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is a native solver; the reference is a cvxpy solver (SCS, CLARABEL, ...) "
+            "or 'none'")
+    return text
+
+
 def _compare_parser(sub):
     cmp_ = sub.add_parser(
         "compare",
-        help="convex training against SGD/Adam on a bundled data set",
+        help="convex training against Adam on a bundled data set, with certificates",
         formatter_class=_HelpFormatter,
-        description=_fill(
-            "Solve the convex program over sampled activation patterns, map its solution to a "
-            "network, train SGD/Adam runs of the same width on the same objective, and print a "
-            "table of objective, train and test error, active neurons and time. The objective is "
-            "the mean squared loss / 2 + (alpha/2) ||weights||^2."),
+        description="\n\n".join(_fill(text) for text in (
+            "Train Adam runs of width N (--n-patterns) and fit ConvexReLURegressor with its default "
+            "pattern search ('auto': an Adam start embedded in the convex program, then column "
+            "generation; all patterns when they fit the budget), started from the best run; "
+            "re-solve the same program (same patterns, same alpha) with a cvxpy solver; and solve "
+            "the program over N sampled patterns for contrast. Every fit minimizes the same "
+            "objective, mean squared loss / 2 + (alpha/2) ||weights||^2 on the centred target.",
+            "The table lists per row the objective, a lower bound on the global optimum and the "
+            "relative gap to it at the row's own dual point ('cert.': every activation pattern "
+            "was scored; 'est.': an estimate over searched patterns), train and test mean squared "
+            "error, neurons and time. The convex route never ends above the run it started from, "
+            "which is the best run, so lower bound <= convex objective <= every run's objective; "
+            "the command prints whether this held.",
+        )),
     )
     cmp_.set_defaults(subparser=cmp_)
     cmp_.add_argument("--dataset", default="diabetes", choices=["diabetes", "teacher"],
                       help="diabetes: scikit-learn's bundled regression set; teacher: 500 samples "
-                           "from a random 10-5-1 ReLU network (default: %(default)s)")
-    cmp_.add_argument("--alpha", type=_real(strict=False), default=1e-2, metavar="ALPHA",
-                      help="regularization strength (lam) of both problems, >= 0 "
-                           "(default: %(default)g)")
-    cmp_.add_argument("--n-patterns", type=_count, default=100, metavar="N",
-                      help="number of activation patterns of the convex program "
+                           "from a random 10-5-1 ReLU network; split 80/20 into train and test "
                            "(default: %(default)s)")
+    cmp_.add_argument("--alpha", type=_real(strict=False), default=1e-2, metavar="ALPHA",
+                      help="regularization strength (lam) of every fit, >= 0 "
+                           "(default: %(default)g)")
+    cmp_.add_argument("--n-patterns", type=_count, default=50, metavar="N",
+                      help="pattern budget of the convex route, width of the Adam runs and number "
+                           "of sampled patterns of the contrast (default: %(default)s)")
     cmp_.add_argument("--formulation", default="relu", choices=["relu", "gated"],
                       help="relu: the exact ReLU program (cone constraints); gated: the gated ReLU "
-                           "program (no constraints); the SGD runs train the same family "
+                           "program (no constraints); the runs train ReLU networks either way "
                            "(default: %(default)s)")
     cmp_.add_argument("--solver", type=_solver, default="auto", metavar="NAME",
-                      help="'auto' (native, certified), another native solver (native, fista, "
-                           "augmented_lagrangian, admm, interior_point) or an installed cvxpy solver "
-                           "(SCS, CLARABEL, ...) (default: %(default)s)")
+                      help="solver of the convex route and the contrast: 'auto' (native, certified: "
+                           "the interior point for relu, FISTA for gated), another native solver "
+                           "(native, fista, augmented_lagrangian, admm, interior_point) or an "
+                           "installed cvxpy solver (SCS, CLARABEL, ...) (default: %(default)s)")
+    cmp_.add_argument("--reference", type=_reference, default="SCS", metavar="NAME",
+                      help="cvxpy solver that re-solves the route's program, or 'none' "
+                           "(default: %(default)s)")
     cmp_.add_argument("--runs", type=_count, default=5, metavar="N",
-                      help="number of SGD/Adam runs, seeds SEED, SEED+1, ... "
+                      help="number of Adam/SGD runs, seeds SEED, SEED+1, ... "
                            "(default: %(default)s)")
     cmp_.add_argument("--optimizer", default="adam", choices=["adam", "sgd"],
-                      help="optimizer of the runs (default: %(default)s)")
-    cmp_.add_argument("--learning-rate", type=_real(strict=True), default=1e-2, metavar="LR",
-                      help="step size of the runs (default: %(default)g)")
-    cmp_.add_argument("--epochs", type=_count, default=500, metavar="N",
-                      help="maximum epochs per run (default: %(default)s)")
-    cmp_.add_argument("--batch-size", type=_count, default=32, metavar="N",
-                      help="minibatch size of the runs (default: %(default)s)")
+                      help="optimizer of the runs, with the route's Adam schedule (learning rate "
+                           "0.01, full batch up to 1024 samples, at most 2000 epochs); with sgd "
+                           "the route's start is not one of the runs (default: %(default)s)")
     cmp_.add_argument("--seed", type=_seed, default=0,
-                      help="seed of the data split, the patterns and the first run "
+                      help="seed of the data split, the first run and the sampled patterns "
                            "(default: %(default)s)")
     cmp_.add_argument("--csv", metavar="PATH",
                       help="also write the table to this CSV file (default: no file)")
+    cmp_.add_argument("--plot", metavar="FILE",
+                      help="also draw Adam's objective against time, with the convex objective "
+                           "and the lower bound as lines, to this image file; needs matplotlib "
+                           "(default: no plot)")
 
 
 def _plain(text):
@@ -333,9 +365,20 @@ def main(argv=None):
     shown = " ".join(sys.argv[1:] if argv is None else argv)
     if args.command == "lab":
         return _lab(args, shown)
+    return _compare(args, shown)
+
+
+def _compare(args, shown):
+    """``convexnn compare``: the table of :func:`convexnn.compare.compare` and what it shows."""
+    import importlib.util
+    import time
+
     from .compare import compare
     from .datasets import load_dataset
 
+    if args.plot and importlib.util.find_spec("matplotlib") is None:
+        _usage_error(args.subparser, "--plot needs matplotlib: pip install matplotlib")
+    tic = time.perf_counter()
     data = load_dataset(args.dataset, random_state=args.seed)
     print(f"$ convexnn {shown}")
     print(f"data: {data.description}; train {data.X_train.shape}, test {data.X_test.shape}, "
@@ -343,16 +386,47 @@ def main(argv=None):
     print(f"objective: mean squared loss / 2 + (alpha/2) ||weights||^2, alpha = {args.alpha:g}\n")
     table = compare(
         data.X_train, data.y_train, data.X_test, data.y_test,
-        lam=args.alpha, formulation=args.formulation, n_patterns=args.n_patterns,
-        solver=args.solver, n_runs=args.runs, optimizer=args.optimizer,
-        learning_rate=args.learning_rate, batch_size=args.batch_size, max_epochs=args.epochs,
+        lam=args.alpha, n_patterns=args.n_patterns, formulation=args.formulation,
+        solver=args.solver, reference=args.reference, n_runs=args.runs, optimizer=args.optimizer,
         random_state=args.seed,
     )
     print(table)
+    print()
+    for line in _compare_notes(table, args):
+        print(_fill(line))
     if args.csv:
         table.to_csv(args.csv)
-        print(f"\nwrote {args.csv}")
+        print(f"wrote {args.csv}")
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")  # a file, no window
+        table.plot(args.plot)
+        print(f"wrote {args.plot}")
+    print(f"total time {time.perf_counter() - tic:.1f} s")
     return 0
+
+
+def _compare_notes(table, args):
+    """The lines under the comparison table: the route, the reference, the ordering."""
+    meta, route = table.meta, table.row("route")
+    start = ""
+    if meta["start_run"] is not None:
+        start = (f"; started from {args.optimizer} run {meta['start_run']} "
+                 f"(objective {meta['start_objective']:.6f})")
+    restricted = ("" if meta["restricted_gap"] is None else
+                  f"; certified gap on its own patterns {meta['restricted_gap']:.1e}")
+    yield (f"convex route: ConvexReLURegressor(alpha={args.alpha:g}, n_patterns={args.n_patterns}"
+           f"), pattern_search 'auto' -> '{meta['strategy']}', solver '{args.solver}' -> "
+           f"{meta['solver']}{start}{restricted}.")
+    if meta["reference_agreement"] is not None:
+        yield (f"{table.row('reference')['method'].split(',')[0]} agrees with the native solve "
+               f"to {meta['reference_agreement']:.1e} (relative objective difference).")
+    holds = "yes" if table.ordering_holds() else "NO"
+    kind = "certified" if route["gap_certified"] else "estimated"
+    yield (f"lower bound ({kind}) <= convex objective <= every {args.optimizer} run: {holds}.")
+    yield ("gap: (objective - lower bound) / objective at each row's own dual point; cert.: every "
+           "activation pattern scored; est.: an estimate over searched patterns.")
 
 
 if __name__ == "__main__":  # pragma: no cover

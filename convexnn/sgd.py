@@ -41,6 +41,8 @@ class TrainingResult:
         True when the stopping rule fired before ``max_epochs``.
     time : float
         Wall-clock seconds.
+    time_curve : list of float
+        Wall-clock seconds since the start at which each value of ``loss_curve`` was recorded.
     """
 
     network: TwoLayerNetwork
@@ -49,6 +51,7 @@ class TrainingResult:
     n_epochs: int = 0
     converged: bool = False
     time: float = 0.0
+    time_curve: list = field(default_factory=list)
 
 
 def train(
@@ -153,4 +156,5 @@ def train(
         n_epochs=len(curve) - 1,
         converged=run.status == "stopped",
         time=run.time,
+        time_curve=run.times[: len(curve)],
     )

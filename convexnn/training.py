@@ -175,12 +175,15 @@ class Descent:
         'max_rounds', 'stopped' (the rule fired) or 'diverged' (a non-finite value or parameters).
     time : float
         Wall-clock seconds.
+    times : list of float
+        Wall-clock seconds since the start at which each value of ``history`` was recorded.
     """
 
     model: object
     history: list = field(default_factory=list)
     status: str = "max_rounds"
     time: float = 0.0
+    times: list = field(default_factory=list)
 
 
 def descend(model, evaluate, n_samples, *, optimizer, max_rounds, batch_size=None, batches="epoch",
@@ -240,7 +243,7 @@ def descend(model, evaluate, n_samples, *, optimizer, max_rounds, batch_size=Non
         progress = tqdm(total=max_rounds, desc=desc, unit=unit)
     params = model.parameters()
     state = optimizer.init(params)
-    current, history, status = model, [], "max_rounds"
+    current, history, times, status = model, [], [], "max_rounds"
     for round_ in range(max_rounds + 1):
         value = None
         if round_ > 0:
@@ -266,6 +269,7 @@ def descend(model, evaluate, n_samples, *, optimizer, max_rounds, batch_size=Non
         if value is None:
             value, grads, aux = evaluate(current, None, full and round_ < max_rounds)
         history.append(value)
+        times.append(time.perf_counter() - start)
         verdict = None if stop is None else stop(round_, current, value, aux)
         if verdict is None and not np.isfinite(value):
             verdict = "diverged"
@@ -274,4 +278,5 @@ def descend(model, evaluate, n_samples, *, optimizer, max_rounds, batch_size=Non
             break
     if progress is not None:
         progress.close()
-    return Descent(model=current, history=history, status=status, time=time.perf_counter() - start)
+    return Descent(model=current, history=history, status=status, time=time.perf_counter() - start,
+                   times=times)

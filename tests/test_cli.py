@@ -16,8 +16,8 @@ import pytest
 
 from convexnn.cli import main
 
-# a tiny compare run: 4 patterns, one SGD run of 3 epochs on the synthetic teacher set
-TINY = ["compare", "--dataset", "teacher", "--n-patterns", "4", "--runs", "1", "--epochs", "3",
+# a tiny compare run: 4 patterns, one SGD run on the synthetic teacher set, no cvxpy reference
+TINY = ["compare", "--dataset", "teacher", "--n-patterns", "4", "--runs", "1", "--reference", "none",
         "--formulation", "gated", "--optimizer", "sgd", "--alpha", "0.05", "--seed", "1"]
 
 
@@ -33,7 +33,7 @@ def test_module_help_lists_the_subcommands():
     proc = run_module("--help")
     assert proc.returncode == 0 and proc.stderr == ""
     assert proc.stdout.startswith("usage: convexnn [-h] {compare,lab} ...")
-    assert "convex training against SGD/Adam on a bundled data set" in proc.stdout
+    assert "convex training against Adam on a bundled data set, with certificates" in proc.stdout
     assert "over-parameterization experiments on wide deep ReLU networks" in proc.stdout
 
 
@@ -44,10 +44,13 @@ def test_compare_help_mentions_every_option(capsys):
     out = capsys.readouterr().out
     assert out.startswith("usage: convexnn compare")
     for option in ("--dataset {diabetes,teacher}", "--alpha", "--n-patterns",
-                   "--formulation {relu,gated}", "--solver", "--runs", "--optimizer {adam,sgd}",
-                   "--learning-rate", "--epochs", "--batch-size", "--seed", "--csv"):
+                   "--formulation {relu,gated}", "--solver", "--reference", "--runs",
+                   "--optimizer {adam,sgd}", "--seed", "--csv", "--plot"):
         assert option in out, option
-    assert "regularization strength (lam)" in out and "'auto' (native, certified)" in out
+    for gone in ("--learning-rate", "--epochs", "--batch-size"):  # the runs use the route's schedule
+        assert gone not in out, gone
+    flat = " ".join(out.split())  # undo the wrapping
+    assert "regularization strength (lam)" in flat and "'auto' (native, certified" in flat
 
 
 def test_lab_help_lists_the_experiments_and_options(capsys):
@@ -62,6 +65,16 @@ def test_lab_help_lists_the_experiments_and_options(capsys):
     for option in ("--widths", "--seeds", "--n-samples", "--depth",
                    "--parameterization {ntk,standard,allen_zhu}", "--output-dir", "--verbose"):
         assert option in out, option
+
+
+def test_lab_names_are_the_experiment_functions_names():
+    import convexnn.overparam as op
+    from convexnn.overparam.experiments import EXPERIMENTS
+    from convexnn.overparam.plots import _PLOTS
+
+    assert sorted(EXPERIMENTS) == sorted(_PLOTS)  # every experiment has its figure, by one name
+    for name, run in EXPERIMENTS.items():
+        assert run.__name__ == name and getattr(op, name) is run  # `convexnn lab f` runs op.f
 
 
 def _subparsers():
@@ -100,9 +113,9 @@ def test_compare_help_shows_the_default_values(capsys):
     with pytest.raises(SystemExit):
         main(["compare", "--help"])
     out = " ".join(capsys.readouterr().out.split())  # undo the wrapping
-    for shown in ("(default: diabetes)", "(default: 0.01)", "(default: 100)", "(default: relu)",
-                  "(default: auto)", "(default: 5)", "(default: adam)", "(default: 500)",
-                  "(default: 32)", "(default: 0)", "(default: no file)"):
+    for shown in ("(default: diabetes)", "(default: 0.01)", "(default: 50)", "(default: relu)",
+                  "(default: auto)", "(default: SCS)", "(default: 5)", "(default: adam)",
+                  "(default: 0)", "(default: no file)", "(default: no plot)"):
         assert shown in out, shown
 
 
@@ -118,7 +131,7 @@ def test_lab_help_lists_each_experiments_defaults(capsys):
         widths = ",".join(map(str, inspect.signature(run).parameters["widths"].default))
         assert f"{name} " in out and f"--widths {widths}" in out, name
     assert "(default: the experiment's, see below)" in out
-    assert "defaults: --widths 2,4,8,16,32,64 --seeds 3 --n-samples 20 lazy" in out
+    assert "defaults: --widths 2,4,8,16,32,64 --seeds 3 --n-samples 20 lazy_training" in out
 
 
 # ------------------------------------------------------------------------------ errors
@@ -204,11 +217,12 @@ def test_valid_solver_names_pass_the_check(solver):
         (["compare", "--runs", "0"], r"argument --runs: must be an integer >= 1, got '0'"),
         (["compare", "--n-patterns", "-3"], r"argument --n-patterns: must be an integer >= 1"),
         (["compare", "--alpha", "-1"], r"argument --alpha: must be a finite number >= 0"),
-        (["compare", "--learning-rate", "0"], r"argument --learning-rate: must be a finite number > 0"),
+        (["compare", "--reference", "auto"], r"argument --reference: 'auto' is a native solver"),
+        (["compare", "--reference", "NOT_A_SOLVER"], r"argument --reference: solver='NOT_A_SOLVER'"),
         (["compare", "--seed", "-1"], r"argument --seed: must be an integer >= 0"),
-        (["lab", "ntk_init", "--widths", "4,x"], r"argument --widths: must be comma-separated"),
-        (["lab", "ntk_init", "--widths", "0,4"], r"argument --widths: widths must be >= 1"),
-        (["lab", "ntk_init", "--seeds", "0"], r"argument --seeds: must be an integer >= 1"),
+        (["lab", "ntk_at_init", "--widths", "4,x"], r"argument --widths: must be comma-separated"),
+        (["lab", "ntk_at_init", "--widths", "0,4"], r"argument --widths: widths must be >= 1"),
+        (["lab", "ntk_at_init", "--seeds", "0"], r"argument --seeds: must be an integer >= 1"),
     ],
 )
 def test_bad_values_exit_2_before_any_work(capsys, argv, message):
@@ -258,7 +272,7 @@ def test_format_summary_is_a_two_column_table():
 
 def test_lab_prints_its_summary_as_a_table(tmp_path, capsys):
     pytest.importorskip("matplotlib")
-    argv = ["lab", "ntk_init", "--widths", "4,8", "--seeds", "1", "--n-samples", "4", "--depth", "1",
+    argv = ["lab", "ntk_at_init", "--widths", "4,8", "--seeds", "1", "--n-samples", "4", "--depth", "1",
             "--output-dir", str(tmp_path)]
     assert main(argv) == 0
     out = capsys.readouterr().out
@@ -282,23 +296,25 @@ def test_tiny_compare_prints_the_header_and_the_library_table(capsys, tmp_path):
     assert lines[1].startswith("data: synthetic: 500 samples from a 10-5-1 ReLU teacher network")
     assert lines[1].endswith("train (400, 10), test (100, 10), standardized")
     assert lines[2] == "objective: mean squared loss / 2 + (alpha/2) ||weights||^2, alpha = 0.05"
-    assert lines[4].split() == ["method", "objective", "train", "mse", "test", "mse", "neurons",
-                                "time", "[s]"]
-    body = lines[6:8]
-    assert body[0].startswith("convex gated, 4 patterns") and body[1].startswith("sgd run 0")
-    assert lines[-1] == f"wrote {out_csv}"
+    assert lines[4].split() == ["method", "objective", "lower", "bound", "gap", "train", "mse",
+                                "test", "mse", "neurons", "time", "[s]"]
+    body = lines[6:9]
+    assert body[0].startswith("convex, default route (sgd)")
+    assert body[1].startswith("convex, 4 sampled patterns") and body[2].startswith("sgd run 0")
+    assert lines[-2] == f"wrote {out_csv}" and lines[-1].startswith("total time ")
     with open(out_csv) as fh:
         rows = list(csv.DictReader(fh))
     assert [r["method"] for r in rows] == [line.split("  ")[0] for line in body]
     # every option reached the library: the same call gives the same figures
     data = load_dataset("teacher", random_state=1)
     table = compare(data.X_train, data.y_train, data.X_test, data.y_test, lam=0.05,
-                    formulation="gated", n_patterns=4, solver="auto", n_runs=1, optimizer="sgd",
-                    learning_rate=1e-2, batch_size=32, max_epochs=3, random_state=1)
+                    formulation="gated", n_patterns=4, solver="auto", reference=None, n_runs=1,
+                    optimizer="sgd", random_state=1)
     assert [r["method"] for r in table.rows] == [r["method"] for r in rows]
     for mine, printed in zip(table.rows, rows):
-        for key in ("objective", "train_error", "test_error"):
+        for key in ("objective", "lower_bound", "train_error", "test_error"):
             assert float(printed[key]) == pytest.approx(mine[key], rel=1e-9), key
         assert int(printed["neurons"]) == mine["neurons"]
     # and the printed objective column is those figures to six decimals
-    assert [line.split()[-5] for line in body] == [f"{r['objective']:.6f}" for r in table.rows]
+    assert [line.split()[-8] for line in body] == [
+        f"{r['objective']:.6f}" for r in table.rows]

@@ -1,64 +1,92 @@
+"""The main job (:mod:`convexnn.compare` and ``convexnn compare``): the rows' ordering, the cvxpy
+reference against the native solve, the route's Adam start among the runs, and the plot."""
+
+import csv
+
 import numpy as np
 import pytest
 
 from convexnn.cli import main
-from convexnn.compare import compare
-from convexnn.datasets import load_dataset, make_teacher
-from convexnn.patterns import enumerate_patterns
+from convexnn.compare import REFERENCE_TOL, compare
+from convexnn.datasets import load_dataset, make_1d
 
 
-def test_compare_rows_are_consistent_and_refit_beats_sgd():
-    X, y = make_teacher(n_samples=60, n_features=3, n_neurons=3, random_state=1)
-    table = compare(X[:45], y[:45], X[45:], y[45:], lam=1e-2, n_patterns=20, solver="CLARABEL",
-                    n_runs=3, max_epochs=150, random_state=0)
-    convex = table.rows[0]
-    runs = [r for r in table.rows if r["method"].startswith("adam run")]
-    refit = table.row("convex over best adam")
-    assert len(runs) == 3 and all(r["neurons"] == convex["neurons"] for r in runs)
-    # the refit over the best run's own patterns can only improve on that run
-    assert refit["objective"] <= min(r["objective"] for r in runs) + 1e-7
-    assert all(r["test_error"] is not None and r["test_error"] >= 0 for r in table.rows)
-    text = table.to_string()
-    assert text.splitlines()[0].startswith("method") and len(text.splitlines()) == 2 + len(table.rows)
+@pytest.fixture(scope="module")
+def table_1d():
+    """1-D data: 2n = 60 patterns, more than the budget of 8 (so 'auto' is the Adam start) but
+    few enough for every certificate to be exact."""
+    X, y = make_1d(n_samples=30, noise=0.2, random_state=3)
+    return compare(X[:24], y[:24], X[24:], y[24:], lam=1e-2, n_patterns=8, n_runs=3,
+                   reference="SCS", random_state=0)
 
 
-def test_compare_with_all_patterns_is_never_beaten(data_1d):
-    X, y = data_1d
-    table = compare(X, y, lam=1e-3, patterns=enumerate_patterns(X, fit_intercept=True),
-                    solver="CLARABEL", n_runs=3, batch_size=None, max_epochs=800, width=20, refit=False)
-    optimum = table.rows[0]["objective"]
-    assert all(r["objective"] >= optimum * (1 - 1e-5) for r in table.rows[1:])
+def test_rows_obey_lower_bound_le_convex_le_every_run(table_1d):
+    route, runs = table_1d.row("route"), table_1d.runs()
+    assert table_1d.meta["strategy"] == "sgd" and len(runs) == 3
+    assert all(r["neurons"] <= 8 for r in runs)  # the runs have the route's width
+    assert route["gap_certified"]  # every pattern scored: the bound is a theorem here
+    assert route["lower_bound"] <= route["objective"] * (1 + 1e-9)
+    for run in runs:
+        assert route["objective"] <= run["objective"] * (1 + 1e-9), run["method"]
+    # a certified bound is below the objective of every network, whatever produced it
+    assert all(route["lower_bound"] <= r["objective"] * (1 + 1e-9) for r in table_1d.rows)
+    assert table_1d.ordering_holds()
+    # the route started from the best run: that very run, not a look-alike
+    start = table_1d.meta["start_run"]
+    assert start == int(np.argmin([r["objective"] for r in runs]))
+    assert table_1d.meta["start_objective"] == pytest.approx(runs[start]["objective"], rel=1e-12)
+    assert "the route's start" in runs[start]["method"]
 
 
-def test_logistic_compare_reports_error_rates(data_small):
-    X, y = data_small
-    labels = np.where(y > np.median(y), 1.0, -1.0)
-    table = compare(X, labels, lam=1e-2, loss="logistic", n_patterns=10, solver="CLARABEL",
-                    n_runs=1, max_epochs=50, refit=False)
-    assert table.error_name == "error"
-    assert all(0 <= r["train_error"] <= 1 for r in table.rows)
+def test_cvxpy_reference_agrees_with_the_native_solve(table_1d):
+    route, reference = table_1d.row("route"), table_1d.row("reference")
+    assert reference["method"].startswith("cvxpy-SCS")
+    # the native solve certifies a 1e-4 relative gap; SCS stops at REFERENCE_TOL
+    tolerance = (1e-4 + REFERENCE_TOL) * route["objective"]
+    assert abs(reference["objective"] - route["objective"]) <= tolerance
+    assert table_1d.meta["reference_agreement"] <= 1e-4 + REFERENCE_TOL
+    assert reference["train_error"] == pytest.approx(route["train_error"], rel=1e-2)
+    # the sampled contrast solves a smaller program: never below the certified bound
+    assert table_1d.row("sampled")["objective"] >= route["lower_bound"] * (1 - 1e-9)
+
+
+def test_run_curves_are_timed_epoch_by_epoch(table_1d):
+    for (seconds, values), run in zip(table_1d.curves, table_1d.runs()):
+        assert seconds.shape == values.shape and values.size >= 2
+        assert np.all(np.diff(seconds) >= 0) and seconds[-1] <= run["time_s"]
+        assert values.min() == pytest.approx(run["objective"], rel=1e-12)  # the best epoch is kept
+
+
+def test_cli_table_csv_and_plot(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out_csv, out_png = tmp_path / "table.csv", tmp_path / "adam.png"
+    argv = ["compare", "--dataset", "teacher", "--n-patterns", "6", "--runs", "2",
+            "--alpha", "0.05", "--csv", str(out_csv), "--plot", str(out_png)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("$ convexnn " + " ".join(argv))
+    out = " ".join(out.split())  # undo the wrapping of the notes
+    assert "pattern_search 'auto' -> 'sgd'" in out and "agrees with the native solve" in out
+    assert "<= convex objective <= every adam run: yes." in out
+    with open(out_csv) as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["kind"] for r in rows] == ["route", "reference", "sampled", "run", "run"]
+    route = rows[0]
+    assert float(route["lower_bound"]) <= float(route["objective"])
+    assert all(float(route["objective"]) <= float(r["objective"]) for r in rows[3:])
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_compare_argument_errors(data_small):
     X, y = data_small
-    with pytest.raises(ValueError, match="formulation must be one of"):
+    with pytest.raises(ValueError, match="formulation must be 'relu' or 'gated'"):
         compare(X, y, formulation="deep")
+    with pytest.raises(ValueError, match="optimizer must be 'adam' or 'sgd'"):
+        compare(X, y, optimizer="lbfgs")
     with pytest.raises(ValueError, match="X_test and y_test must be given together"):
         compare(X, y, X_test=X)
     with pytest.raises(ValueError, match="X_test has 2 features but X has 3"):
         compare(X, y, X[:, :2], y)
-
-
-def test_cli_prints_the_command_and_table(capsys, tmp_path):
-    out_csv = tmp_path / "table.csv"
-    code = main(["compare", "--dataset", "teacher", "--n-patterns", "10", "--runs", "2",
-                 "--epochs", "20", "--solver", "CLARABEL", "--csv", str(out_csv)])
-    out = capsys.readouterr().out
-    assert code == 0
-    assert out.startswith("$ convexnn compare --dataset teacher")
-    assert "convex relu, " in out and "adam run 1" in out
-    rows = out_csv.read_text().strip().splitlines()
-    assert rows[0] == "method,objective,train_error,test_error,neurons,time_s" and len(rows) == 5
 
 
 def test_bundled_datasets_are_standardized():

@@ -236,13 +236,13 @@ def test_cli_lab_writes_csv_and_png(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     from convexnn.cli import main
 
-    assert main(["lab", "ntk_init", "--widths", "16,64", "--seeds", "2", "--n-samples", "6",
+    assert main(["lab", "ntk_at_init", "--widths", "16,64", "--seeds", "2", "--n-samples", "6",
                  "--depth", "2", "--output-dir", str(tmp_path)]) == 0
-    with open(tmp_path / "ntk_init.csv") as fh:
+    with open(tmp_path / "ntk_at_init.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert [int(r["width"]) for r in rows] == [16, 16, 64, 64]
     assert all(float(r["lambda_min"]) > 0 for r in rows)
-    assert (tmp_path / "ntk_init.png").read_bytes()[:4] == b"\x89PNG"
-    assert "$ convexnn lab ntk_init" in capsys.readouterr().out
+    assert (tmp_path / "ntk_at_init.png").read_bytes()[:4] == b"\x89PNG"
+    assert "$ convexnn lab ntk_at_init" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="--depth does not apply"):
         main(["lab", "convex_gap", "--depth", "3", "--output-dir", str(tmp_path)])

@@ -141,7 +141,7 @@ def ntk_at_init(widths=(64, 256, 1024), seeds=3, *, n_samples=20, n_features=5, 
         lo, hi = _eig(H)
         rows.append(dict(width=width, seed=seed, lambda_min=lo, lambda_max=hi,
                          lambda_min_analytic=_eig(Theta)[0], ntk_error=relative_error(H, Theta)))
-    table = Table(rows, "ntk_init", dict(depth=depth, parameterization=parameterization, n_samples=n_samples))
+    table = Table(rows, "ntk_at_init", dict(depth=depth, parameterization=parameterization, n_samples=n_samples))
     table.meta["error_slope"] = loglog_slope(*table.group("width", "ntk_error"))
     return table
 
@@ -178,7 +178,7 @@ def lazy_training(widths=(64, 256, 1024), seeds=3, *, n_samples=20, n_features=5
                          loss_final=float(fit.loss_curve[-1]),
                          weight_change=relative_weight_change(net, fit.network),
                          kernel_change=relative_error(empirical_ntk(fit.network, X), H0)))
-    table = Table(rows, "lazy", dict(depth=depth, parameterization=parameterization, n_steps=n_steps))
+    table = Table(rows, "lazy_training", dict(depth=depth, parameterization=parameterization, n_steps=n_steps))
     table.meta["weight_slope"] = loglog_slope(*table.group("width", "weight_change"))
     table.meta["kernel_slope"] = loglog_slope(*table.group("width", "kernel_change"))
     return table
@@ -266,7 +266,7 @@ def linear_convergence(widths=(64, 256, 1024), seeds=3, *, n_samples=20, n_featu
                          linearized_gap=float(np.max(np.abs(curve - linear)) / curve[0])))
         curves.setdefault(width, (curve, linear))
     meta = dict(depth=depth, parameterization=parameterization, n_steps=n_steps, curves=curves)
-    return Table(rows, "convergence", meta)
+    return Table(rows, "linear_convergence", meta)
 
 
 def classification(widths=(64, 256, 1024), seeds=3, *, n_samples=20, n_features=5, depth=3,
@@ -353,7 +353,7 @@ def learning_rate_transfer(widths=(64, 256, 1024), seeds=2, *, n_samples=20, n_f
         best[scheme].append(float(grid[k]))
         rows.extend(dict(parameterization=scheme, width=width, learning_rate=float(eta), final_loss=loss,
                          best=i == k) for i, (eta, loss) in enumerate(zip(grid, finals)))
-    return Table(rows, "lr_transfer", dict(depth=depth, n_steps=n_steps, best=best, widths=widths))
+    return Table(rows, "learning_rate_transfer", dict(depth=depth, n_steps=n_steps, best=best, widths=widths))
 
 
 def convex_gap(widths=(2, 4, 8, 16, 32, 64), seeds=3, *, n_samples=20, n_features=2, lam=1e-2,
@@ -412,12 +412,10 @@ def convex_gap(widths=(2, 4, 8, 16, 32, 64), seeds=3, *, n_samples=20, n_feature
     return Table(rows, "convex_gap", meta)
 
 
-#: ``convexnn lab <name>`` runs ``EXPERIMENTS[name]``
+#: ``convexnn lab <name>`` runs ``EXPERIMENTS[name]``: every experiment by its function's name,
+#: which is also the name of its Table (and of the CSV and PNG files the command writes)
 EXPERIMENTS = {
-    "ntk_init": ntk_at_init,
-    "lazy": lazy_training,
-    "convergence": linear_convergence,
-    "classification": classification,
-    "lr_transfer": learning_rate_transfer,
-    "convex_gap": convex_gap,
+    run.__name__: run
+    for run in (ntk_at_init, lazy_training, linear_convergence, classification,
+                learning_rate_transfer, convex_gap)
 }

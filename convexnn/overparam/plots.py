@@ -104,11 +104,11 @@ def _convex_gap(table, axes):
 
 
 _PLOTS = {
-    "ntk_init": _ntk_init,
-    "lazy": _lazy,
-    "convergence": _convergence,
+    "ntk_at_init": _ntk_init,
+    "lazy_training": _lazy,
+    "linear_convergence": _convergence,
     "classification": _classification,
-    "lr_transfer": _lr_transfer,
+    "learning_rate_transfer": _lr_transfer,
     "convex_gap": _convex_gap,
 }
 
