@@ -1,7 +1,8 @@
 """The main job: convex training against Adam on the same network and objective, with certificates.
 
 :func:`compare` fits, on the same training data and the same objective ``L_nc`` (MATH.md, mean
-scaling, on the target centred as :class:`~convexnn.ConvexReLURegressor` centres it):
+scaling, on the target standardized as :class:`~convexnn.ConvexReLURegressor` standardizes it:
+centred by its training mean, divided by its standard deviation):
 
 * ``n_runs`` Adam (or SGD) runs of the width ``n_patterns`` with the schedule of the estimators'
   Adam start (:func:`convexnn.search.sgd_schedule`), seeds ``random_state``, ``random_state + 1``,
@@ -56,7 +57,7 @@ class ComparisonTable:
     rows : list of dict
         One per method, with the keys of the CSV columns: ``method`` (a label), ``kind`` ('route',
         'reference', 'sampled' or 'run'), ``objective`` (``L_nc`` of the row's network on the
-        centred training target), ``lower_bound`` and ``gap`` (the row's certificate: a lower bound
+        standardized training target), ``lower_bound`` and ``gap`` (the row's certificate: a lower bound
         on the global optimum and ``(objective - lower_bound) / |objective|``), ``gap_certified``
         (True when every pattern was scored, False for an estimate), ``train_error`` and
         ``test_error`` (mean squared error of the predictions, None without test data),
@@ -234,7 +235,8 @@ def compare(
         The convex program of the route, the reference and the contrast. The runs always train
         ReLU networks, as the route's Adam start does.
     fit_intercept : bool, default=True
-        Hidden biases, and the target centred by its training mean (added back to predict).
+        Hidden biases, and the target centred by its training mean (added back to predict);
+        the target is then divided by its spread, as the estimator does.
     solver : str or Solver, default='auto'
         The native solver of the route and the contrast (the estimator's ``solver``).
     reference : str or None, default='SCS'
@@ -278,9 +280,11 @@ def compare(
     n_patterns = check_positive(n_patterns, "n_patterns", integer=True)
     n_runs = check_positive(n_runs, "n_runs", integer=True)
     random_state = int(random_state)
-    # the estimator centres the target by its training mean (computed on a column, as here)
+    # the estimator centres the target by its training mean (computed on a column, as here) and
+    # divides it by its root mean square: every row is on that standardized target
     offset = float(y.reshape(-1, 1).mean(axis=0)[0]) if fit_intercept else 0.0
-    target = y - offset
+    scale = float(np.sqrt(np.mean((y - offset) ** 2))) or 1.0
+    target = (y - offset) / scale
     max_patterns = max(n_patterns, _CERTIFY_MAX_PATTERNS)  # the estimators' certificate setting
     full = all_patterns(X, fit_intercept, max_patterns)
 
@@ -296,8 +300,9 @@ def compare(
         return {
             "method": method, "kind": kind, "objective": float(objective),
             "lower_bound": float(lower_bound), "gap": float(gap), "gap_certified": bool(exact),
-            "train_error": _mse(network.predict(X) + offset, y),
-            "test_error": _mse(network.predict(X_test) + offset, y_test) if has_test else None,
+            "train_error": _mse(scale * network.predict(X) + offset, y),
+            "test_error": (_mse(scale * network.predict(X_test) + offset, y_test) if has_test
+                           else None),
             "neurons": int(network.n_neurons), "time_s": float(seconds),
         }
 
@@ -328,7 +333,7 @@ def compare(
     tic = time.perf_counter()
     model.fit(X, y)
     seconds = time.perf_counter() - tic
-    route_net = model.to_network()
+    route_net = model.to_network().scaled(1.0 / scale)  # back on the standardized target
     program = formulation_class(formulation)(X, target, model.patterns_, lam=lam)
     native = get_solver(solver)
     table.meta.update(
@@ -370,7 +375,7 @@ def compare(
         seconds = time.perf_counter() - tic
         table.rows.append(row(
             f"convex, {contrast.patterns_.n_patterns} sampled patterns", "sampled",
-            contrast.to_network(), contrast.objective_,
+            contrast.to_network().scaled(1.0 / scale), contrast.objective_,
             (contrast.lower_bound_, contrast.optimality_gap_, contrast.certificate_exact_), seconds,
         ))
 
