@@ -18,6 +18,13 @@ current objective is the certified gap used for stopping.
 
 The iteration is exposed as ``init``/``step`` on the solver; :func:`fista_init`/:func:`fista_step`
 are the pure functions underneath.
+
+Array namespaces: the iteration computes in the namespace and on the device of the problem's
+block operator (:meth:`~convexnn.problems.ConvexProblem.block_operator`, numpy unless the problem
+was built from torch or CuPy arrays), so iterates, images and gradients stay there; each iteration
+reads back only scalars (loss values, inner products, the dual norm) for the line search and the
+certificate. The :class:`~convexnn.results.SolveResult` is the host record: its coefficients are a
+float64 numpy copy, and the final bound is confirmed in float64 on the host.
 """
 
 import dataclasses
@@ -28,6 +35,7 @@ import warnings
 
 import numpy as np
 
+from .._array_api import get_namespace, to_numpy
 from ..operators import check_dtype
 from ..results import ConvergenceWarning, SolveResult
 from ..validation import check_positive
@@ -51,13 +59,14 @@ class LossSmooth:
     ----------
     operator : BlockOperator
     loss : Loss
-    y : ndarray of shape (n_samples,)
+    y : array of shape (n_samples,)
+        Targets; held in float64 in the operator's namespace and device.
     """
 
     def __init__(self, operator, loss, y):
         self.operator = operator
         self.loss = loss
-        self.y = np.asarray(y, dtype=np.float64)
+        self.y = operator.asarray(y, np.float64)
         self.scale = _loss_scale(loss, self.y)
 
     def forward(self, coef):
@@ -66,14 +75,24 @@ class LossSmooth:
 
     def value(self, images):
         """``(f, loss)``: the smooth value and the data-fit part of it (floats)."""
-        loss = self.loss.value(images[0].astype(np.float64), self.y)
+        loss = self.loss.value(_as_float64(self.operator, images[0]), self.y)
         return loss, loss
 
     def gradient(self, images):
         """``(grad f, z)``: the gradient (shape of coef) and ``z = -grad F(pred)`` (float64)."""
-        grad_pred = self.loss.gradient(images[0].astype(np.float64), self.y)
-        grad = self.operator.adjoint(grad_pred.astype(self.operator.dtype))
+        grad_pred = self.loss.gradient(_as_float64(self.operator, images[0]), self.y)
+        grad = self.operator.adjoint(_as_working(self.operator, grad_pred))
         return grad, -grad_pred
+
+
+def _as_float64(operator, values):
+    """``values`` in float64, in the operator's namespace (the losses are evaluated in float64)."""
+    return operator.xp.astype(values, operator.xp.float64)
+
+
+def _as_working(operator, values):
+    """``values`` in the operator's working dtype."""
+    return operator.xp.astype(values, operator.array_dtype)
 
 
 def _loss_scale(loss, y):
@@ -82,7 +101,8 @@ def _loss_scale(loss, y):
     Rounding in ``loss.value`` is relative to this, not to the (possibly tiny) value itself, so
     the line search's slack uses it.
     """
-    return abs(float(loss.value(np.zeros_like(y), y)))
+    xp, _ = get_namespace(y)
+    return abs(float(loss.value(xp.zeros_like(y), y)))
 
 
 @dataclasses.dataclass
@@ -141,7 +161,8 @@ class FISTAState:
 
 
 def _vdot(a, b):
-    return float((a * b).sum())
+    xp, _ = get_namespace(a, b)
+    return float(xp.sum(a * b))
 
 
 def _combine(images_new, images_old, beta):
@@ -264,11 +285,17 @@ class _NativeBase(Solver):
         arrays = 12 * int(n_samples) * int(n_blocks) + 10 * int(n_blocks) * int(n_columns)
         return itemsize * arrays + _HISTORY_BYTES_PER_ITER * self.max_iter
 
-    def _start_coef(self, problem, init):
-        dtype = np.dtype(self.dtype)
+    def _start_coef(self, problem, init, operator=None):
+        """The starting coefficients (``init`` or zeros) in the working dtype, in the namespace
+        and on the device of ``operator`` (numpy when None)."""
+        if operator is None:
+            dtype = np.dtype(self.dtype)
+            if init is None:
+                return np.zeros(problem.coef_shape, dtype=dtype)
+            return problem.check_coef(to_numpy(init)).astype(dtype)
         if init is None:
-            return np.zeros(problem.coef_shape, dtype=dtype)
-        return problem.check_coef(init).astype(dtype)
+            return operator.zeros(problem.coef_shape)
+        return operator.asarray(problem.check_coef(to_numpy(init)))
 
     def _record(self, state):
         raise NotImplementedError
@@ -403,7 +430,8 @@ class FISTA(_NativeBase):
         self.check_needs(problem)
         operator = problem.block_operator(self.dtype)
         smooth = LossSmooth(operator, problem.loss, problem.y)
-        state = fista_init(smooth, problem.penalty, problem.lam, self._start_coef(problem, init))
+        coef = self._start_coef(problem, init, operator)
+        state = fista_init(smooth, problem.penalty, problem.lam, coef)
         state._model = (smooth, problem.penalty, problem.lam)
         return state
 
@@ -427,11 +455,12 @@ class FISTA(_NativeBase):
         return state.rel_gap <= self.tol
 
     def _finish(self, problem, state):
-        coef = np.asarray(state.coef, dtype=np.float64)
+        coef = to_numpy(state.coef).astype(np.float64)
         bound = problem.dual_bound(coef)
         if np.dtype(self.dtype) == np.float64:
             bound = max(bound, state.lower_bound)
         elif state.bound_point is not None:
             # the running bound came from float32 products: recompute it at its point in float64
-            bound = max(bound, problem.dual_bound(np.asarray(state.bound_point, dtype=np.float64)))
+            point = to_numpy(state.bound_point).astype(np.float64)
+            bound = max(bound, problem.dual_bound(point))
         return coef, bound
