@@ -19,11 +19,12 @@ input, and the estimators return their fitted arrays and predictions in it.
 
 import numpy as np
 from array_api_compat import array_namespace, device as array_device
-from array_api_compat import is_cupy_array, is_numpy_array, is_torch_array
+from array_api_compat import is_array_api_obj, is_cupy_array, is_numpy_array, is_torch_array
 
 __all__ = [
     "NUMPY",
     "get_namespace",
+    "namespace_of",
     "is_numpy_namespace",
     "float_dtype",
     "to_namespace",
@@ -64,6 +65,16 @@ def get_namespace(*arrays):
     return array_namespace(*library), array_device(library[0])
 
 
+def namespace_of(*arrays):
+    """The array-API namespace of the arrays (no device): :func:`get_namespace`'s first half,
+    cheap enough to call several times per iteration (numpy arrays return at once)."""
+    library = [a for a in arrays if a is not None and not isinstance(a, (bool, int, float, list,
+                                                                         tuple, np.ndarray))]
+    if not library:
+        return NUMPY
+    return array_namespace(*library)
+
+
 def float_dtype(xp, dtype):
     """The namespace's float dtype named like the numpy dtype ``dtype`` (float32 or float64)."""
     name = np.dtype(dtype).name
@@ -94,14 +105,18 @@ def to_namespace(x, xp, device, dtype=None):
 
 
 def to_numpy(x):
-    """A numpy array with the values of ``x`` (copied to the host when it lives on a device)."""
+    """A numpy array with the values of ``x`` when ``x`` is an array of another array-API library
+    (copied to the host when it lives on a device); anything else (numpy arrays, lists, sparse
+    matrices, None) is returned unchanged for the caller's own validation."""
     if x is None or isinstance(x, np.ndarray):
         return x
     if is_torch_array(x):
         return x.detach().cpu().numpy()
     if is_cupy_array(x):
         return x.get()
-    return np.asarray(x)
+    if is_array_api_obj(x):
+        return np.asarray(x)
+    return x
 
 
 def dispatch_namespace(*arrays):

@@ -26,7 +26,7 @@ import cvxpy as cp
 import numpy as np
 from scipy.special import expit, xlogy
 
-from ._array_api import get_namespace, is_numpy_namespace
+from ._array_api import get_namespace, is_numpy_namespace, namespace_of
 
 __all__ = ["Loss", "SquaredLoss", "LogisticLoss", "HingeLoss", "HuberLoss", "get_loss",
            "LOSS_CAPABILITIES", "REGRESSION_LOSSES"]
@@ -181,7 +181,7 @@ class LogisticLoss(Loss):
         return _check_labels(y, self.name)
 
     def value(self, pred, y):
-        xp, _ = get_namespace(pred, y)
+        xp = namespace_of(pred, y)
         return float(xp.mean(xp.logaddexp(0.0, -y * pred)))
 
     def gradient(self, pred, y):
@@ -193,7 +193,7 @@ class LogisticLoss(Loss):
 
     def dual(self, z, y):
         # with p_k = n y_k z_k in [0, 1]: -F*(-z) = -(1/n) sum_k [p log p + (1 - p) log(1 - p)]
-        xp, _ = get_namespace(z, y)
+        xp = namespace_of(z, y)
         n = y.shape[0]
         p = n * y * z
         if bool(xp.any(p < -1e-12)) or bool(xp.any(p > 1 + 1e-12)):
@@ -207,7 +207,7 @@ class LogisticLoss(Loss):
 
 def _sigmoid(x):
     """``1 / (1 + exp(-x))`` without overflow, in the namespace of ``x`` (scipy's expit for numpy)."""
-    xp, _ = get_namespace(x)
+    xp = namespace_of(x)
     if is_numpy_namespace(xp):
         return expit(x)
     return xp.exp(-xp.logaddexp(0.0, -x))
@@ -215,7 +215,7 @@ def _sigmoid(x):
 
 def _xlogx(p):
     """``p log p`` with ``0 log 0 = 0`` for ``p >= 0``, in the namespace of ``p``."""
-    xp, _ = get_namespace(p)
+    xp = namespace_of(p)
     if is_numpy_namespace(xp):
         return xlogy(p, p)
     positive = p > 0
@@ -291,18 +291,18 @@ class HuberLoss(Loss):
         self.delta = delta
 
     def value(self, pred, y):
-        xp, _ = get_namespace(pred, y)
+        xp = namespace_of(pred, y)
         r = xp.abs(pred - y)
         inner = xp.minimum(r, self.delta)
         # r^2/2 inside; delta r - delta^2/2 = inner^2/2 + delta (r - inner) outside
         return float(xp.sum(0.5 * inner * inner + self.delta * (r - inner)) / y.shape[0])
 
     def gradient(self, pred, y):
-        xp, _ = get_namespace(pred, y)
+        xp = namespace_of(pred, y)
         return xp.clip(pred - y, -self.delta, self.delta) / y.shape[0]
 
     def hessian(self, pred, y):
-        xp, _ = get_namespace(pred, y)
+        xp = namespace_of(pred, y)
         inside = xp.abs(pred - y) <= self.delta
         if is_numpy_namespace(xp):
             return inside / float(y.shape[0])
@@ -310,7 +310,7 @@ class HuberLoss(Loss):
 
     def dual(self, z, y):
         # per sample h*(t) = t^2 / 2 on |t| <= delta, so -F*(-z) = z^T y - (n/2)||z||^2 on |n z| <= delta
-        xp, _ = get_namespace(z, y)
+        xp = namespace_of(z, y)
         n = y.shape[0]
         if bool(xp.any(xp.abs(n * z) > self.delta * (1 + 1e-12))):
             return -np.inf

@@ -146,7 +146,7 @@ class BlockOperator:
         ``Pi_K(u) = u + C_b^T mu*`` with ``mu* = argmin_{mu >= 0} ||u + C_b^T mu||`` (an NNLS with
         ``C_b^T = A^T diag(O_b)``). Not part of the iteration: used to polish a final point.
         """
-        return self.project_blocks(to_numpy(coef_row)[None, :], [block])[0]
+        return self.project_blocks(np.asarray(to_numpy(coef_row))[None, :], [block])[0]
 
     def project_violating(self, coef, threshold):
         """A float64 copy of ``coef`` whose blocks violating their own cone by more than

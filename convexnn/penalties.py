@@ -23,7 +23,7 @@ import cvxpy as cp
 import numpy as np
 from scipy.optimize import nnls
 
-from ._array_api import get_namespace
+from ._array_api import namespace_of
 
 __all__ = ["Penalty", "GroupL1", "GroupL1FreeIntercept", "get_penalty", "PENALTY_CAPABILITIES"]
 
@@ -79,7 +79,7 @@ class Penalty:
 
     def value(self, coef):
         """Penalty value ``R(coef) = sum_b R_b(coef_b)`` (a float)."""
-        xp, _ = get_namespace(coef)
+        xp = namespace_of(coef)
         return float(xp.sum(self.block_values(coef)))
 
     def prox(self, coef, threshold):
@@ -103,7 +103,7 @@ class Penalty:
         iff it bounds this."""
         if grad.shape[0] == 0 or grad.shape[1] == 0:
             return 0.0
-        xp, _ = get_namespace(grad)
+        xp = namespace_of(grad)
         return float(xp.max(self.block_dual_norms(grad)))
 
     def dual_maximizer(self, grad):
@@ -148,11 +148,11 @@ class GroupL1(Penalty):
     name = "group_l1"
 
     def block_values(self, coef):
-        xp, _ = get_namespace(coef)
+        xp = namespace_of(coef)
         return xp.linalg.vector_norm(coef, axis=1)
 
     def prox_scale(self, coef, threshold):
-        xp, _ = get_namespace(coef)
+        xp = namespace_of(coef)
         norms = xp.linalg.vector_norm(coef, axis=1)
         return xp.maximum(1.0 - threshold / xp.maximum(norms, xp.finfo(coef.dtype).tiny), 0.0)
 
@@ -160,7 +160,7 @@ class GroupL1(Penalty):
         return coef * self.prox_scale(coef, threshold)[:, None]
 
     def block_dual_norms(self, grad):
-        xp, _ = get_namespace(grad)
+        xp = namespace_of(grad)
         return xp.linalg.vector_norm(grad, axis=1)
 
     def dual_maximizer(self, grad):
@@ -191,15 +191,15 @@ class GroupL1FreeIntercept(Penalty):
     _EQUALITY_WEIGHT = 1e6
 
     def block_values(self, coef):
-        xp, _ = get_namespace(coef)
+        xp = namespace_of(coef)
         return xp.linalg.vector_norm(coef[:, :-1], axis=1)
 
     def prox(self, coef, threshold):
-        xp, _ = get_namespace(coef)
+        xp = namespace_of(coef)
         return xp.concat([GroupL1().prox(coef[:, :-1], threshold), coef[:, -1:]], axis=1)
 
     def block_dual_norms(self, grad):
-        xp, _ = get_namespace(grad)
+        xp = namespace_of(grad)
         norms = xp.linalg.vector_norm(grad[:, :-1], axis=1)
         # a free direction with a non-zero slope: no finite lam is feasible
         largest = float(xp.max(xp.abs(grad))) if grad.shape[0] and grad.shape[1] else 0.0

@@ -150,6 +150,23 @@ def test_augmented_lagrangian_torch_float64_matches_numpy():
     assert state.multipliers.dtype == torch.float32 and state.coef.dtype == torch.float32
 
 
+def test_augmented_lagrangian_nested_deep_program_on_torch():
+    from convexnn.deep.patterns import sample_nested_patterns
+    from convexnn.deep.problems import DeepReLUProblem
+
+    X, y = _data(n=30, d=2)
+    patterns = sample_nested_patterns(X, 4, depth=3, random_state=0)
+    numpy_problem = DeepReLUProblem(X, y, patterns, lam=1e-2)
+    torch_problem = DeepReLUProblem(torch.asarray(X), torch.asarray(y), patterns, lam=1e-2)
+    assert isinstance(torch_problem.block_operator().levels[0][0], torch.Tensor)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = AugmentedLagrangian(max_iter=300).solve(numpy_problem)
+        res = AugmentedLagrangian(max_iter=300).solve(torch_problem)
+    assert res.objective == pytest.approx(ref.objective, rel=1e-6)
+    assert _rel(res.coef, ref.coef) < 1e-6
+
+
 def test_to_namespace_round_trip():
     x = np.arange(6.0).reshape(2, 3)
     t = to_namespace(x, _torch_xp(), "cpu", "float32")

@@ -33,7 +33,7 @@ import math
 
 import numpy as np
 
-from .._array_api import NUMPY, get_namespace, to_numpy
+from .._array_api import NUMPY, namespace_of, to_numpy
 from ..validation import check_positive
 from .fista import (FISTAState, _as_float64, _as_working, _loss_scale, _NativeBase, fista_init,
                     fista_step)
@@ -99,7 +99,7 @@ class AugmentedSmooth:
 def _violation(values):
     if values.shape[0] == 0 or values.shape[1] == 0:
         return 0.0
-    xp, _ = get_namespace(values)
+    xp = namespace_of(values)
     return max(0.0, -float(xp.min(values)))
 
 

@@ -35,7 +35,7 @@ import warnings
 
 import numpy as np
 
-from .._array_api import get_namespace, to_numpy
+from .._array_api import namespace_of, to_numpy
 from ..operators import check_dtype
 from ..results import ConvergenceWarning, SolveResult
 from ..validation import check_positive
@@ -101,7 +101,7 @@ def _loss_scale(loss, y):
     Rounding in ``loss.value`` is relative to this, not to the (possibly tiny) value itself, so
     the line search's slack uses it.
     """
-    xp, _ = get_namespace(y)
+    xp = namespace_of(y)
     return abs(float(loss.value(xp.zeros_like(y), y)))
 
 
@@ -161,7 +161,7 @@ class FISTAState:
 
 
 def _vdot(a, b):
-    xp, _ = get_namespace(a, b)
+    xp = namespace_of(a, b)
     return float(xp.sum(a * b))
 
 
