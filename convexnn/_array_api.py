@@ -44,8 +44,10 @@ def is_numpy_namespace(xp):
 def get_namespace(*arrays):
     """``(xp, device)`` of the arrays: their array-API namespace and device.
 
-    numpy arrays, Python scalars, lists and None give ``(NUMPY, 'cpu')``; a mix of libraries is
-    refused by ``array_api_compat.array_namespace`` with a TypeError.
+    numpy arrays, Python scalars, lists, None and other objects that are not arrays of an array-API
+    library (sparse matrices, data frames: left to the caller's validation) give ``(NUMPY,
+    'cpu')``; a mix of libraries is refused by ``array_api_compat.array_namespace`` with a
+    TypeError.
 
     Parameters
     ----------
@@ -58,9 +60,8 @@ def get_namespace(*arrays):
     device : object
         The device of the first array of that namespace (``'cpu'`` for numpy).
     """
-    library = [a for a in arrays if a is not None and not isinstance(a, (bool, int, float, list,
-                                                                         tuple, np.ndarray))]
-    if not library or all(is_numpy_array(a) for a in library):
+    library = _library_arrays(arrays)
+    if not library:
         return NUMPY, "cpu"
     return array_namespace(*library), array_device(library[0])
 
@@ -68,11 +69,16 @@ def get_namespace(*arrays):
 def namespace_of(*arrays):
     """The array-API namespace of the arrays (no device): :func:`get_namespace`'s first half,
     cheap enough to call several times per iteration (numpy arrays return at once)."""
-    library = [a for a in arrays if a is not None and not isinstance(a, (bool, int, float, list,
-                                                                         tuple, np.ndarray))]
+    library = _library_arrays(arrays)
     if not library:
         return NUMPY
     return array_namespace(*library)
+
+
+def _library_arrays(arrays):
+    """The arguments that are arrays of an array-API library other than numpy."""
+    return [a for a in arrays if not isinstance(a, np.ndarray) and a is not None
+            and not is_numpy_array(a) and is_array_api_obj(a)]
 
 
 def float_dtype(xp, dtype):
