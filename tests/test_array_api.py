@@ -123,6 +123,22 @@ def test_fista_torch_float64_matches_numpy(loss):
     assert _rel(res.coef, ref.coef) < 1e-6
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_fista_confirms_on_device(monkeypatch, dtype):
+    # the device confirmation (taken for GPU arrays) run on torch CPU gives the host figures
+    import convexnn.solvers.fista as fista
+
+    numpy_problem, torch_problem = _problems(GatedReLUProblem)
+    host = FISTA(tol=1e-6, dtype=dtype).solve(torch_problem)
+    monkeypatch.setattr(fista, "_confirm_on_device", lambda operator: True)
+    device = FISTA(tol=1e-6, dtype=dtype).solve(torch_problem)
+    assert device.status == host.status == "optimal" and device.n_iter == host.n_iter
+    assert device.objective == pytest.approx(host.objective, rel=1e-12)
+    assert device.lower_bound == pytest.approx(host.lower_bound, rel=1e-9)
+    assert device.objective == pytest.approx(numpy_problem.objective(device.coef), rel=1e-12)
+    assert device.lower_bound >= numpy_problem.dual_bound(device.coef) - 1e-12 * device.objective
+
+
 def test_fista_float32_stays_float32():
     _, torch_problem = _problems(GatedReLUProblem)
     solver = FISTA(dtype="float32", tol=1e-4)
