@@ -10,8 +10,12 @@ the objective and the certified gap. The operator's set-up (conversion to float3
 device) is timed apart.
 
     python benchmarks/backends.py                      # (100000, 50, 500), numpy vs torch
-    python benchmarks/backends.py --large              # also (1000000, 50, 1000): ~14 GB of host memory
+    python benchmarks/backends.py --large              # also (1000000, 50, 1000)
     python benchmarks/backends.py --sizes 20000,50,200 --threads 1
+
+Memory: (100000, 50, 500) peaked at 1.8 GB. ``--large`` needs roughly 30 GB of host memory (the
+problem's float64 weights, 8 GB; each backend's float32 copy, 4 GB; the float64 temporaries of the
+host confirmation of the gap, 2 x 8 GB): run it on a machine that has it.
 
 Torch CUDA runs when ``torch.cuda.is_available()``; torch is optional (its rows are skipped without
 it). Threads: ``--threads`` limits numpy's BLAS (threadpoolctl) and torch (``set_num_threads``).
