@@ -19,6 +19,15 @@ gates, which suits features of comparable scale, and ``alpha`` is only meaningfu
 scale of ``X`` (and, for regression, of ``y``). The one transformation done inside is centering
 the regression target when ``fit_intercept=True`` (see the class docstring).
 
+Array API (scikit-learn's convention): under ``sklearn.config_context(array_api_dispatch=True)``
+the estimators accept torch tensors and CuPy arrays. The data go to the host once for validation,
+patterns and certificates; the first-order solvers (FISTA for ``formulation='gated'``, the augmented
+Lagrangian with ``solver='native'``) iterate on the input's device; the interior point, which
+``solver='auto'`` picks for the ReLU program, is numpy on the host (a host round trip: it is
+certified in tens of Newton steps where the first-order ReLU solver stalls). ``coefs_``,
+``intercepts_`` and ``gates_`` come back in the input's namespace and device, and so do the outputs
+of ``predict``, ``decision_function`` and ``predict_proba`` (computed on the host).
+
 Persistence: instances pickle; :meth:`~_ConvexReLUBase.save` and :func:`convexnn.persistence.load`
 write and read a plain ``.npz`` file that executes no code when loaded.
 """
@@ -33,6 +42,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._array_api import dispatch_namespace, like_input, move_fitted, to_numpy
 from .candidates import all_patterns
 from .certificates import certify
 from .losses import REGRESSION_LOSSES
@@ -193,6 +203,9 @@ class _ConvexReLUBase(BaseEstimator):
         :class:`~convexnn.solvers.guard.Guarded`; with ``keep_start`` the starts are feasible and
         a result that is not better than its start is replaced by the start. The results are
         recorded for ``objective_curve_``."""
+        namespace = getattr(self, "_array_namespace", None)
+        if namespace is not None:  # array API dispatch: first-order solvers iterate on the device
+            problems = [problem.with_namespace(*namespace) for problem in problems]
         results = solve_outputs(
             Guarded(solver, keep_start=keep_start), problems, init, progress=self._progress
         )
@@ -201,8 +214,15 @@ class _ConvexReLUBase(BaseEstimator):
 
     def _fit(self, X, y):
         """The fit shared by regressor and classifier: targets, then :meth:`_fit_programs`."""
-        X, targets = self._prepare_fit(X, y)
-        self._fit_programs(X, targets)
+        namespace = dispatch_namespace(X, y)
+        self._array_namespace = namespace
+        try:
+            X, targets = self._prepare_fit(to_numpy(X), to_numpy(y))
+            self._fit_programs(X, targets)
+        finally:
+            del self._array_namespace
+        if namespace is not None:
+            move_fitted(self, *namespace)
         return self
 
     def _fit_programs(self, X, targets):
@@ -318,7 +338,7 @@ class _ConvexReLUBase(BaseEstimator):
     def _raw_predict(self, X):
         """Network outputs plus the output offset, shape (n_samples, n_outputs)."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = validate_data(self, to_numpy(X), reset=False, dtype=np.float64)
         out = np.column_stack([net.predict(X) for net in self._networks])
         return out + self._offset
 
@@ -901,7 +921,7 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
             1-D when the model was fitted on 1-D ``y`` (or a single target column).
         """
         out = self._raw_predict(X)
-        return out.ravel() if out.shape[1] == 1 else out
+        return like_input(out.ravel() if out.shape[1] == 1 else out, X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -998,28 +1018,28 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
         (n_samples, n_classes).
         """
         out = self._raw_predict(X)
-        return out[:, 0] if out.shape[1] == 1 else out
+        return like_input(out[:, 0] if out.shape[1] == 1 else out, X)
 
     def predict_proba(self, X):
         """Class probabilities, ndarray of shape (n_samples, n_classes); rows sum to one."""
         scores = self._raw_predict(X)
         if scores.shape[1] == 1:
             p = _sigmoid(scores[:, 0])
-            return np.column_stack([1.0 - p, p])
+            return like_input(np.column_stack([1.0 - p, p]), X)
         p = _sigmoid(scores)
-        return p / p.sum(axis=1, keepdims=True)
+        return like_input(p / p.sum(axis=1, keepdims=True), X)
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`, shape (n_samples, n_classes)."""
         with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
+            return like_input(np.log(to_numpy(self.predict_proba(X))), X)
 
     def predict(self, X):
         """Predicted class labels, ndarray of shape (n_samples,)."""
         scores = self._raw_predict(X)
         if scores.shape[1] == 1:
-            return self.classes_[(scores[:, 0] > 0).astype(int)]
-        return self.classes_[np.argmax(scores, axis=1)]
+            return like_input(self.classes_[(scores[:, 0] > 0).astype(int)], X)
+        return like_input(self.classes_[np.argmax(scores, axis=1)], X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -15,11 +15,18 @@ What a loss provides is declared, not guessed: :meth:`Loss.provides` answers for
 in :data:`LOSS_CAPABILITIES` (a Lipschitz ``gradient``, a ``curvature`` bound, a ``hessian``, the
 conjugate ``dual``, a ``cvxpy`` expression), and each solver states which of them it needs
 (``Solver.loss_needs``) and refuses a loss that lacks one, naming it.
+
+The smooth losses compute :meth:`~Loss.value`, :meth:`~Loss.gradient`, :meth:`~Loss.hessian` and
+:meth:`~Loss.dual` in the array namespace of their arguments (numpy, torch, CuPy: see
+:mod:`convexnn._array_api`), so the first-order solvers run on whatever device holds the data;
+values come back as Python floats, arrays in the arguments' namespace and device.
 """
 
 import cvxpy as cp
 import numpy as np
 from scipy.special import expit, xlogy
+
+from ._array_api import get_namespace, is_numpy_namespace, namespace_of
 
 __all__ = ["Loss", "SquaredLoss", "LogisticLoss", "HingeLoss", "HuberLoss", "get_loss",
            "LOSS_CAPABILITIES", "REGRESSION_LOSSES"]
@@ -145,7 +152,10 @@ class SquaredLoss(Loss):
         return (pred - y) / y.shape[0]
 
     def hessian(self, pred, y):
-        return np.full(y.shape[0], 1.0 / y.shape[0])
+        xp, device = get_namespace(pred, y)
+        if is_numpy_namespace(xp):
+            return np.full(y.shape[0], 1.0 / y.shape[0])
+        return xp.full((y.shape[0],), 1.0 / y.shape[0], dtype=y.dtype, device=device)
 
     def dual(self, z, y):
         # F*(s) = s^T y + (n/2) ||s||^2, so -F*(-z) = z^T y - (n/2) ||z||^2
@@ -171,26 +181,45 @@ class LogisticLoss(Loss):
         return _check_labels(y, self.name)
 
     def value(self, pred, y):
-        return float(np.mean(np.logaddexp(0.0, -y * pred)))
+        xp = namespace_of(pred, y)
+        return float(xp.mean(xp.logaddexp(0.0, -y * pred)))
 
     def gradient(self, pred, y):
-        return -y * expit(-y * pred) / y.shape[0]
+        return -y * _sigmoid(-y * pred) / y.shape[0]
 
     def hessian(self, pred, y):
-        p = expit(y * pred)
+        p = _sigmoid(y * pred)
         return p * (1 - p) / y.shape[0]
 
     def dual(self, z, y):
         # with p_k = n y_k z_k in [0, 1]: -F*(-z) = -(1/n) sum_k [p log p + (1 - p) log(1 - p)]
+        xp = namespace_of(z, y)
         n = y.shape[0]
         p = n * y * z
-        if np.any(p < -1e-12) or np.any(p > 1 + 1e-12):
+        if bool(xp.any(p < -1e-12)) or bool(xp.any(p > 1 + 1e-12)):
             return -np.inf
-        p = np.clip(p, 0.0, 1.0)
-        return float(-(xlogy(p, p) + xlogy(1 - p, 1 - p)).sum() / n)
+        p = xp.clip(p, 0.0, 1.0)
+        return float(-xp.sum(_xlogx(p) + _xlogx(1 - p)) / n)
 
     def cvxpy(self, pred, y):
         return cp.sum(cp.logistic(-cp.multiply(y, pred))) / y.shape[0]
+
+
+def _sigmoid(x):
+    """``1 / (1 + exp(-x))`` without overflow, in the namespace of ``x`` (scipy's expit for numpy)."""
+    xp = namespace_of(x)
+    if is_numpy_namespace(xp):
+        return expit(x)
+    return xp.exp(-xp.logaddexp(0.0, -x))
+
+
+def _xlogx(p):
+    """``p log p`` with ``0 log 0 = 0`` for ``p >= 0``, in the namespace of ``p``."""
+    xp = namespace_of(p)
+    if is_numpy_namespace(xp):
+        return xlogy(p, p)
+    positive = p > 0
+    return xp.where(positive, p * xp.log(xp.where(positive, p, 1.0)), 0.0)
 
 
 def _check_labels(y, loss_name):
@@ -262,21 +291,28 @@ class HuberLoss(Loss):
         self.delta = delta
 
     def value(self, pred, y):
-        r = np.abs(pred - y)
-        inner = np.minimum(r, self.delta)
+        xp = namespace_of(pred, y)
+        r = xp.abs(pred - y)
+        inner = xp.minimum(r, self.delta)
         # r^2/2 inside; delta r - delta^2/2 = inner^2/2 + delta (r - inner) outside
-        return float(np.sum(0.5 * inner * inner + self.delta * (r - inner)) / y.shape[0])
+        return float(xp.sum(0.5 * inner * inner + self.delta * (r - inner)) / y.shape[0])
 
     def gradient(self, pred, y):
-        return np.clip(pred - y, -self.delta, self.delta) / y.shape[0]
+        xp = namespace_of(pred, y)
+        return xp.clip(pred - y, -self.delta, self.delta) / y.shape[0]
 
     def hessian(self, pred, y):
-        return (np.abs(pred - y) <= self.delta) / float(y.shape[0])
+        xp = namespace_of(pred, y)
+        inside = xp.abs(pred - y) <= self.delta
+        if is_numpy_namespace(xp):
+            return inside / float(y.shape[0])
+        return xp.astype(inside, y.dtype) / float(y.shape[0])
 
     def dual(self, z, y):
         # per sample h*(t) = t^2 / 2 on |t| <= delta, so -F*(-z) = z^T y - (n/2)||z||^2 on |n z| <= delta
+        xp = namespace_of(z, y)
         n = y.shape[0]
-        if np.any(np.abs(n * z) > self.delta * (1 + 1e-12)):
+        if bool(xp.any(xp.abs(n * z) > self.delta * (1 + 1e-12))):
             return -np.inf
         return float(z @ y) - 0.5 * n * float(z @ z)
 

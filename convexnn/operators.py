@@ -11,12 +11,17 @@ so one solver iteration costs a few dense products with ``A`` or ``W`` and never
 patterns. Without constraints the prediction is ``rowsum((W @ U) * A)``, which avoids the
 (n_samples, n_blocks) temporary altogether.
 
-The methods use only ``@``, ``.T``, elementwise ``+ - *``, ``.sum(axis=...)`` and ``maximum``: the
-subset shared by numpy, cupy and torch, so the same solver can later run on a GPU array library.
+The products use only ``@``, ``.T``, elementwise ``+ - *`` and the array-API functions of the
+operator's namespace ``xp`` (:mod:`convexnn._array_api`): an operator built with ``xp`` the torch
+(or CuPy) namespace and a device holds its arrays there, and so do all its products. The exact
+cone projections (:meth:`BlockOperator.project_blocks`) are scipy NNLS solves on the host; they
+polish a final point and are not part of an iteration.
 """
 
 import numpy as np
 from scipy.optimize import nnls
+
+from ._array_api import NUMPY, float_dtype, is_numpy_namespace, to_namespace, to_numpy
 
 __all__ = ["BlockOperator", "NestedBlockOperator", "check_dtype"]
 
@@ -47,13 +52,44 @@ class BlockOperator:
         ``O``: the constraints read ``O * (A U^T) >= 0``; None for an unconstrained program.
     dtype : {'float64', 'float32'}
         Working precision of every product.
+    xp : module, optional
+        Array-API namespace of the arrays (``array_api_compat.torch``, ...); None is numpy.
+    device : object, optional
+        Device of the arrays in ``xp`` (e.g. ``torch.device('cuda')``); None is the default one.
+
+    Attributes
+    ----------
+    dtype : numpy.dtype
+        The working precision (a numpy dtype whatever the namespace: its ``eps`` is the rounding
+        unit of every product).
+    array_dtype : dtype of ``xp``
+        The same precision as the namespace's dtype object.
     """
 
-    def __init__(self, design, weights, orientation=None, dtype=np.float64):
+    def __init__(self, design, weights, orientation=None, dtype=np.float64, *, xp=None,
+                 device=None):
         self.dtype = check_dtype(dtype)
-        self.A = np.ascontiguousarray(design, dtype=self.dtype)
-        self.W = np.ascontiguousarray(weights, dtype=self.dtype)
-        self.O = None if orientation is None else np.ascontiguousarray(orientation, dtype=self.dtype)
+        self.xp = NUMPY if xp is None else xp
+        self.device = "cpu" if is_numpy_namespace(self.xp) else device
+        self.array_dtype = float_dtype(self.xp, self.dtype)
+        self.A = self.asarray(design)
+        self.W = self.asarray(weights)
+        self.O = None if orientation is None else self.asarray(orientation)
+
+    def asarray(self, values, dtype=None):
+        """``values`` as a C-contiguous array of this operator's namespace and device, in the
+        working dtype (or ``dtype``, a numpy float dtype)."""
+        dtype = self.dtype if dtype is None else np.dtype(dtype)
+        if is_numpy_namespace(self.xp):
+            return np.ascontiguousarray(to_numpy(values), dtype=dtype)
+        return to_namespace(values, self.xp, self.device, dtype)
+
+    def zeros(self, shape, dtype=None):
+        """Zeros of ``shape`` in this operator's namespace, device and working dtype (or ``dtype``)."""
+        dtype = self.array_dtype if dtype is None else float_dtype(self.xp, dtype)
+        if is_numpy_namespace(self.xp):
+            return np.zeros(shape, dtype=dtype)
+        return self.xp.zeros(shape, dtype=dtype, device=self.device)
 
     #: levels of nested group constraints above the per-block cones (see NestedBlockOperator)
     levels = ()
@@ -73,7 +109,7 @@ class BlockOperator:
 
     def predict(self, coef):
         """``rowsum(W * (A U^T))`` computed as ``rowsum((W @ U) * A)``, shape (n_samples,)."""
-        return ((self.W @ coef) * self.A).sum(axis=1)
+        return self.xp.sum((self.W @ coef) * self.A, axis=1)
 
     def features(self, coef):
         """Block features ``A U^T``, shape (n_samples, n_blocks)."""
@@ -81,7 +117,7 @@ class BlockOperator:
 
     def predict_features(self, features):
         """Predictions from precomputed block features, shape (n_samples,)."""
-        return (self.W * features).sum(axis=1)
+        return self.xp.sum(self.W * features, axis=1)
 
     def constrain_features(self, features):
         """Constraint values ``O * F`` from block features, shape (n_samples, n_blocks)."""
@@ -110,7 +146,7 @@ class BlockOperator:
         ``Pi_K(u) = u + C_b^T mu*`` with ``mu* = argmin_{mu >= 0} ||u + C_b^T mu||`` (an NNLS with
         ``C_b^T = A^T diag(O_b)``). Not part of the iteration: used to polish a final point.
         """
-        return self.project_blocks(np.asarray(coef_row)[None, :], [block])[0]
+        return self.project_blocks(np.asarray(to_numpy(coef_row))[None, :], [block])[0]
 
     def project_violating(self, coef, threshold):
         """A float64 copy of ``coef`` whose blocks violating their own cone by more than
@@ -119,8 +155,9 @@ class BlockOperator:
         Only the per-block cones are looked at (for nested programs, the upper levels' group
         constraints are left to the caller's check). Used by the solvers to polish a point.
         """
-        coef = np.array(coef, dtype=np.float64)
-        values = np.asarray(self.O, dtype=np.float64) * (np.asarray(self.A, dtype=np.float64) @ coef.T)
+        coef = np.array(to_numpy(coef), dtype=np.float64)
+        values = to_numpy(self.O).astype(np.float64, copy=False) * (
+            to_numpy(self.A).astype(np.float64, copy=False) @ coef.T)
         blocks = np.flatnonzero(-values.min(axis=0) > threshold)
         coef[blocks] = self.project_blocks(coef[blocks], blocks)
         return coef
@@ -136,8 +173,8 @@ class BlockOperator:
         Polishing the same iterate region again and again then costs a few small solves per block
         instead of an NNLS over all samples.
         """
-        design = np.asarray(self.A, dtype=np.float64)
-        orient = np.asarray(self.O, dtype=np.float64)
+        design = to_numpy(self.A).astype(np.float64, copy=False)
+        orient = to_numpy(self.O).astype(np.float64, copy=False)
         faces = self.__dict__.setdefault("_faces", {})
         out = np.array(rows, dtype=np.float64)
         for j, block in enumerate(blocks):
@@ -200,14 +237,11 @@ class NestedBlockOperator(BlockOperator):
         and ``k_l`` the number of children per group.
     """
 
-    def __init__(self, design, weights, orientation, dtype=np.float64, levels=()):
-        super().__init__(design, weights, orientation, dtype=dtype)
+    def __init__(self, design, weights, orientation, dtype=np.float64, levels=(), *, xp=None,
+                 device=None):
+        super().__init__(design, weights, orientation, dtype=dtype, xp=xp, device=device)
         self.levels = [
-            (
-                np.ascontiguousarray(inner, dtype=self.dtype),
-                np.ascontiguousarray(orient, dtype=self.dtype),
-                int(children),
-            )
+            (self.asarray(inner), self.asarray(orient), int(children))
             for inner, orient, children in levels
         ]
 
@@ -216,26 +250,30 @@ class NestedBlockOperator(BlockOperator):
         return self.W.shape[1] + sum(orient.shape[1] for _, orient, _ in self.levels)
 
     def constrain_features(self, features):
+        xp = self.xp
         parts, partial = [self.O * features], features
         for inner, orient, children in self.levels:
             n, groups = inner.shape
-            partial = (inner * partial).reshape(n, groups // children, children).sum(axis=2)
+            partial = xp.sum(xp.reshape(inner * partial, (n, groups // children, children)), axis=2)
             parts.append(orient * partial)
-        return np.concatenate(parts, axis=1) if self.levels else parts[0]
+        return xp.concat(parts, axis=1) if self.levels else parts[0]
 
     def adjoint(self, residual, multipliers=None):
         if multipliers is None or not self.levels:
             return super().adjoint(residual, multipliers)
+        xp = self.xp
         n, blocks = self.W.shape
         # split the multiplier columns per level, then run the group sums backwards
         sizes = [blocks] + [orient.shape[1] for _, orient, _ in self.levels]
-        offsets = np.cumsum([0] + sizes)
+        offsets = [int(v) for v in np.cumsum([0] + sizes)]
         back = None
         for level in range(len(self.levels), 0, -1):
             inner, orient, children = self.levels[level - 1]
             q = multipliers[:, offsets[level] : offsets[level + 1]]
             grad = -orient * q if back is None else back - orient * q
             # adjoint of the group sum: every child receives its group's value
-            back = inner * np.repeat(grad, children, axis=1)
+            groups = grad.shape[1]
+            spread = xp.broadcast_to(grad[:, :, None], (n, groups, children))
+            back = inner * xp.reshape(spread, (n, groups * children))
         grad_features = self.W * residual[:, None] - self.O * multipliers[:, :blocks] + back
         return grad_features.T @ self.A

@@ -11,11 +11,19 @@ need, naming it.
 * :class:`GroupL1FreeIntercept`: the same without the last (intercept) entry of each block, for
   networks whose biases are left out of the weight decay (Savarese et al. 2019; the 1-D spline
   results of Ergen & Pilanci).
+
+:meth:`~Penalty.block_values`, :meth:`~Penalty.value`, :meth:`~Penalty.prox`,
+:meth:`~Penalty.prox_scale`, :meth:`~Penalty.block_dual_norms` and :meth:`~Penalty.dual_norm`
+compute in the array namespace of their argument (numpy, torch, CuPy: :mod:`convexnn._array_api`);
+the cone-restricted dual norms are scipy NNLS solves on numpy arrays (the dual oracle, off the
+iteration).
 """
 
 import cvxpy as cp
 import numpy as np
 from scipy.optimize import nnls
+
+from ._array_api import namespace_of
 
 __all__ = ["Penalty", "GroupL1", "GroupL1FreeIntercept", "get_penalty", "PENALTY_CAPABILITIES"]
 
@@ -71,7 +79,8 @@ class Penalty:
 
     def value(self, coef):
         """Penalty value ``R(coef) = sum_b R_b(coef_b)`` (a float)."""
-        return float(np.sum(self.block_values(coef)))
+        xp = namespace_of(coef)
+        return float(xp.sum(self.block_values(coef)))
 
     def prox(self, coef, threshold):
         """Proximal operator ``argmin_u threshold * R(u) + ||u - coef||^2 / 2``."""
@@ -92,9 +101,10 @@ class Penalty:
     def dual_norm(self, grad):
         """Dual norm ``max_b R_b*(grad_b)`` of ``grad`` (shape of coef); ``lam`` is dual feasible
         iff it bounds this."""
-        if grad.size == 0:
+        if grad.shape[0] == 0 or grad.shape[1] == 0:
             return 0.0
-        return float(np.max(self.block_dual_norms(grad)))
+        xp = namespace_of(grad)
+        return float(xp.max(self.block_dual_norms(grad)))
 
     def dual_maximizer(self, grad):
         """A maximizer of ``grad_b^T u`` over ``R_b(u) <= 1`` per block, shape of ``grad``.
@@ -138,17 +148,20 @@ class GroupL1(Penalty):
     name = "group_l1"
 
     def block_values(self, coef):
-        return np.linalg.norm(coef, axis=1)
+        xp = namespace_of(coef)
+        return xp.linalg.vector_norm(coef, axis=1)
 
     def prox_scale(self, coef, threshold):
-        norms = np.linalg.norm(coef, axis=1)
-        return np.maximum(1.0 - threshold / np.maximum(norms, np.finfo(coef.dtype).tiny), 0.0)
+        xp = namespace_of(coef)
+        norms = xp.linalg.vector_norm(coef, axis=1)
+        return xp.maximum(1.0 - threshold / xp.maximum(norms, xp.finfo(coef.dtype).tiny), 0.0)
 
     def prox(self, coef, threshold):
         return coef * self.prox_scale(coef, threshold)[:, None]
 
     def block_dual_norms(self, grad):
-        return np.linalg.norm(grad, axis=1)
+        xp = namespace_of(grad)
+        return xp.linalg.vector_norm(grad, axis=1)
 
     def dual_maximizer(self, grad):
         norms = np.linalg.norm(grad, axis=1, keepdims=True)
@@ -178,18 +191,20 @@ class GroupL1FreeIntercept(Penalty):
     _EQUALITY_WEIGHT = 1e6
 
     def block_values(self, coef):
-        return np.linalg.norm(coef[:, :-1], axis=1)
+        xp = namespace_of(coef)
+        return xp.linalg.vector_norm(coef[:, :-1], axis=1)
 
     def prox(self, coef, threshold):
-        out = coef.copy()
-        out[:, :-1] = GroupL1().prox(coef[:, :-1], threshold)
-        return out
+        xp = namespace_of(coef)
+        return xp.concat([GroupL1().prox(coef[:, :-1], threshold), coef[:, -1:]], axis=1)
 
     def block_dual_norms(self, grad):
-        norms = np.linalg.norm(grad[:, :-1], axis=1)
+        xp = namespace_of(grad)
+        norms = xp.linalg.vector_norm(grad[:, :-1], axis=1)
         # a free direction with a non-zero slope: no finite lam is feasible
-        free = np.abs(grad[:, -1]) > 1e-12 * max(1.0, np.abs(grad).max(initial=0.0))
-        return np.where(free, np.inf, norms)
+        largest = float(xp.max(xp.abs(grad))) if grad.shape[0] and grad.shape[1] else 0.0
+        free = xp.abs(grad[:, -1]) > 1e-12 * max(1.0, largest)
+        return xp.where(free, float("inf"), norms)
 
     def dual_maximizer(self, grad):
         out = np.zeros_like(grad, dtype=np.float64)

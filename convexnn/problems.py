@@ -17,6 +17,12 @@ The objective is ``loss.value(pred, y) + lam * penalty.value(coef)`` (mean loss,
 A problem knows its linear operator (:meth:`~ConvexProblem.predict` and its adjoint), its
 constraints, and how to state itself in cvxpy (cached, with ``lam`` a ``cp.Parameter`` so a path
 re-solves without re-compiling). It knows nothing about solvers.
+
+Array namespaces: a problem built from torch tensors (or CuPy arrays) keeps a float64 numpy copy
+of its data for everything that runs on the host (cvxpy, the interior point, certificates) and
+remembers the input's namespace and device (:attr:`ConvexProblem.array_namespace`); its
+:meth:`~ConvexProblem.block_operator` is then built there, so the first-order solvers iterate on
+that device. :meth:`~ConvexProblem.with_namespace` moves an existing problem's operators.
 """
 
 import copy
@@ -24,6 +30,7 @@ import copy
 import cvxpy as cp
 import numpy as np
 
+from ._array_api import NUMPY, get_namespace, is_numpy_namespace, to_numpy
 from .losses import get_loss
 from .operators import BlockOperator, check_dtype
 from .patterns import ActivationPatterns
@@ -74,7 +81,9 @@ class ConvexProblem:
     has_constraints = False
 
     def __init__(self, X, y, patterns, *, lam, loss="squared", penalty="group_l1"):
-        X = check_matrix(X, "X")
+        self._namespace = get_namespace(X, y)
+        X = check_matrix(to_numpy(X), "X")
+        y = to_numpy(y)
         if not isinstance(patterns, ActivationPatterns):
             raise ValueError(
                 f"patterns must be an ActivationPatterns, got {type(patterns).__name__}; build one "
@@ -150,6 +159,28 @@ class ConvexProblem:
         """All-zero coefficients (always feasible)."""
         return np.zeros(self.coef_shape)
 
+    @property
+    def array_namespace(self):
+        """``(xp, device)`` where the first-order solvers compute: the namespace and device of the
+        data the problem was built from (``(array_api_compat.numpy, 'cpu')`` for numpy data), or
+        those set by :meth:`with_namespace`."""
+        return getattr(self, "_namespace", (NUMPY, "cpu"))
+
+    def with_namespace(self, xp=None, device=None):
+        """A copy whose operators live in namespace ``xp`` on ``device`` (shares the caches).
+
+        Parameters
+        ----------
+        xp : module or None
+            An array-API namespace (``array_api_compat.torch``, ...); None is numpy.
+        device : object, optional
+            Device in ``xp`` (e.g. ``torch.device('cuda')``); ignored for numpy.
+        """
+        other = copy.copy(self)
+        xp = NUMPY if xp is None else xp
+        other._namespace = (xp, "cpu" if is_numpy_namespace(xp) else device)
+        return other
+
     def with_lam(self, lam):
         """A copy with another ``lam`` that shares the cached cvxpy program."""
         other = copy.copy(self)
@@ -188,16 +219,29 @@ class ConvexProblem:
         """
         return None
 
-    def block_operator(self, dtype=np.float64):
+    def block_operator(self, dtype=np.float64, *, xp=None, device=None):
         """The program's linear maps as a :class:`~convexnn.operators.BlockOperator` in ``dtype``.
 
-        Built once per dtype and cached (shared with :meth:`with_lam`); native solvers use it.
+        Built once per dtype, namespace and device and cached (shared with :meth:`with_lam`);
+        native solvers use it.
+
+        Parameters
+        ----------
+        dtype : {'float64', 'float32'}
+        xp : module, optional
+            Array-API namespace of the operator's arrays; None takes :attr:`array_namespace`
+            (with its device).
+        device : object, optional
+            Device in ``xp`` when ``xp`` is given.
         """
         dtype = check_dtype(dtype)
-        key = ("operator", dtype.name)
+        if xp is None:
+            xp, device = self.array_namespace
+        key = ("operator", dtype.name, xp.__name__, str(device))
         if key not in self._cache:
             self._cache[key] = BlockOperator(
-                self.design, self._weights, self.constraint_orientation(), dtype=dtype
+                self.design, self._weights, self.constraint_orientation(), dtype=dtype, xp=xp,
+                device=device,
             )
         return self._cache[key]
 

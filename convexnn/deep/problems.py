@@ -27,6 +27,7 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
+from .._array_api import NUMPY
 from ..operators import NestedBlockOperator, check_dtype
 from ..problems import ConvexProblem
 from .patterns import NestedPatterns
@@ -105,13 +106,17 @@ class DeepReLUProblem(ConvexProblem):
         """Level-1 orientation ``2 D_1(b) - 1``, shape (n_samples, n_blocks)."""
         return np.where(self.nested.first.mask[:, self.block_pattern], 1.0, -1.0)
 
-    def block_operator(self, dtype=np.float64):
+    def block_operator(self, dtype=np.float64, *, xp=None, device=None):
+        """The nested operator in ``dtype`` (and namespace, as
+        :meth:`~convexnn.problems.ConvexProblem.block_operator`)."""
         dtype = check_dtype(dtype)
-        key = ("operator", dtype.name)
+        if xp is None:
+            xp, device = self.array_namespace
+        key = ("operator", dtype.name, xp.__name__, str(device))
         if key not in self._cache:
             self._cache[key] = NestedBlockOperator(
                 self.design, self._weights, self.constraint_orientation(), dtype=dtype,
-                levels=self._level_arrays(),
+                levels=self._level_arrays(), xp=xp, device=device,
             )
         return self._cache[key]
 
@@ -121,7 +126,7 @@ class DeepReLUProblem(ConvexProblem):
         The first ``n_blocks`` columns are the per-block (level-1) cones, then each upper level's
         groups, bottom up.
         """
-        operator = self.block_operator(np.float64)
+        operator = self.block_operator(np.float64, xp=NUMPY)
         return operator.constrain_features(self.design @ self.check_coef(coef).T)
 
     def constraint_violation(self, coef):
@@ -144,7 +149,7 @@ class DeepReLUProblem(ConvexProblem):
         if multipliers is None:
             return None
         coef = self.check_coef(coef)
-        operator = self.block_operator(np.float64)
+        operator = self.block_operator(np.float64, xp=NUMPY)
         mult = np.maximum(np.asarray(multipliers, dtype=np.float64), 0.0)
         if mult.shape != (self.n_samples, operator.n_constraints):
             raise ValueError(

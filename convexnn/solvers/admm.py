@@ -47,6 +47,7 @@ import math
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 
+from .._array_api import NUMPY
 from ..validation import check_positive
 from .fista import _HISTORY_BYTES_PER_ITER, _NativeBase
 from .polish import MAX_REDUCED, kkt_multipliers, newton_polish
@@ -233,7 +234,7 @@ class ADMM(_NativeBase):
                 f"solver 'admm' needs a program with constraints, got {problem!r}; use "
                 "solver='fista' (or 'native', which picks it)."
             )
-        operator = problem.block_operator(self.dtype)
+        operator = problem.block_operator(self.dtype, xp=NUMPY)
         if operator.levels:
             raise ValueError(
                 f"solver 'admm' handles per-block cone constraints only; {problem!r} has nested "
@@ -396,7 +397,7 @@ class ADMM(_NativeBase):
         """Project violating blocks onto their cones, bound there; store ``coef`` if certified."""
         problem = state._model.problem
         if problem.constraint_violation(coef) > self.constraint_tol:
-            coef = problem.block_operator(np.float64).project_violating(coef, 0.1 * self.constraint_tol)
+            coef = problem.block_operator(np.float64, xp=NUMPY).project_violating(coef, 0.1 * self.constraint_tol)
             if problem.constraint_violation(coef) > self.constraint_tol:
                 return False
         objective = problem.objective(coef)

@@ -21,6 +21,11 @@ program; scaling it into the dual-feasible set gives the lower bound derived in
 most ``tol`` and the constraint violation ``max(0, -min C U)`` at most ``constraint_tol``, or
 earlier when a *polished* point (the violating blocks projected exactly onto their cones, see
 :meth:`AugmentedLagrangian._polish`) meets both tolerances with its own recomputed gap.
+
+Array namespaces: as for :mod:`.fista`, the iteration (inner steps and multiplier updates) runs in
+the namespace and on the device of the problem's block operator. Polishing is not part of it: the
+exact projections are scipy NNLS solves, so a polishing attempt (every 50 to 800 iterations once the
+gap is within 10x of ``tol``) copies the coefficients and multipliers to the host.
 """
 
 import dataclasses
@@ -28,8 +33,10 @@ import math
 
 import numpy as np
 
+from .._array_api import NUMPY, namespace_of, to_numpy
 from ..validation import check_positive
-from .fista import FISTAState, _loss_scale, _NativeBase, fista_init, fista_step
+from .fista import (FISTAState, _as_float64, _as_working, _loss_scale, _NativeBase, fista_init,
+                    fista_step)
 
 __all__ = ["AugmentedLagrangian", "AugmentedSmooth", "ALState"]
 
@@ -60,10 +67,10 @@ class AugmentedSmooth:
     def __init__(self, operator, loss, y, multipliers, rho):
         self.operator = operator
         self.loss = loss
-        self.y = np.asarray(y, dtype=np.float64)
+        self.y = operator.asarray(y, np.float64)
         self.multipliers = multipliers
         self.rho = float(rho)
-        self._mu_sq = float((multipliers * multipliers).sum())
+        self._mu_sq = float(operator.xp.sum(multipliers * multipliers))
         # the multiplier terms cancel on the scale of ||mu||^2 / (2 rho)
         self.scale = _loss_scale(loss, self.y) + self._mu_sq / (2 * self.rho)
 
@@ -75,22 +82,25 @@ class AugmentedSmooth:
         )
 
     def _shifted(self, values):
-        return np.maximum(self.multipliers - self.rho * values, 0)
+        return self.operator.xp.maximum(self.multipliers - self.rho * values, 0.0)
 
     def value(self, images):
-        loss = self.loss.value(images[0].astype(np.float64), self.y)
+        loss = self.loss.value(_as_float64(self.operator, images[0]), self.y)
         q = self._shifted(images[1])
         return loss + (float((q * q).sum()) - self._mu_sq) / (2 * self.rho), loss
 
     def gradient(self, images):
-        grad_pred = self.loss.gradient(images[0].astype(np.float64), self.y)
+        grad_pred = self.loss.gradient(_as_float64(self.operator, images[0]), self.y)
         q = self._shifted(images[1])
-        grad = self.operator.adjoint(grad_pred.astype(self.operator.dtype), q)
+        grad = self.operator.adjoint(_as_working(self.operator, grad_pred), q)
         return grad, -grad_pred
 
 
 def _violation(values):
-    return max(0.0, -float(values.min())) if values.size else 0.0
+    if values.shape[0] == 0 or values.shape[1] == 0:
+        return 0.0
+    xp = namespace_of(values)
+    return max(0.0, -float(xp.min(values)))
 
 
 @dataclasses.dataclass
@@ -210,8 +220,8 @@ class AugmentedLagrangian(_NativeBase):
             )
         self.check_needs(problem)
         operator = problem.block_operator(self.dtype)
-        coef = self._start_coef(problem, init)
-        multipliers = np.zeros((problem.n_samples, operator.n_constraints), dtype=operator.dtype)
+        coef = self._start_coef(problem, init, operator)
+        multipliers = operator.zeros((problem.n_samples, operator.n_constraints))
         rho = self.rho if self.rho is not None else 1.0 / problem.n_samples
         smooth = AugmentedSmooth(operator, problem.loss, problem.y, multipliers, rho)
         inner = fista_init(smooth, problem.penalty, problem.lam, coef)
@@ -265,12 +275,12 @@ class AugmentedLagrangian(_NativeBase):
         smooth, penalty, lam, omega_min, problem = state._model
         new = dataclasses.replace(state, polished_at=state.n_iter)
         new._model = state._model
-        operator = problem.block_operator(np.float64)
+        operator = problem.block_operator(np.float64, xp=NUMPY)
         coef = operator.project_violating(state.coef, 0.1 * self.constraint_tol)
         values = problem.constraint_values(coef)
         violation = max(0.0, -float(values.min()))
         objective = problem.objective(coef)
-        mu = np.maximum(np.asarray(smooth.multipliers, dtype=np.float64) - smooth.rho * values, 0)
+        mu = np.maximum(to_numpy(smooth.multipliers).astype(np.float64) - smooth.rho * values, 0)
         bound = problem.dual_bound(coef, multipliers=mu)
         if np.dtype(self.dtype) == np.float64:
             bound = max(bound, state.lower_bound)
@@ -331,9 +341,9 @@ class AugmentedLagrangian(_NativeBase):
             coef, _, bound = state.polished
             return coef, bound
         smooth = state._model[0]
-        coef = np.asarray(state.coef, dtype=np.float64)
+        coef = to_numpy(state.coef).astype(np.float64)
         values = problem.constraint_values(coef)
-        mu = np.maximum(np.asarray(smooth.multipliers, dtype=np.float64) - smooth.rho * values, 0)
+        mu = np.maximum(to_numpy(smooth.multipliers).astype(np.float64) - smooth.rho * values, 0)
         bound = problem.dual_bound(coef, multipliers=mu)
         if np.dtype(self.dtype) == np.float64:
             bound = max(bound, state.lower_bound)

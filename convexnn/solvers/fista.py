@@ -18,6 +18,15 @@ current objective is the certified gap used for stopping.
 
 The iteration is exposed as ``init``/``step`` on the solver; :func:`fista_init`/:func:`fista_step`
 are the pure functions underneath.
+
+Array namespaces: the iteration computes in the namespace and on the device of the problem's
+block operator (:meth:`~convexnn.problems.ConvexProblem.block_operator`, numpy unless the problem
+was built from torch or CuPy arrays), so iterates, images and gradients stay there; each iteration
+reads back only scalars (loss values, inner products, the dual norm) for the line search and the
+certificate. The :class:`~convexnn.results.SolveResult` is the host record: its coefficients are a
+float64 numpy copy. The float64 confirmation of the gap before stopping runs on the host for data
+in host memory, and on the device otherwise (FISTA, through a float64 copy of the operator there:
+twice the device memory of a float32 solve, instead of host products over the whole data).
 """
 
 import dataclasses
@@ -28,6 +37,7 @@ import warnings
 
 import numpy as np
 
+from .._array_api import is_numpy_namespace, namespace_of, to_numpy
 from ..operators import check_dtype
 from ..results import ConvergenceWarning, SolveResult
 from ..validation import check_positive
@@ -51,13 +61,14 @@ class LossSmooth:
     ----------
     operator : BlockOperator
     loss : Loss
-    y : ndarray of shape (n_samples,)
+    y : array of shape (n_samples,)
+        Targets; held in float64 in the operator's namespace and device.
     """
 
     def __init__(self, operator, loss, y):
         self.operator = operator
         self.loss = loss
-        self.y = np.asarray(y, dtype=np.float64)
+        self.y = operator.asarray(y, np.float64)
         self.scale = _loss_scale(loss, self.y)
 
     def forward(self, coef):
@@ -66,14 +77,24 @@ class LossSmooth:
 
     def value(self, images):
         """``(f, loss)``: the smooth value and the data-fit part of it (floats)."""
-        loss = self.loss.value(images[0].astype(np.float64), self.y)
+        loss = self.loss.value(_as_float64(self.operator, images[0]), self.y)
         return loss, loss
 
     def gradient(self, images):
         """``(grad f, z)``: the gradient (shape of coef) and ``z = -grad F(pred)`` (float64)."""
-        grad_pred = self.loss.gradient(images[0].astype(np.float64), self.y)
-        grad = self.operator.adjoint(grad_pred.astype(self.operator.dtype))
+        grad_pred = self.loss.gradient(_as_float64(self.operator, images[0]), self.y)
+        grad = self.operator.adjoint(_as_working(self.operator, grad_pred))
         return grad, -grad_pred
+
+
+def _as_float64(operator, values):
+    """``values`` in float64, in the operator's namespace (the losses are evaluated in float64)."""
+    return operator.xp.astype(values, operator.xp.float64)
+
+
+def _as_working(operator, values):
+    """``values`` in the operator's working dtype."""
+    return operator.xp.astype(values, operator.array_dtype)
 
 
 def _loss_scale(loss, y):
@@ -82,7 +103,8 @@ def _loss_scale(loss, y):
     Rounding in ``loss.value`` is relative to this, not to the (possibly tiny) value itself, so
     the line search's slack uses it.
     """
-    return abs(float(loss.value(np.zeros_like(y), y)))
+    xp = namespace_of(y)
+    return abs(float(loss.value(xp.zeros_like(y), y)))
 
 
 @dataclasses.dataclass
@@ -141,7 +163,8 @@ class FISTAState:
 
 
 def _vdot(a, b):
-    return float((a * b).sum())
+    xp = namespace_of(a, b)
+    return float(xp.sum(a * b))
 
 
 def _combine(images_new, images_old, beta):
@@ -264,11 +287,17 @@ class _NativeBase(Solver):
         arrays = 12 * int(n_samples) * int(n_blocks) + 10 * int(n_blocks) * int(n_columns)
         return itemsize * arrays + _HISTORY_BYTES_PER_ITER * self.max_iter
 
-    def _start_coef(self, problem, init):
-        dtype = np.dtype(self.dtype)
+    def _start_coef(self, problem, init, operator=None):
+        """The starting coefficients (``init`` or zeros) in the working dtype, in the namespace
+        and on the device of ``operator`` (numpy when None)."""
+        if operator is None:
+            dtype = np.dtype(self.dtype)
+            if init is None:
+                return np.zeros(problem.coef_shape, dtype=dtype)
+            return problem.check_coef(to_numpy(init)).astype(dtype)
         if init is None:
-            return np.zeros(problem.coef_shape, dtype=dtype)
-        return problem.check_coef(init).astype(dtype)
+            return operator.zeros(problem.coef_shape)
+        return operator.asarray(problem.check_coef(to_numpy(init)))
 
     def _record(self, state):
         raise NotImplementedError
@@ -347,6 +376,21 @@ class _NativeBase(Solver):
         )
 
 
+def _confirm_on_device(operator):
+    """Whether FISTA confirms its gap on the operator's device: for arrays off the host (a GPU),
+    where host products over the whole data would cost more than the iterations."""
+    return not is_numpy_namespace(operator.xp) and str(operator.device) != "cpu"
+
+
+def _bound_at(smooth, penalty, lam, coef):
+    """The certified lower bound ``loss.dual(s z)`` at ``coef`` (``z = -grad F``, ``s`` scaling it
+    into the dual-feasible set), computed with ``smooth``'s operator."""
+    grad, z = smooth.gradient(smooth.forward(coef))
+    oracle = penalty.dual_norm(grad)
+    scale = 1.0 if oracle <= lam else lam / oracle
+    return smooth.loss.dual(scale * z, smooth.y)
+
+
 class FISTA(_NativeBase):
     """Accelerated proximal gradient for programs without constraints (the gated ReLU program).
 
@@ -403,7 +447,8 @@ class FISTA(_NativeBase):
         self.check_needs(problem)
         operator = problem.block_operator(self.dtype)
         smooth = LossSmooth(operator, problem.loss, problem.y)
-        state = fista_init(smooth, problem.penalty, problem.lam, self._start_coef(problem, init))
+        coef = self._start_coef(problem, init, operator)
+        state = fista_init(smooth, problem.penalty, problem.lam, coef)
         state._model = (smooth, problem.penalty, problem.lam)
         return state
 
@@ -426,12 +471,32 @@ class FISTA(_NativeBase):
     def _converged(self, state):
         return state.rel_gap <= self.tol
 
+    def _final(self, problem, state):
+        """Float64 ``(coef, lower_bound, objective, violation)``: on the host, or on the device of
+        the operator when :func:`_confirm_on_device` says so (same formulas as
+        :meth:`~convexnn.problems.GatedReLUProblem.dual_bound` and ``problem.objective``)."""
+        operator = state._model[0].operator
+        if not _confirm_on_device(operator):
+            return super()._final(problem, state)
+        exact = LossSmooth(problem.block_operator(np.float64, xp=operator.xp,
+                                                  device=operator.device), problem.loss, problem.y)
+        coef = exact.operator.asarray(state.coef)
+        bound = _bound_at(exact, problem.penalty, problem.lam, coef)
+        if np.dtype(self.dtype) == np.float64:
+            bound = max(bound, state.lower_bound)
+        elif state.bound_point is not None:
+            point = exact.operator.asarray(state.bound_point)
+            bound = max(bound, _bound_at(exact, problem.penalty, problem.lam, point))
+        objective = exact.value(exact.forward(coef))[0] + problem.lam * problem.penalty.value(coef)
+        return to_numpy(coef), bound, objective, 0.0
+
     def _finish(self, problem, state):
-        coef = np.asarray(state.coef, dtype=np.float64)
+        coef = to_numpy(state.coef).astype(np.float64)
         bound = problem.dual_bound(coef)
         if np.dtype(self.dtype) == np.float64:
             bound = max(bound, state.lower_bound)
         elif state.bound_point is not None:
             # the running bound came from float32 products: recompute it at its point in float64
-            bound = max(bound, problem.dual_bound(np.asarray(state.bound_point, dtype=np.float64)))
+            point = to_numpy(state.bound_point).astype(np.float64)
+            bound = max(bound, problem.dual_bound(point))
         return coef, bound

@@ -16,6 +16,7 @@ import dataclasses
 
 import numpy as np
 
+from .._array_api import NUMPY
 from ..results import SolveResult
 from .base import Solver
 
@@ -114,7 +115,7 @@ class Guarded(Solver):
         coef, objective = result.coef, result.objective
         violation = problem.constraint_violation(coef)  # not every solver reports it
         if violation > tolerance and problem.has_constraints:
-            coef = problem.block_operator(np.float64).project_violating(coef, 0.1 * tolerance)
+            coef = problem.block_operator(np.float64, xp=NUMPY).project_violating(coef, 0.1 * tolerance)
             objective, violation = problem.objective(coef), problem.constraint_violation(coef)
         if violation <= tolerance and objective <= start_objective:
             if coef is result.coef:

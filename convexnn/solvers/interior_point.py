@@ -50,6 +50,7 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 from scipy.linalg.lapack import dgeqrf as _geqrf
 
+from .._array_api import NUMPY
 from ..oracle import block_scores
 from ..results import ConvergenceWarning, SolveResult
 from ..validation import check_positive
@@ -193,7 +194,7 @@ class _Program:
     """The cone program of a problem: data, linear maps and the reduced Newton solver."""
 
     def __init__(self, problem):
-        operator = problem.block_operator(np.float64)
+        operator = problem.block_operator(np.float64, xp=NUMPY)
         self.problem = problem
         self.basis = _row_basis(operator.A)
         self.A = operator.A if self.basis is None else operator.A @ self.basis
@@ -569,7 +570,7 @@ class InteriorPoint(Solver):
     # ------------------------------------------------------------------ checks
     def _unsupported(self, problem):
         """Why this solver cannot take ``problem`` (a message), or None when it can."""
-        if getattr(problem.block_operator(np.float64), "levels", ()):
+        if getattr(problem.block_operator(np.float64, xp=NUMPY), "levels", ()):
             return (f"solver 'interior_point' supports ReLUProblem and GatedReLUProblem (two-layer "
                     f"programs), not nested deep programs with constraint levels, got {problem!r}; "
                     "use solver='augmented_lagrangian' or a cvxpy solver for it.")

@@ -21,6 +21,7 @@ import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve, null_space
 from scipy.optimize import nnls
 
+from .._array_api import NUMPY
 from ..results import ZERO_BLOCK_THRESHOLD
 
 __all__ = ["kkt_multipliers", "newton_polish"]
@@ -108,7 +109,7 @@ def newton_polish(problem, coef, score, *, max_rounds=200, max_newton=30):
     """
     A = problem.design
     orientation = problem.constraint_orientation()
-    operator = problem.block_operator(np.float64)
+    operator = problem.block_operator(np.float64, xp=NUMPY)
     weights = operator.W
     lam = problem.lam
     row_norm = np.linalg.norm(A, axis=1).max()
