@@ -1,7 +1,7 @@
 """scikit-learn estimators that train two-layer ReLU networks by convex optimization.
 
 :class:`ConvexReLURegressor` and :class:`ConvexReLUClassifier` wire the route of the package
-together and store the outcome as fitted attributes named like scikit-learn's MLP:
+together and store the outcome as fitted attributes named like scikit-learn's MLP::
 
     X, y --validate_data--> patterns (convexnn.search: sampled, enumerated, Adam start,
          column generation) --> ReLUProblem / GatedReLUProblem --> solver (guarded)
@@ -752,12 +752,12 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
     Attributes
     ----------
     coefs_ : list of two ndarrays
-        ``W1`` of shape (n_features_in_, n_active_neurons_) and ``W2`` of shape
-        (n_active_neurons_, n_outputs), as in ``MLPRegressor``.
+        ``W1`` of shape (``n_features_in_``, ``n_active_neurons_``) and ``W2`` of shape
+        (``n_active_neurons_``, n_outputs), as in ``MLPRegressor``.
     intercepts_ : list of two ndarrays
-        Hidden biases of shape (n_active_neurons_,) (zeros without intercept) and output biases of
-        shape (n_outputs,) (the training mean of ``y``, or zeros).
-    gates_ : ndarray of shape (n_features_in_ + fit_intercept, n_active_neurons_) or None
+        Hidden biases of shape (``n_active_neurons_``,) (zeros without intercept) and output
+        biases of shape (n_outputs,) (the training mean of ``y``, or zeros).
+    gates_ : ndarray of shape (``n_features_in_ + fit_intercept``, ``n_active_neurons_``) or None
         Fixed gates of the neurons (last row: gate thresholds) for ``formulation='gated'``.
     patterns_ : ActivationPatterns
         The patterns the programs were solved over (mask on the training data).
@@ -805,7 +805,7 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
         summed over outputs (``objective_ <= sgd_objective_``). None for the other searches
         and for a ``warm_start`` refit over the previous gates.
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Defined only when ``X`` has feature names that are all strings.
 
     Examples
@@ -933,8 +933,8 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
 
     There is no output bias: the hidden biases (``fit_intercept``) carry the offset.
     Parameters and attributes are those of :class:`ConvexReLURegressor`, with ``W2`` of shape
-    (n_active_neurons_, 1) for two classes and (n_active_neurons_, n_classes) otherwise, plus
-    ``classes_`` (ndarray of shape (n_classes,)). ``alpha`` compares with ``MLPClassifier(alpha=
+    (``n_active_neurons_``, 1) for two classes and (``n_active_neurons_``, n_classes) otherwise,
+    plus ``classes_`` (ndarray of shape (n_classes,)). ``alpha`` compares with ``MLPClassifier(alpha=
     n_samples * alpha, solver='lbfgs')`` for two classes (MLP uses softmax for more).
 
     Examples

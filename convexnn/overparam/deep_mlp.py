@@ -112,7 +112,7 @@ def get_parameterization(name):
 
 
 class DeepReLUNetwork:
-    """Fully connected ReLU network ``f(x) = s_{L+1} relu(... relu(s_1 x W_1) ...) W_{L+1}``.
+    """Fully connected ReLU network ``f(x) = s_{L+1} relu(...relu(s_1 x W_1)...) W_{L+1}``.
 
     Parameters
     ----------
