@@ -127,7 +127,7 @@ Two classes: the logistic loss on the labels mapped to ±1. More classes: one pr
     code("""Xi, yi = load_iris(return_X_y=True)
 names = np.array(["setosa", "versicolor", "virginica"])[yi]
 clf = make_pipeline(StandardScaler(), ConvexReLUClassifier(alpha=1e-2, n_patterns=8, random_state=0))
-print("5-fold accuracy:", cross_val_score(clf, Xi, names, cv=5).round(3))
+print("3-fold accuracy:", cross_val_score(clf, Xi, names, cv=3).round(3))
 clf.fit(Xi, names)
 print("status:", clf[-1].solver_status_)
 print(clf.predict(Xi[[0, 60, 120]]))

@@ -47,7 +47,7 @@ $2 \cdot 9 \cdot 2 \cdot 31 = 1116$ blocks."""),
 y = np.array([0.5, -0.3, 0.8, -0.2, 0.4])
 lam = 0.01
 problem = DeepReLUProblem(X, y, enumerate_nested_patterns(X, depth=3), lam=lam)
-result = cn.solve(problem, "auto", tol=1e-8, constraint_tol=1e-9, max_iter=40000)
+result = cn.solve(problem, "auto", tol=1e-6, constraint_tol=1e-8, max_iter=40000)
 net = ParallelReLUNetwork.from_convex(problem, result.coef)
 print(problem)
 print(f"convex optimum {result.objective:.7f}  (certified lower bound {result.lower_bound:.7f})")
