@@ -30,7 +30,7 @@ computed layer by layer (never forming the Jacobian), the analytic infinite-widt
 recursion), and six experiments that sweep the width over seeds and return tidy tables. The same experiments
 run from the shell: `convexnn lab <experiment> --widths 64,256,1024 --seeds 3` writes a CSV and a PNG.
 
-Sizes here are small so that the notebook runs in well under a minute; `benchmarks/ntk.py` runs the NTK for
+Sizes here are small so that the documentation build can run the notebook; `benchmarks/ntk.py` runs the NTK for
 $n = 500$ at width 2048 and the lazy-training sweep up to width 4096.
 
 Conventions (MATH.md): inputs on the unit sphere, squared loss $\frac1n\sum_k \frac12 (f(x_k) - y_k)^2$, so that
