@@ -33,7 +33,9 @@ things:
 3. **Map the solution to network weights** with the same predictions and the same objective.
 
 The same `random_state` gives the same model. The estimators do not standardize `X` themselves:
-put a `StandardScaler` in front, as you would for `MLPRegressor`."""),
+put a `StandardScaler` in front, as you would for `MLPRegressor`. A regressor does standardize its
+target (centred, divided by its standard deviation) before solving and scales the network back, so
+`alpha` is relative to the target's spread and predictions come in the target's own units."""),
     code("""import pathlib
 import tempfile
 
@@ -48,7 +50,6 @@ from convexnn import ConvexReLUClassifier, ConvexReLURegressor
 from convexnn.persistence import load
 
 X, y = load_diabetes(return_X_y=True)
-y = (y - y.mean()) / y.std()          # a standardized target makes alpha comparable across data sets
 X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)"""),
     md(r"""## A pipeline
 
@@ -69,7 +70,7 @@ print(f"gap to the optimum over all patterns: {reg.optimality_gap_:.3f} "
     md(r"""What those numbers mean:
 
 - `objective_` is the convex objective at the solution, equal to the weight-decay objective of the
-  fitted network on the (centred) training target. It is never above `sgd_objective_`, the
+  fitted network on the standardized training target. It is never above `sgd_objective_`, the
   objective of the Adam network the search started from: the solve starts from that network's
   embedding and keeps it when it cannot improve on it.
 - `restricted_gap_` is the certified relative duality gap of the program over the patterns the fit
@@ -89,7 +90,8 @@ print("refit identical:", np.array_equal(again.predict(X_test), model.predict(X_
     md(r"""## Grid search over `alpha`
 
 `alpha` is the `lam` of the convex program: mean loss plus `alpha` times the group norm, which is
-weight decay `alpha / 2` on every weight of the network (the math page of the documentation)."""),
+weight decay `alpha / 2` on every weight of the network (the math page of the documentation), on
+the standardized target."""),
     code("""search = GridSearchCV(model, {"convexreluregressor__alpha": [1e-3, 1e-2, 1e-1]}, cv=3)
 search.fit(X_train, y_train)
 for alpha, score in zip(search.cv_results_["param_convexreluregressor__alpha"],
