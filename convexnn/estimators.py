@@ -154,7 +154,7 @@ class _ConvexReLUBase(BaseEstimator):
 
         Returns the problems over the union of those patterns and, per output, the embedded point
         moved into it: feasible, with the network's predictions and a convex objective at most the
-        network's ``L_nc`` (MATH.md). Sets ``sgd_objective_``, the networks' summed ``L_nc``.
+        network's ``L_nc`` (doc/math.rst). Sets ``sgd_objective_``, the networks' summed ``L_nc``.
         """
         width = max(1, self.n_patterns // targets.shape[1])
         embedded, self.sgd_objective_ = adam_embeddings(
@@ -671,7 +671,7 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
     Parameters
     ----------
     alpha : float, default=1e-2
-        Regularization strength ``lam`` of MATH.md (>= 0), relative to the target's spread: each
+        Regularization strength ``lam`` of doc/math.rst (>= 0), relative to the target's spread: each
         target column is centered (with ``fit_intercept``) and divided by its standard deviation
         ``s`` (its root mean square without intercept) before the program is solved, and the
         network is scaled back, so fitting ``c * y`` gives ``c`` times the predictions for any
@@ -735,12 +735,12 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
         is most violated (Ergen & Pilanci's cutting planes) until none is or the budget is used.
         'sgd': per output, a network of width ``n_patterns // n_outputs`` trained with Adam
         (full batch, learning rate 0.01, until the objective stalls for 50 epochs, at most 2000
-        epochs) and embedded in the program over its own patterns (MATH.md); the program over
+        epochs) and embedded in the program over its own patterns (doc/math.rst); the program over
         their union is solved from the embedding, then column generation fills what the budget
         has left (patterns of dead or duplicate neurons); every solve keeps its start when the
         solver does not improve on it, so ``objective_`` is never above ``sgd_objective_``.
         'auto': 'enumerated' when every pattern of the training data fits in ``n_patterns``
-        (counted as for points in general position, MATH.md), else 'sgd'.
+        (counted as for points in general position, doc/math.rst), else 'sgd'.
         Measured by ``benchmarks/pattern_search.py`` (``formulation='relu'``, ``alpha=1e-3``,
         14 regression and binary classification settings): 'sgd' was never worse than
         'column_generation' and faster in 12. Its objective was 11x (budget 40) and 6x (budget

@@ -26,7 +26,7 @@ Clarabel at tol $10^{-10}$):
 2. Whitened data: closed-form neurons and the regimes in which they vanish.
 3. The duality gap against width: it closes once the width reaches the number of active neurons.
 
-Scaling: mean loss, $\frac1n\sum_k \ell + \lambda \cdot$ path norm (MATH.md); the paper's $\beta = n\lambda$."""),
+Scaling: mean loss, $\frac1n\sum_k \ell + \lambda \cdot$ path norm (doc/math.rst); the paper's $\beta = n\lambda$."""),
     code("""import numpy as np
 import matplotlib.pyplot as plt
 

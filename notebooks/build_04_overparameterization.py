@@ -33,7 +33,7 @@ run from the shell: `convexnn lab <experiment> --widths 64,256,1024 --seeds 3` w
 Sizes here are small so that the documentation build can run the notebook; `benchmarks/ntk.py` runs the NTK for
 $n = 500$ at width 2048 and the lazy-training sweep up to width 4096.
 
-Conventions (MATH.md): inputs on the unit sphere, squared loss $\frac1n\sum_k \frac12 (f(x_k) - y_k)^2$, so that
+Conventions (doc/math.rst): inputs on the unit sphere, squared loss $\frac1n\sum_k \frac12 (f(x_k) - y_k)^2$, so that
 gradient descent with step $\eta$ acts on the residual as $r \leftarrow (I - \eta H/n)\, r$ in the lazy regime:
 the loss decays at least like $(1 - \eta\lambda_{\min}(H_0)/n)^{2t}$."""),
     code("""import numpy as np
@@ -62,7 +62,7 @@ op.plot(ntk); plt.show()"""),
 
 Each network is trained by full-batch gradient descent for the same number of steps at
 $\eta = n/\lambda_{\max}(H_0)$ (the same place of each network's stability range). The lazy-training bounds
-(and MATH.md) say the relative changes fall at least like $m^{-1/2}$. Two finer counts predict more: a hidden
+(and doc/math.rst) say the relative changes fall at least like $m^{-1/2}$. Two finer counts predict more: a hidden
 $m\times m$ layer moves by $O(1)$ in Frobenius norm while its norm is $O(m)$, so the relative change of all the
 weights is $O(1/m)$ (first and last layers alone: $O(m^{-1/2})$); and the kernel's change during training is
 $O(1/m)$ (Dyer & Gur-Ari 2019), even though its fluctuation across seeds at initialization is $O(m^{-1/2})$."""),
@@ -103,7 +103,7 @@ for scheme, best in lr.meta["best"].items():
 op.plot(lr); plt.show()"""),
     md(r"""## 6. The wide network against the convex optimum
 
-With weight decay the two-layer problem has a convex twin (MATH.md): `ConvexReLURegressor(fit_intercept=False)`
+With weight decay the two-layer problem has a convex twin (doc/math.rst): `ConvexReLURegressor(fit_intercept=False)`
 enumerates every activation pattern of this small data set and certifies its optimum. Adam on networks of
 growing width minimizes the same $L_{nc} = \frac1n\sum \frac12(f - y)^2 + \frac{\lambda}{2}\sum_j(\|u_j\|^2 + a_j^2)$."""),
     code("""gap = op.convex_gap(widths=(2, 8, 32), seeds=3, n_samples=20, lam=1e-2, max_epochs=2000)

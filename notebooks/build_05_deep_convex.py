@@ -18,7 +18,7 @@ cells = [
 A three-layer *parallel* network is a sum of sub-networks $f(x) = \sum_k ((x^\top W_{1k})_+ w_{2k})_+ w_{3k}$.
 With the path penalty $\lambda \sum_k \sum_j \|w_{1kj}\|\,|w_{2kj}|\,|w_{3k}|$ (Ergen & Pilanci's path
 regularization), training it is again a group lasso with cone constraints, now over *pairs* of
-activation patterns: one at the first level, one at the second (MATH.md, "Deep"). `convexnn.deep`
+activation patterns: one at the first level, one at the second (doc/math.rst, "Deep networks"). `convexnn.deep`
 builds that program (`DeepReLUProblem`), solves it with the same solvers as the two-layer one, and
 maps the solution to a `ParallelReLUNetwork` with the same predictions and objective.
 
