@@ -12,7 +12,7 @@ Comparability:
   ReLU program can produce per output. The convex model's actual neuron count (column "neurons")
   is what its group lasso selects; for one-vs-rest it is summed over classes.
 * Regularization: convexnn minimizes ``mean loss + (alpha/2)(||W1||^2 + ||b1||^2 + ||w2||^2)``
-  (MATH.md). MLP with full-batch L-BFGS minimizes ``mean loss + (alpha_mlp / (2 n)) ||W||^2``
+  (doc/math.rst). MLP with full-batch L-BFGS minimizes ``mean loss + (alpha_mlp / (2 n)) ||W||^2``
   (its biases unpenalized), so ``alpha_mlp = n_train * alpha`` is the same strength.
 * Objective: for diabetes (squared loss, target standardized on the training split for both
   models) and breast_cancer (binary logistic loss) both columns are that objective (MLP's

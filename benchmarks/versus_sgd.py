@@ -5,7 +5,7 @@ resolved to) and the other searches of ``--searches`` with the same budget, then
 (momentum 0.9, full batch) on the non-convex network of width ``n_patterns`` from ``--seeds``
 initializations and each learning rate of ``--lrs``, trained until the loss stalls (no relative
 improvement of 1e-6 in 50 epochs) or ``--epochs``. Printed per method: the training objective
-``L_nc`` (MATH.md scaling; for the convex rows the convex objective, which equals ``L_nc`` of the
+``L_nc`` (doc/math.rst scaling; for the convex rows the convex objective, which equals ``L_nc`` of the
 mapped network), the test error (MSE, or the misclassification rate), the certified or estimated
 relative gap to the infinite-width optimum for the convex rows, and the fit time.
 

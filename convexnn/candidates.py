@@ -2,7 +2,7 @@
 
 The dual of the convex program over *all* patterns has one constraint per pattern ``D_i``: its
 oracle value ``max_{u in K_i, ||u|| <= 1} |(A^T D_i z)^T u|`` at the dual point
-``z = -grad F(predictions)`` is at most ``lam`` (MATH.md, "Duality and the global-optimality
+``z = -grad F(predictions)`` is at most ``lam`` (doc/math.rst, "Duality and the global-optimality
 certificate"). Both the certificates (:mod:`convexnn.certificates`) and the pattern search
 (:mod:`convexnn.search`) score patterns this way; this module holds what they share:
 

@@ -1,7 +1,7 @@
 """Global-optimality certificates: how far a fit is from the optimum over all patterns.
 
 A convex program over *some* activation patterns is an upper bound on the training problem; the
-theory promises the optimum over *all* of them (the infinite-width problem, MATH.md "Duality and
+theory promises the optimum over *all* of them (the infinite-width problem, doc/math.rst "Duality and
 the global-optimality certificate"). :func:`certify` takes predictions on the training data (of a
 convex solution, a network or a fitted estimator), forms ``z = -grad F(predictions)``, evaluates
 the dual oracle ``M(z) = max_i max_{u in K_i, ||u|| <= 1} |(X^T D_i z)^T u|`` over a set of

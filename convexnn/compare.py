@@ -1,6 +1,6 @@
 """The main job: convex training against Adam on the same network and objective, with certificates.
 
-:func:`compare` fits, on the same training data and the same objective ``L_nc`` (MATH.md, mean
+:func:`compare` fits, on the same training data and the same objective ``L_nc`` (doc/math.rst, mean
 scaling, on the target standardized as :class:`~convexnn.ConvexReLURegressor` standardizes it:
 centred by its training mean, divided by its standard deviation):
 
@@ -227,7 +227,7 @@ def compare(
     X_test, y_test : array-like, optional
         Held-out data for the test error column (given together).
     lam : float, default=1e-2
-        Regularization strength of every fit (``alpha`` of the estimator; mean scaling, MATH.md).
+        Regularization strength of every fit (``alpha`` of the estimator; mean scaling, doc/math.rst).
     n_patterns : int, default=50
         The route's pattern budget (the estimator's ``n_patterns``), the width of the runs (the
         width of the route's own Adam start) and the number of sampled patterns of the contrast.

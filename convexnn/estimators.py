@@ -1,7 +1,7 @@
 """scikit-learn estimators that train two-layer ReLU networks by convex optimization.
 
 :class:`ConvexReLURegressor` and :class:`ConvexReLUClassifier` wire the route of the package
-together and store the outcome as fitted attributes named like scikit-learn's MLP:
+together and store the outcome as fitted attributes named like scikit-learn's MLP::
 
     X, y --validate_data--> patterns (convexnn.search: sampled, enumerated, Adam start,
          column generation) --> ReLUProblem / GatedReLUProblem --> solver (guarded)
@@ -164,7 +164,7 @@ class _ConvexReLUBase(BaseEstimator):
 
         Returns the problems over the union of those patterns and, per output, the embedded point
         moved into it: feasible, with the network's predictions and a convex objective at most the
-        network's ``L_nc`` (MATH.md). Sets ``sgd_objective_``, the networks' summed ``L_nc``.
+        network's ``L_nc`` (doc/math.rst). Sets ``sgd_objective_``, the networks' summed ``L_nc``.
         """
         width = max(1, self.n_patterns // targets.shape[1])
         embedded, self.sgd_objective_ = adam_embeddings(
@@ -691,7 +691,7 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
     Parameters
     ----------
     alpha : float, default=1e-2
-        Regularization strength ``lam`` of MATH.md (>= 0), relative to the target's spread: each
+        Regularization strength ``lam`` of doc/math.rst (>= 0), relative to the target's spread: each
         target column is centered (with ``fit_intercept``) and divided by its standard deviation
         ``s`` (its root mean square without intercept) before the program is solved, and the
         network is scaled back, so fitting ``c * y`` gives ``c`` times the predictions for any
@@ -755,12 +755,12 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
         is most violated (Ergen & Pilanci's cutting planes) until none is or the budget is used.
         'sgd': per output, a network of width ``n_patterns // n_outputs`` trained with Adam
         (full batch, learning rate 0.01, until the objective stalls for 50 epochs, at most 2000
-        epochs) and embedded in the program over its own patterns (MATH.md); the program over
+        epochs) and embedded in the program over its own patterns (doc/math.rst); the program over
         their union is solved from the embedding, then column generation fills what the budget
         has left (patterns of dead or duplicate neurons); every solve keeps its start when the
         solver does not improve on it, so ``objective_`` is never above ``sgd_objective_``.
         'auto': 'enumerated' when every pattern of the training data fits in ``n_patterns``
-        (counted as for points in general position, MATH.md), else 'sgd'.
+        (counted as for points in general position, doc/math.rst), else 'sgd'.
         Measured by ``benchmarks/pattern_search.py`` (``formulation='relu'``, ``alpha=1e-3``,
         14 regression and binary classification settings): 'sgd' was never worse than
         'column_generation' and faster in 12. Its objective was 11x (budget 40) and 6x (budget
@@ -772,12 +772,12 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
     Attributes
     ----------
     coefs_ : list of two ndarrays
-        ``W1`` of shape (n_features_in_, n_active_neurons_) and ``W2`` of shape
-        (n_active_neurons_, n_outputs), as in ``MLPRegressor``.
+        ``W1`` of shape (``n_features_in_``, ``n_active_neurons_``) and ``W2`` of shape
+        (``n_active_neurons_``, n_outputs), as in ``MLPRegressor``.
     intercepts_ : list of two ndarrays
-        Hidden biases of shape (n_active_neurons_,) (zeros without intercept) and output biases of
-        shape (n_outputs,) (the training mean of ``y``, or zeros).
-    gates_ : ndarray of shape (n_features_in_ + fit_intercept, n_active_neurons_) or None
+        Hidden biases of shape (``n_active_neurons_``,) (zeros without intercept) and output
+        biases of shape (n_outputs,) (the training mean of ``y``, or zeros).
+    gates_ : ndarray of shape (``n_features_in_ + fit_intercept``, ``n_active_neurons_``) or None
         Fixed gates of the neurons (last row: gate thresholds) for ``formulation='gated'``.
     patterns_ : ActivationPatterns
         The patterns the programs were solved over (mask on the training data).
@@ -825,7 +825,7 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
         summed over outputs (``objective_ <= sgd_objective_``). None for the other searches
         and for a ``warm_start`` refit over the previous gates.
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Defined only when ``X`` has feature names that are all strings.
 
     Examples
@@ -953,8 +953,8 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
 
     There is no output bias: the hidden biases (``fit_intercept``) carry the offset.
     Parameters and attributes are those of :class:`ConvexReLURegressor`, with ``W2`` of shape
-    (n_active_neurons_, 1) for two classes and (n_active_neurons_, n_classes) otherwise, plus
-    ``classes_`` (ndarray of shape (n_classes,)). ``alpha`` compares with ``MLPClassifier(alpha=
+    (``n_active_neurons_``, 1) for two classes and (``n_active_neurons_``, n_classes) otherwise,
+    plus ``classes_`` (ndarray of shape (n_classes,)). ``alpha`` compares with ``MLPClassifier(alpha=
     n_samples * alpha, solver='lbfgs')`` for two classes (MLP uses softmax for more).
 
     Examples

@@ -1,4 +1,4 @@
-"""Losses of the training problem, in the mean scaling of MATH.md.
+"""Losses of the training problem, in the mean scaling of doc/math.rst.
 
 A loss object evaluates ``F(pred) = (1/n) sum_k l(pred_k, y_k)``, its gradient in ``pred``, its
 Fenchel conjugate (for dual bounds and certificates) and the same function as a cvxpy expression.

@@ -2,11 +2,11 @@
 
 :class:`ReLUNetwork` is ``f(x) = sum_j (x^T w_j + b_j)_+ a_j`` and :class:`GatedReLUNetwork` is
 ``f(x) = sum_j 1[x^T g_j + c_j >= 0] (x^T w_j + b_j) a_j`` with fixed gates. Both are trained with
-weight decay on every weight, in the mean scaling of MATH.md:
+weight decay on every weight, in the mean scaling of doc/math.rst:
 
     L_nc = (1/n) sum_k l(f(x_k), y_k) + (lam/2) (||W1||^2 + ||b1||^2 + ||w2||^2).
 
-The two maps of MATH.md:
+The two maps of doc/math.rst:
 
 * :meth:`TwoLayerNetwork.from_convex` turns each non-zero block ``u_b`` of a convex solution into a
   neuron ``(u_b / sqrt(R(u_b)), s_b sqrt(R(u_b)))`` with ``R`` the problem's penalty on one block
@@ -116,7 +116,7 @@ class TwoLayerNetwork:
         Every trainable array is multiplied by ``factor ** (1 / degree)``, so a network that is
         balanced (``|a_j| = ||(w_j, b_j)||``, as :func:`from_convex` maps it) stays balanced: the
         copy is the optimum of the same program for the target times ``factor`` and ``lam`` times
-        ``factor`` (MATH.md), which is how the regressors return to the target's own units.
+        ``factor`` (doc/math.rst), which is how the regressors return to the target's own units.
         """
         factor = float(factor)
         if not (np.isfinite(factor) and factor > 0):
@@ -175,7 +175,7 @@ class TwoLayerNetwork:
         return float(np.sum(np.linalg.norm(self.first_layer, axis=0) * np.abs(self.w2)))
 
     def objective(self, X, y, lam, loss="squared", penalty=None):
-        """Non-convex objective ``L_nc = F(f(X)) + lam * weight_decay(penalty)`` (MATH.md scaling).
+        """Non-convex objective ``L_nc = F(f(X)) + lam * weight_decay(penalty)`` (doc/math.rst scaling).
 
         ``penalty`` (str or Penalty, optional) selects the weight decay that matches a convex
         penalty (:meth:`weight_decay`); None decays every weight.
@@ -210,7 +210,7 @@ class TwoLayerNetwork:
     # ------------------------------------------------------------------ convex maps
     @classmethod
     def from_convex(cls, problem, coef, *, threshold=ZERO_BLOCK_THRESHOLD):
-        """Map a convex solution to network weights (MATH.md).
+        """Map a convex solution to network weights (doc/math.rst).
 
         Parameters
         ----------
@@ -314,7 +314,7 @@ class TwoLayerNetwork:
 class ReLUNetwork(TwoLayerNetwork):
     """Two-layer ReLU network ``f(x) = sum_j (x^T w_j + b_j)_+ a_j``.
 
-    Objective (mean scaling, MATH.md)::
+    Objective (mean scaling, doc/math.rst)::
 
         L_nc = (1/n) sum_k l(f(x_k), y_k) + (lam/2) (||W1||^2 + ||b1||^2 + ||w2||^2)
 

@@ -7,7 +7,7 @@ declares which of :data:`PENALTY_CAPABILITIES` it has, and solvers refuse a pena
 need, naming it.
 
 * :class:`GroupL1`: ``sum_b ||coef_b||_2``, the group lasso that weight decay on a two-layer ReLU
-  network becomes after the rescaling argument in MATH.md (``(lam/2)(||u||^2 + a^2) >= lam |a| ||u||``).
+  network becomes after the rescaling argument in doc/math.rst (``(lam/2)(||u||^2 + a^2) >= lam |a| ||u||``).
 * :class:`GroupL1FreeIntercept`: the same without the last (intercept) entry of each block, for
   networks whose biases are left out of the weight decay (Savarese et al. 2019; the 1-D spline
   results of Ergen & Pilanci).

@@ -13,7 +13,7 @@ so the numpy form is ``((M[:, p] * s) * (A @ coef.T)).sum(axis=1)`` with the boo
   with the cone constraints ``(2 D_i - I) A u_b >= 0`` that make ``(A u_b)_+ = D_i A u_b``.
 * :class:`GatedReLUProblem` (C-GReLU): one unconstrained block per pattern.
 
-The objective is ``loss.value(pred, y) + lam * penalty.value(coef)`` (mean loss, MATH.md).
+The objective is ``loss.value(pred, y) + lam * penalty.value(coef)`` (mean loss, doc/math.rst).
 A problem knows its linear operator (:meth:`~ConvexProblem.predict` and its adjoint), its
 constraints, and how to state itself in cvxpy (cached, with ``lam`` a ``cp.Parameter`` so a path
 re-solves without re-compiling). It knows nothing about solvers.

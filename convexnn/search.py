@@ -11,7 +11,7 @@ This module finds the few that matter, for one output or several outputs over sh
   out. :func:`column_generation` runs it for one output from a single sampled pattern (or from a
   trained network's own patterns, :func:`from_network`) and certifies the end point.
 * :func:`adam_embeddings` is the Adam start: per output, a network trained with
-  :func:`convexnn.sgd.train` and embedded in the convex program over its own patterns (MATH.md,
+  :func:`convexnn.sgd.train` and embedded in the convex program over its own patterns (doc/math.rst,
   reverse embedding), a feasible point whose objective is at most the network's; the Adam
   schedule is :func:`sgd_schedule`.
 * :func:`solve_outputs` solves one program per output; wrap the solver in
@@ -112,7 +112,7 @@ def resolve_strategy(strategy, X, n_patterns, fit_intercept):
     """The pattern search to run: ``strategy``, with 'auto' resolved for this ``X``.
 
     'auto' is 'enumerated' when every pattern of ``X`` (counted as for points in general
-    position, MATH.md) fits the budget ``n_patterns``, else 'sgd' (the measurements behind the
+    position, doc/math.rst) fits the budget ``n_patterns``, else 'sgd' (the measurements behind the
     rule are in :class:`~convexnn.ConvexReLURegressor`'s docstring).
 
     Parameters
@@ -561,7 +561,7 @@ def column_generation(
 def from_network(network, X, y, lam, *, loss="squared", **options):
     """Warm start from a trained network: its own patterns, then :func:`column_generation`.
 
-    The network is embedded in the convex program over its patterns (MATH.md reverse embedding,
+    The network is embedded in the convex program over its patterns (doc/math.rst reverse embedding,
     objective at most the network's ``L_nc``); column generation then starts from that point, so
     the result's objective is at most the network's, up to the solver tolerance.
 

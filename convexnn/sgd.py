@@ -1,6 +1,6 @@
 """Training the non-convex network directly, with minibatch SGD or Adam, for comparison.
 
-The objective is exactly the one the convex programs solve (MATH.md, mean scaling): the minibatch
+The objective is exactly the one the convex programs solve (doc/math.rst, mean scaling): the minibatch
 objective ``(1/|B|) sum_{k in B} l(f(x_k), y_k) + (lam/2) ||theta||^2`` is an unbiased estimate of
 ``L_nc``. After every epoch the full ``L_nc`` is recorded; training stops when it has not improved by
 more than ``tol`` (relative) for ``n_iter_no_change`` epochs, or after ``max_epochs``.

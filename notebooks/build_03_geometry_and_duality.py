@@ -1,8 +1,11 @@
-"""Build and execute notebooks/03_geometry_and_duality.ipynb (run: python notebooks/build_03_geometry_and_duality.py)."""
+"""Write notebooks/03_geometry_and_duality.ipynb, without outputs.
+
+Run ``python notebooks/build_03_geometry_and_duality.py``: the stored notebook is exactly what it writes
+(tests/test_notebooks.py checks that), and the documentation build (doc/) executes it.
+"""
 
 import pathlib
 
-import nbclient
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
@@ -23,7 +26,7 @@ Clarabel at tol $10^{-10}$):
 2. Whitened data: closed-form neurons and the regimes in which they vanish.
 3. The duality gap against width: it closes once the width reaches the number of active neurons.
 
-Scaling: mean loss, $\frac1n\sum_k \ell + \lambda \cdot$ path norm (MATH.md); the paper's $\beta = n\lambda$."""),
+Scaling: mean loss, $\frac1n\sum_k \ell + \lambda \cdot$ path norm (doc/math.rst); the paper's $\beta = n\lambda$."""),
     code("""import numpy as np
 import matplotlib.pyplot as plt
 
@@ -140,9 +143,17 @@ spike-free test and program, Lemma 7 neurons, hinge loss in 1-D, multiclass whit
 `tests/test_closed_form.py`."""),
 ]
 
-nb = new_notebook(cells=cells)
-nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                                 resources={"metadata": {"path": str(HERE)}})
-client.execute()
-nbformat.write(nb, HERE / "03_geometry_and_duality.ipynb")
+PATH = HERE / "03_geometry_and_duality.ipynb"
+
+
+def notebook():
+    """The notebook, without outputs; cell ids are numbered so the file is reproducible."""
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i:02d}"
+    return nb
+
+
+if __name__ == "__main__":
+    nbformat.write(notebook(), PATH)

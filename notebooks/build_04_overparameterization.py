@@ -1,8 +1,11 @@
-"""Build and execute notebooks/04_overparameterization.ipynb (run: python notebooks/build_04_overparameterization.py)."""
+"""Write notebooks/04_overparameterization.ipynb, without outputs.
+
+Run ``python notebooks/build_04_overparameterization.py``: the stored notebook is exactly what it writes
+(tests/test_notebooks.py checks that), and the documentation build (doc/) executes it.
+"""
 
 import pathlib
 
-import nbclient
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
@@ -27,10 +30,10 @@ computed layer by layer (never forming the Jacobian), the analytic infinite-widt
 recursion), and six experiments that sweep the width over seeds and return tidy tables. The same experiments
 run from the shell: `convexnn lab <experiment> --widths 64,256,1024 --seeds 3` writes a CSV and a PNG.
 
-Sizes here are small so that the notebook runs in well under a minute; `benchmarks/ntk.py` runs the NTK for
+Sizes here are small so that the documentation build can run the notebook; `benchmarks/ntk.py` runs the NTK for
 $n = 500$ at width 2048 and the lazy-training sweep up to width 4096.
 
-Conventions (MATH.md): inputs on the unit sphere, squared loss $\frac1n\sum_k \frac12 (f(x_k) - y_k)^2$, so that
+Conventions (doc/math.rst): inputs on the unit sphere, squared loss $\frac1n\sum_k \frac12 (f(x_k) - y_k)^2$, so that
 gradient descent with step $\eta$ acts on the residual as $r \leftarrow (I - \eta H/n)\, r$ in the lazy regime:
 the loss decays at least like $(1 - \eta\lambda_{\min}(H_0)/n)^{2t}$."""),
     code("""import numpy as np
@@ -59,7 +62,7 @@ op.plot(ntk); plt.show()"""),
 
 Each network is trained by full-batch gradient descent for the same number of steps at
 $\eta = n/\lambda_{\max}(H_0)$ (the same place of each network's stability range). The lazy-training bounds
-(and MATH.md) say the relative changes fall at least like $m^{-1/2}$. Two finer counts predict more: a hidden
+(and doc/math.rst) say the relative changes fall at least like $m^{-1/2}$. Two finer counts predict more: a hidden
 $m\times m$ layer moves by $O(1)$ in Frobenius norm while its norm is $O(m)$, so the relative change of all the
 weights is $O(1/m)$ (first and last layers alone: $O(m^{-1/2})$); and the kernel's change during training is
 $O(1/m)$ (Dyer & Gur-Ari 2019), even though its fluctuation across seeds at initialization is $O(m^{-1/2})$."""),
@@ -72,7 +75,7 @@ op.plot(lazy); plt.show()"""),
 The loss curve of each network against the loss curve of its linearized model (dotted: the same gradient
 descent on $f_0 + J_0(\theta - \theta_0)$, computed from the spectrum of $H_0$), and the measured per-step rate
 of the tail against the rate $-2\log(1 - \eta\lambda_{\min}(H_0)/n)$ that the linear model guarantees."""),
-    code("""conv = op.linear_convergence(widths=(64, 256, 1024), seeds=2, n_samples=20, depth=3, n_steps=150)
+    code("""conv = op.linear_convergence(widths=(64, 256, 512), seeds=2, n_samples=20, depth=3, n_steps=150)
 for row in conv:
     print(f"  width {row['width']:5d} seed {row['seed']}: eta lambda_min / n = {row['eta_lambda_min']:.4f}, "
           f"rate from H_0 {row['rate_bound']:.4f}, from H_T {row['rate_final_kernel']:.4f}, "
@@ -94,13 +97,13 @@ op.plot(cls); plt.show()"""),
 The same grid of learning rates for full-batch gradient descent at every width, in two parameterizations; the
 best learning rate is the one with the lowest loss after a fixed number of steps."""),
     code("""lr = op.learning_rate_transfer(widths=(32, 128, 512), seeds=1, n_samples=20, depth=3,
-                               learning_rates=10.0 ** np.arange(-3, 2.5, 0.5), n_steps=40)
+                               learning_rates=10.0 ** np.arange(-3, 2.5, 1.0), n_steps=40)
 for scheme, best in lr.meta["best"].items():
     print(f"  {scheme:9s} best learning rate per width {lr.meta['widths']}: {np.round(best, 4).tolist()}")
 op.plot(lr); plt.show()"""),
     md(r"""## 6. The wide network against the convex optimum
 
-With weight decay the two-layer problem has a convex twin (MATH.md): `ConvexReLURegressor(fit_intercept=False)`
+With weight decay the two-layer problem has a convex twin (doc/math.rst): `ConvexReLURegressor(fit_intercept=False)`
 enumerates every activation pattern of this small data set and certifies its optimum. Adam on networks of
 growing width minimizes the same $L_{nc} = \frac1n\sum \frac12(f - y)^2 + \frac{\lambda}{2}\sum_j(\|u_j\|^2 + a_j^2)$."""),
     code("""gap = op.convex_gap(widths=(2, 8, 32), seeds=3, n_samples=20, lam=1e-2, max_epochs=2000)
@@ -108,38 +111,46 @@ print("convex optimum", round(gap.rows[0]["convex_objective"], 6), " certified l
       round(gap.rows[0]["lower_bound"], 6), " neurons of the optimum", gap.meta["convex_neurons"])
 summary(gap, "relative_gap")
 op.plot(gap); plt.show()"""),
-    md(r"""## What the seeds predict, and what was measured
+    md(r"""## What the theory predicts, and how to read the outputs above
 
-- **$\lambda_{\min}(H_0)$ away from zero** (the seeds' one strong assumption). It holds at every width and seed
-  here, and $\lambda_{\min}$ approaches the infinite-width value (0.113) as the width grows: about half of it at
-  $m = 32$, within about 6% from $m = 512$ on, with a spread across seeds that shrinks. The empirical
-  kernel's relative error to the analytic one falls with a log-log slope close to $-1/2$, the fluctuation of a
-  mean over $m$ units. At small width the assumption is weaker than the limit suggests.
-- **Lazy training.** Weights and kernel move less as the width grows, and faster than the $m^{-1/2}$ of the
-  bounds: log-log slopes of about $-0.97$ (weights) and $-0.85$ (kernel) here, and about $-0.97$ and $-0.99$
-  over widths 64 to 4096 in `benchmarks/ntk.py`, as the finer counts above predict.
-- **Linear convergence.** The loss falls geometrically at every width, and its curve approaches that of the
-  linearized model as $m$ grows (the largest gap, relative to $L_0$, shrinks from several percent at $m = 64$
-  to about 1% at $m = 1024$). The rate of the tail is often slower than the one $\lambda_{\min}(H_0)$ predicts
-  (by up to a factor 1.7 at $m = 256$): the kernel moves during training and its smallest eigenvalue drops.
-  From $m = 256$ on, the measured tail rate is within about 16% of the rate computed from the final kernel's
-  $\lambda_{\min}(H_T)$; at $m = 64$, where the network is far from linear, the match is loose. The two
-  kernels agree only as the width grows, which is why the theory needs $\lambda_{\min}$ bounded away from zero
-  along the whole path, not only at initialization.
-- **Classification.** In Allen-Zhu et al.'s set-up, plain SGD fits every training label within about 20 steps
-  at every width, with a step size that shrinks like $1/m$, as their analysis prescribes.
-- **Learning-rate transfer.** With the NTK scaling the best learning rate of the grid is the same at every
-  width; with the standard scaling it shrinks (by a factor 10 from $m = 128$ to $m = 512$) because the kernel
-  grows with $m$. The transfer the seed proves is a property of the parameterization.
-- **Against the convex optimum.** With weight decay, narrow networks ($m = 2$) stop far above the certified
-  convex optimum; once the width reaches the optimum's number of neurons (8) Adam gets within a few percent, and at
-  $m = 32$ within about 0.1%. No run goes below the certified lower bound. Over-parameterization makes the
-  non-convex problem easy for SGD; the convex program solves the same problem exactly and says so."""),
+The sizes here are small, so that the notebook runs in the documentation build; `convexnn lab` and
+`benchmarks/ntk.py` run the same experiments at larger widths.
+
+- **$\lambda_{\min}(H_0)$ away from zero** (the one strong assumption of the convergence theory). The printed
+  $\lambda_{\min}$ should be positive at every width and seed and approach the infinite-width value as $m$
+  grows, with a spread across seeds that shrinks. The empirical kernel's relative error to the analytic one
+  should fall like $m^{-1/2}$ (log-log slope near $-1/2$), the fluctuation of a mean over $m$ units.
+- **Lazy training.** The bounds say the relative changes of weights and kernel fall at least like $m^{-1/2}$;
+  the finer counts of section 2 predict slopes near $-1$ for both. Compare the printed log-log slopes, which
+  are fitted over only three widths here.
+- **Linear convergence.** The loss should fall geometrically at every width, and its curve should approach
+  that of the linearized model as $m$ grows (the printed largest gap $|L - L_{lin}| / L_0$ shrinks). The rate
+  of the tail can be slower than the one $\lambda_{\min}(H_0)$ predicts, because the kernel moves during
+  training and its smallest eigenvalue drops; the rate computed from the final kernel's $\lambda_{\min}(H_T)$
+  is the closer prediction where the network is nearly linear. This is why the theory needs $\lambda_{\min}$
+  bounded away from zero along the whole path, not only at initialization.
+- **Classification.** SGD should fit every training label within the printed number of steps at every width,
+  with a step size that shrinks like $1/m$, as Allen-Zhu et al.'s analysis prescribes.
+- **Learning-rate transfer.** With the NTK scaling the best learning rate of the grid should be the same at
+  every width; with the standard scaling it should shrink as the width grows, because the kernel grows with
+  $m$. The transfer is a property of the parameterization.
+- **Against the convex optimum.** No Adam run can end below the certified lower bound. A network narrower
+  than the optimum's number of neurons cannot reach the optimum; wider ones can, and the printed relative
+  gaps show how close Adam gets. Over-parameterization makes the non-convex problem easier for SGD; the
+  convex program solves the same problem exactly and says so."""),
 ]
 
-nb = new_notebook(cells=cells)
-nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                                 resources={"metadata": {"path": str(HERE)}})
-client.execute()
-nbformat.write(nb, HERE / "04_overparameterization.ipynb")
+PATH = HERE / "04_overparameterization.ipynb"
+
+
+def notebook():
+    """The notebook, without outputs; cell ids are numbered so the file is reproducible."""
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i:02d}"
+    return nb
+
+
+if __name__ == "__main__":
+    nbformat.write(notebook(), PATH)

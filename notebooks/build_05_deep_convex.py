@@ -1,8 +1,11 @@
-"""Build and execute notebooks/05_deep_convex.ipynb (run: python notebooks/build_05_deep_convex.py)."""
+"""Write notebooks/05_deep_convex.ipynb, without outputs.
+
+Run ``python notebooks/build_05_deep_convex.py``: the stored notebook is exactly what it writes
+(tests/test_notebooks.py checks that), and the documentation build (doc/) executes it.
+"""
 
 import pathlib
 
-import nbclient
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
@@ -15,7 +18,7 @@ cells = [
 A three-layer *parallel* network is a sum of sub-networks $f(x) = \sum_k ((x^\top W_{1k})_+ w_{2k})_+ w_{3k}$.
 With the path penalty $\lambda \sum_k \sum_j \|w_{1kj}\|\,|w_{2kj}|\,|w_{3k}|$ (Ergen & Pilanci's path
 regularization), training it is again a group lasso with cone constraints, now over *pairs* of
-activation patterns: one at the first level, one at the second (MATH.md, "Deep"). `convexnn.deep`
+activation patterns: one at the first level, one at the second (doc/math.rst, "Deep networks"). `convexnn.deep`
 builds that program (`DeepReLUProblem`), solves it with the same solvers as the two-layer one, and
 maps the solution to a `ParallelReLUNetwork` with the same predictions and objective.
 
@@ -44,7 +47,7 @@ $2 \cdot 9 \cdot 2 \cdot 31 = 1116$ blocks."""),
 y = np.array([0.5, -0.3, 0.8, -0.2, 0.4])
 lam = 0.01
 problem = DeepReLUProblem(X, y, enumerate_nested_patterns(X, depth=3), lam=lam)
-result = cn.solve(problem, "auto", tol=1e-8, constraint_tol=1e-9, max_iter=40000)
+result = cn.solve(problem, "auto", tol=1e-6, constraint_tol=1e-8, max_iter=40000)
 net = ParallelReLUNetwork.from_convex(problem, result.coef)
 print(problem)
 print(f"convex optimum {result.objective:.7f}  (certified lower bound {result.lower_bound:.7f})")
@@ -109,9 +112,17 @@ for the deep program (column generation, as `pattern_search='column_generation'`
 is the natural next step."""),
 ]
 
-nb = new_notebook(cells=cells)
-nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                                 resources={"metadata": {"path": str(HERE)}})
-client.execute()
-nbformat.write(nb, HERE / "05_deep_convex.ipynb")
+PATH = HERE / "05_deep_convex.ipynb"
+
+
+def notebook():
+    """The notebook, without outputs; cell ids are numbered so the file is reproducible."""
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i:02d}"
+    return nb
+
+
+if __name__ == "__main__":
+    nbformat.write(notebook(), PATH)

@@ -90,7 +90,7 @@ def test_help_is_plain_text(capsys, argv):
     with pytest.raises(SystemExit):
         main(argv)
     out = capsys.readouterr().out
-    for markup in ("``", ":class:", ":func:", ":mod:", ":meth:", ":data:", "MATH.md"):
+    for markup in ("``", ":class:", ":func:", ":mod:", ":meth:", ":data:", "math.rst"):
         assert markup not in out, (markup, out)
 
 

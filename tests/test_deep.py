@@ -109,7 +109,7 @@ def test_one_dimensional_all_patterns_no_adam_run_beats_the_convex_optimum(tiny_
     X, y = _tiny_1d()
     lam = 0.01
     problem, optimum = tiny_optimum
-    assert problem.nested.sizes == (9, 31)  # MATH.md: all 9 first-level and 31 second-level
+    assert problem.nested.sizes == (9, 31)  # doc/math.rst: all 9 first-level and 31 second-level
     reference = get_solver("CLARABEL").solve(problem).objective
     # the native solution is feasible to 1e-9 and a little below Clarabel's (which is accurate
     # to about 2e-6 relative here)

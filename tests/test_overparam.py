@@ -61,7 +61,7 @@ def test_allen_zhu_trains_only_the_middle_layers(sphere):
     np.testing.assert_array_equal(fit.network.weights[0], net.weights[0])
     np.testing.assert_array_equal(fit.network.weights[-1], net.weights[-1])
     assert not np.allclose(fit.network.weights[1], net.weights[1])
-    # A ~ N(0, 2/m), W ~ N(0, 2/m), B ~ N(0, 1) as in MATH.md
+    # A ~ N(0, 2/m), W ~ N(0, 2/m), B ~ N(0, 1) as in doc/math.rst
     wide = DeepReLUNetwork.random(4, 400, 2, parameterization="allen_zhu", random_state=0)
     assert wide.weights[0].var() == pytest.approx(2 / 400, rel=0.1)
     assert wide.weights[1].var() == pytest.approx(2 / 400, rel=0.05)

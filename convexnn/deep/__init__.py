@@ -1,6 +1,5 @@
 """Deep ReLU networks trained by convex programs: patterns per level, the nested program, the
-parallel network and its maps (MATH.md, "Deep: three-layer parallel ReLU networks with path
-regularization", and its depth-L extension)."""
+parallel network and its maps (doc/math.rst, "Deep networks", and its depth-L extension)."""
 
 from .networks import ParallelReLUNetwork
 from .patterns import NestedPatterns, enumerate_nested_patterns, sample_nested_patterns

@@ -265,7 +265,7 @@ _DEEP_DOC = """
         samples): the exact program for 1-D data with an intercept. 'sgd' trains a parallel
         network with Adam (``n_upper_patterns`` sub-networks of width ``n_patterns``, the same
         path-regularized objective, 500 epochs), takes its own patterns at every level and solves
-        the program over them from its embedding (MATH.md): the fit is never worse than that
+        the program over them from its embedding (doc/math.rst): the fit is never worse than that
         network, and is better when the solver improves on it.
     solver : str or Solver, default='auto'
         'auto' (the native augmented Lagrangian), any installed cvxpy solver name, or an object

@@ -1,5 +1,5 @@
 """Deep parallel ReLU networks with path regularization: forward pass, training objective, the map
-from the convex solution and the embedding of a trained network (MATH.md, "Deep").
+from the convex solution and the embedding of a trained network (doc/math.rst, "Deep").
 
 A depth-``L`` parallel network is a sum of ``K`` sub-networks. Sub-network ``k`` has hidden widths
 ``m_1, ..., m_{L-2}`` and a single unit at the last hidden level:
@@ -261,7 +261,7 @@ class ParallelReLUNetwork:
         unit at its level, linked upwards with weight ``s_l = +-1``; each top-level group is a
         sub-network with output weight ``s_{L-1}``. The cone constraints make every ReLU act as its
         pattern says, so the network predicts ``problem.predict(coef)`` on the training data and
-        its path penalty is ``sum_b ||u_b||`` (MATH.md, the map back with ``t = 1``).
+        its path penalty is ``sum_b ||u_b||`` (doc/math.rst, the map back with ``t = 1``).
 
         Parameters
         ----------
@@ -313,7 +313,7 @@ class ParallelReLUNetwork:
         return cls(layers, output, fit_intercept=problem.fit_intercept)
 
     def to_convex(self, X, y, lam, loss="squared"):
-        """Embed the network in the convex program over its own patterns (MATH.md, "Embedding").
+        """Embed the network in the convex program over its own patterns (doc/math.rst, "Embedding").
 
         Each unit's activation pattern on ``X`` is a pattern of its level; each path
         ``(k, j_1, ..., j_{L-2})`` gives the block ``w1 * |W2| ... |c_k|`` at the path's patterns

@@ -1,6 +1,6 @@
 """Activation patterns of deep (parallel) ReLU networks: one set per hidden level.
 
-A depth-``L`` parallel network (MATH.md, "Deep") has ``L - 1`` hidden levels. Its convex program
+A depth-``L`` parallel network (doc/math.rst, "Deep") has ``L - 1`` hidden levels. Its convex program
 needs, for every level ``l``, a set of diagonal patterns ``D_l`` (boolean masks over the training
 samples):
 
@@ -12,7 +12,7 @@ samples):
 :func:`sample_nested_patterns` draws every level from a random deep network (the level-``l``
 patterns are the activation patterns of its level-``l`` units), so each one is realizable by
 construction. For 1-D data with an intercept every non-empty subset of the samples is a level-2
-pattern (MATH.md); :func:`enumerate_nested_patterns` lists all of them for tiny data.
+pattern (doc/math.rst); :func:`enumerate_nested_patterns` lists all of them for tiny data.
 """
 
 import itertools
@@ -147,7 +147,7 @@ def sample_nested_patterns(X, n_patterns, *, depth=3, fit_intercept=True, random
     Level 1 draws Gaussian gates (:func:`~convexnn.patterns.sample_patterns`). Level ``l >= 2``
     takes the units of a random network built on top of the level below: with ``H`` the
     level-(l-1) features (``(A G)_+`` at level 2), each candidate is ``1[H g >= 0]`` for a Gaussian
-    ``g`` (MATH.md: ``1[sum_i D1_i A g_i >= 0]``), and ``H`` for the next level is ``(H G_l)_+``.
+    ``g`` (doc/math.rst: ``1[sum_i D1_i A g_i >= 0]``), and ``H`` for the next level is ``(H G_l)_+``.
     Duplicate and empty masks are dropped, so a level can hold fewer patterns than asked (at
     least one: if every draw is empty, one weight vector is made non-negative).
 
@@ -191,7 +191,7 @@ def enumerate_nested_patterns(X, *, depth=3, fit_intercept=True, max_patterns=10
     """All level-1 patterns of ``X`` and every non-empty mask at the upper levels (tiny data).
 
     Every non-empty subset of the samples is listed at levels ``>= 2``. For 1-D data with an
-    intercept each of them is realizable (MATH.md), so the program is the exact convex equivalent
+    intercept each of them is realizable (doc/math.rst), so the program is the exact convex equivalent
     of the deep training problem; in general some may not be, and the program is then a
     relaxation whose mapped network still has the program's objective (the cone constraints make
     it exact for the network it maps to).

@@ -1,8 +1,8 @@
-"""The convex program of a deep parallel ReLU network with path regularization (MATH.md, "Deep").
+"""The convex program of a deep parallel ReLU network with path regularization (doc/math.rst, "Deep").
 
 For depth ``L`` the blocks are indexed by a *path*: at every hidden level ``l = 1 .. L-1`` a pattern
 ``D_l`` and a sign ``s_l`` (the sign of the weight leaving that unit; ``s_1`` tells ``q`` from ``r``
-in MATH.md's three-layer notation and ``s_{L-1}`` is the output sign ``s``). With ``A`` the design
+in the three-layer notation of doc/math.rst and ``s_{L-1}`` is the output sign ``s``). With ``A`` the design
 matrix and ``u_b`` the block's coefficients, the partial sums
 
     G_1[b] = A u_b,        G_{l+1}[g] = sum_{children b of g} s_l(b) D_l(b) G_l[b]

@@ -3,7 +3,7 @@
 Ergen & Pilanci (JMLR 2021) contrast their finite-width characterization (sparse linear splines for
 1-D data, closed forms for whitened data) with the Neural Tangent Kernel, which describes wide
 networks trained from a large random initialization without weight decay (the lazy regime) and
-predicts a smooth kernel interpolant instead. This module gives that kernel (MATH.md):
+predicts a smooth kernel interpolant instead. This module gives that kernel (doc/math.rst):
 
     K(x, x') = ||x|| ||x'|| kappa(t),  t = cos angle(x, x'),
     kappa(t) = t kappa_0(t) + kappa_1(t),

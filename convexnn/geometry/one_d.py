@@ -8,7 +8,7 @@ l1-regularized fit over this "ramp kernel", and as the regularization vanishes t
 the minimum-l1 interpolant (equality constraints) or, for the hinge loss, a minimum-l1 SVM.
 
 That argument leaves the bias out of the weight decay (as Savarese et al. 2019 do). convexnn's
-convention (MATH.md) regularizes the bias like every weight; then the optimum is still a linear
+convention (doc/math.rst) regularizes the bias like every weight; then the optimum is still a linear
 spline (every network is), but a knot may fall between two data points. Both conventions are here:
 
 * ``bias='regularized'`` (package convention): the exact C-ReLU program over all ``2n`` patterns,
@@ -20,7 +20,7 @@ spline (every network is), but a knot may fall between two data points. Both con
 Rank-one data ``X = c a^T`` reduce to the 1-D problem in ``x = ||a|| c`` (the same paper, rank-one
 corollary); :func:`fit_rank_one` solves it there and maps the neurons back along ``a``.
 
-All objectives use the mean scaling of MATH.md: ``(1/n) sum_k l(f(x_k), y_k) + lam * path norm``;
+All objectives use the mean scaling of doc/math.rst: ``(1/n) sum_k l(f(x_k), y_k) + lam * path norm``;
 the paper's ``beta`` is ``n * lam``.
 """
 
@@ -185,7 +185,7 @@ class OneDimensionalFit:
     spline : LinearSpline
         The optimal network as a function of ``x``.
     objective : float
-        Optimal value in the mean scaling of MATH.md (the paper's value divided by ``n``).
+        Optimal value in the mean scaling of doc/math.rst (the paper's value divided by ``n``).
     predictions : ndarray of shape (n_samples,)
         The optimum's predictions on the training inputs.
     penalty : float

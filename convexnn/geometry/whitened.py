@@ -17,7 +17,7 @@ optimal neurons are explicit:
   signed class part ``(Y_k)_+``, ``(Y_k)_-`` with output ``(||(Y_k)_+|| - beta) e_k`` and so on.
 
 The formulas are in the paper's sum scaling ``(1/2)||f - y||^2 + beta * path norm``; here every value
-is reported in the mean scaling of MATH.md (divided by ``n``, with ``beta = n * lam``), and each
+is reported in the mean scaling of doc/math.rst (divided by ``n``, with ``beta = n * lam``), and each
 neuron is balanced (``||u_j|| = |a_j|``) so that weight decay equals the path norm. The output
 weight quoted above is then ``a_j^2`` times its sign.
 """
@@ -51,7 +51,7 @@ class ClosedFormFit:
     network : ReLUNetwork or VectorReLUNetwork
         The optimal network (balanced neurons, no intercept); it may have 0 neurons.
     objective : float
-        Optimal value in the mean scaling of MATH.md.
+        Optimal value in the mean scaling of doc/math.rst.
     objective_paper : float
         The same value in the paper's sum scaling (``n * objective``, with ``beta = n * lam``).
     regime : str
@@ -165,7 +165,7 @@ def _regime(kept, names):
 def whitened_squared(X, y, lam, *, atol=1e-8):
     """Closed-form optimal network for whitened ``X`` and the squared loss.
 
-    Ergen & Pilanci (2021), whitened-data closed form (MATH.md): with ``beta = n * lam``,
+    Ergen & Pilanci (2021), whitened-data closed form (doc/math.rst): with ``beta = n * lam``,
     ``u_1 = X^T (y)_+ / ||(y)_+||``, output ``||(y)_+|| - beta`` if ``beta < ||(y)_+||``;
     ``u_2 = X^T (-y)_+ / ||(-y)_+||``, output ``-(||(-y)_+|| - beta)`` if ``beta < ||(-y)_+||``.
 

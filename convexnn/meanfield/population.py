@@ -2,7 +2,7 @@
 
 A population is a finite measure ``rho = sum_j q_j delta_{(u_j, theta_j)}`` over neurons: each
 neuron ``j`` carries a feature ``h(theta_j, x) = sigma(theta_j^T [x, 1])`` (``sigma`` = ReLU or
-tanh; the last entry of ``theta_j`` is the bias, regularized like the weights as in MATH.md), an
+tanh; the last entry of ``theta_j`` is the bias, regularized like the weights as in doc/math.rst), an
 importance (output weight) ``u_j`` in ``R^c`` and a mass ``q_j >= 0`` with ``sum_j q_j = 1``.
 The two-level mean-field network is the integral of the features against the population,
 

@@ -9,7 +9,7 @@ with weights ``W_1`` (n_features x width), ``W_2 .. W_depth`` (width x width) an
 ``W_{depth+1}`` (width x 1), and no biases (append a ones column to ``X`` for one). Each layer has a
 *gain* ``c_l``, the variance of its effective weights ``s_l W_l`` times its fan-in: 2 for the
 layers followed by a ReLU (He), 1 for the output layer. A *parameterization* says where that
-variance lives (MATH.md, "Over-parameterization"):
+variance lives (doc/math.rst, "Over-parameterization"):
 
 * ``'standard'``: ``s_l = 1`` and ``W_l ~ N(0, c_l / fan_in)``; every layer is trained.
 * ``'ntk'``: ``W_l ~ N(0, 1)`` and ``s_l = sqrt(c_l / fan_in)`` (the 1/sqrt(m) scaling of
@@ -21,7 +21,7 @@ variance lives (MATH.md, "Over-parameterization"):
   ``W_1`` and ``B`` the output layer, so the paper's ``L`` is ``depth - 1`` (``depth >= 2``).
 
 Training (:func:`train_deep`) minimizes ``(1/n) sum_k l(f(x_k), y_k) + (lam/2) ||theta||^2`` over the
-trained weights ``theta`` (the mean scaling of MATH.md) by full-batch gradient descent ('gd'),
+trained weights ``theta`` (the mean scaling of doc/math.rst) by full-batch gradient descent ('gd'),
 minibatch SGD ('sgd') or Adam ('adam'), with the optimizers and the loop of
 :mod:`convexnn.training`.
 """
@@ -112,7 +112,7 @@ def get_parameterization(name):
 
 
 class DeepReLUNetwork:
-    """Fully connected ReLU network ``f(x) = s_{L+1} relu(... relu(s_1 x W_1) ...) W_{L+1}``.
+    """Fully connected ReLU network ``f(x) = s_{L+1} relu(...relu(s_1 x W_1)...) W_{L+1}``.
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 """Experiments on wide networks: each sweeps the width over several seeds and returns a tidy Table.
 
-What the theory predicts (MATH.md, "Over-parameterization"), and what each function measures:
+What the theory predicts (doc/math.rst, "Over-parameterization"), and what each function measures:
 
 * :func:`ntk_at_init`: the smallest eigenvalue of the empirical tangent kernel ``H_0`` at
   initialization concentrates, as the width grows, around that of the analytic kernel, which is

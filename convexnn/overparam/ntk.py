@@ -23,7 +23,7 @@ and the kernel follows ``Theta_l = Theta_{l-1} * c_l Kdot_{l-1} + w_l P_l`` (``T
 answer being ``Theta_{depth+1}``. The layer weight ``w_l`` is 1 for a trained layer in the 'ntk'
 parameterization, ``fan_in_l / c_l`` in the 'standard' and 'allen_zhu' ones (their kernel grows
 with the width), and 0 for a fixed layer. For 'ntk' and ``depth = 1`` this is ``1 / n_features``
-times the two-layer kernel of MATH.md, ``t kappa_0(t) + kappa_1(t)`` scaled by ``||x|| ||x'||``.
+times the two-layer kernel of doc/math.rst, ``t kappa_0(t) + kappa_1(t)`` scaled by ``||x|| ||x'||``.
 """
 
 import numpy as np

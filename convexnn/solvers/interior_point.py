@@ -1,6 +1,6 @@
 """Primal-dual interior-point method for the group-lasso cone programs (ReLU and gated ReLU).
 
-The program (mean scaling, MATH.md) is written as a smooth convex objective over cone constraints,
+The program (mean scaling, doc/math.rst) is written as a smooth convex objective over cone constraints,
 with one variable block ``x_b = (t_b, u_b)`` (``d + 1`` entries) per coefficient block:
 
     minimize    F(K u) + lam sum_b t_b

@@ -152,7 +152,7 @@ def lam_max(problem):
     * with cone constraints: ``lam_max = max_b min_{mu_b >= 0} ||a_b + C_b^T mu_b||`` with
       ``a_b = (K^T z)_b``. By conic duality this is ``||Pi_{K_b}(a_b)||``, the norm of the projection
       of ``a_b`` onto the block's cone ``K_b = {u : (2 D_i - I) A u >= 0}``, i.e.
-      ``max_{u in K_b, ||u|| <= 1} a_b^T u`` -- MATH.md's per-pattern dual constraint. It is
+      ``max_{u in K_b, ||u|| <= 1} a_b^T u`` -- the per-pattern dual constraint of doc/math.rst. It is
       computed by a non-negative least-squares solve per block (Lawson-Hanson, finite), skipped
       when ``a_b`` already lies in the cone.
 
