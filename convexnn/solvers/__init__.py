@@ -4,9 +4,13 @@ A solver is an object with ``solve(problem, init=None) -> SolveResult``. It know
 estimators, and a problem knows nothing about solvers. :class:`CvxpySolver` states the problem in
 cvxpy and hands it to SCS (the default), Clarabel or any other installed cvxpy solver; it is the
 reference every faster solver is checked against. The native solvers are the fast path:
-:class:`FISTA` for programs without constraints (gated ReLU), :class:`AugmentedLagrangian` for
-programs with cone constraints (ReLU), :class:`ADMM` (experimental, also for ReLU), and :class:`NativeSolver` ('native', also 'auto') picking one
-from ``problem.has_constraints``. All certify their stopping point with a duality gap.
+:class:`InteriorPoint` (a primal-dual method for the cone programs, ReLU), :class:`FISTA` for
+programs without constraints (gated ReLU), :class:`AugmentedLagrangian` for programs with cone
+constraints (ReLU and nested deep), :class:`ADMM` (experimental, also for ReLU);
+:class:`NativeSolver` ('native') picks the first-order one from ``problem.has_constraints``, and
+:class:`AutoSolver` ('auto', the estimators' default) runs the interior point on the cone
+programs whose Newton system fits its memory budget, FISTA without constraints, and the augmented
+Lagrangian beyond. All certify their stopping point with a duality gap.
 """
 
 from .admm import ADMM
