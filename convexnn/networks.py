@@ -194,13 +194,16 @@ class TwoLayerNetwork:
         A = add_intercept(X) if self.fit_intercept else X
         U = self.first_layer
         pre = A @ U
-        mask = self._mask(A, pre)
+        mask = self._mask(A, pre).astype(pre.dtype)  # float: bool-times-float products are slow
         hidden = mask * pre
         pred = hidden @ self.w2
         g = loss.gradient(pred, y)
         grad_w2 = hidden.T @ g + lam * self.w2
-        grad_U = A.T @ (mask * np.outer(g, self.w2)) + lam * U
-        value = loss.value(pred, y) + lam * self.weight_decay()
+        # A^T (mask * g w2^T) with the column scaling by w2 after the product (d x m, not n x m)
+        mask *= g[:, None]
+        grad_U = (A.T @ mask) * self.w2 + lam * U
+        decay = 0.5 * (float(np.sum(U * U)) + float(self.w2 @ self.w2))
+        value = loss.value(pred, y) + lam * decay
         grads = [grad_U[: self.n_features]]
         if self.fit_intercept:
             grads.append(grad_U[-1])
