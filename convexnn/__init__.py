@@ -7,6 +7,7 @@ patterns -> problem -> solver -> result -> network -> estimator.
 __version__ = "0.1.0"
 
 from .estimators import ConvexReLUClassifier, ConvexReLURegressor
+from .model_selection import ConvexReLUClassifierCV, ConvexReLURegressorCV
 from . import deep, geometry, meanfield, persistence
 from .deep.estimators import DeepConvexReLUClassifier, DeepConvexReLURegressor
 from .losses import HingeLoss, LogisticLoss, SquaredLoss
@@ -48,6 +49,8 @@ __all__ = [
     "add_intercept",
     "ConvexReLURegressor",
     "ConvexReLUClassifier",
+    "ConvexReLURegressorCV",
+    "ConvexReLUClassifierCV",
     "DeepConvexReLURegressor",
     "DeepConvexReLUClassifier",
     "deep",
