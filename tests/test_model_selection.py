@@ -14,6 +14,7 @@ from convexnn import (
     ConvexReLURegressor,
     ConvexReLURegressorCV,
     ReLUProblem,
+    persistence,
 )
 from convexnn.model_selection import alpha_max
 from convexnn.solvers import get_solver
@@ -173,6 +174,19 @@ def test_parallel_folds_give_the_same_fit(regression):
     np.testing.assert_allclose(two.scores_path_, one.scores_path_, rtol=1e-12, atol=1e-12)
     assert two.alpha_ == one.alpha_
     np.testing.assert_allclose(two.predict(X), one.predict(X), rtol=1e-12, atol=1e-12)
+
+
+def test_refitted_model_is_saved_not_the_cv_estimator(spline, tmp_path):
+    X, y = spline
+    model = ConvexReLURegressorCV(
+        n_alphas=2, cv=2, n_patterns=100, pattern_search="enumerated"
+    ).fit(X, y)
+    path = model.best_estimator_.save(tmp_path / "best")
+    loaded = persistence.load(path)
+    assert type(loaded) is ConvexReLURegressor and loaded.alpha == model.alpha_
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    with pytest.raises(ValueError, match="got ConvexReLURegressorCV"):
+        persistence.save(model, tmp_path / "cv")
 
 
 @pytest.mark.parametrize(

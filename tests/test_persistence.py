@@ -89,8 +89,13 @@ def _assert_same(a, b, where):
             _assert_same(getattr(a, name), getattr(b, name), f"{where}.{name}")
 
 
+#: the cross-validated estimators have no file form of their own: their refitted model is saved
+#: (``model.best_estimator_.save(path)``, tested in tests/test_model_selection.py)
+_SAVED_THROUGH_BEST_ESTIMATOR = {convexnn.ConvexReLURegressorCV, convexnn.ConvexReLUClassifierCV}
+
+
 def test_every_exported_estimator_is_registered_and_tested(models):
-    exported = _exported_estimators()
+    exported = _exported_estimators() - _SAVED_THROUGH_BEST_ESTIMATOR
     assert len(exported) == 4
     assert set(registered().values()) == exported
     assert {type(model) for model in models} == exported
