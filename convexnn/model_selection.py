@@ -218,18 +218,19 @@ class _ConvexReLUCVBase(BaseEstimator):
             check_classification_targets(y)
         cv = check_cv(self.cv, y, classifier=is_classifier(self))
         splits = list(cv.split(X, y))
+        explicit = None if self.alphas is None else self._check_alphas()
         template = self._plain_estimator()
         self.alpha_max_, self.alpha_max_exact_ = alpha_max(template, X, y)
-        if self.alphas is None:
-            if self.alpha_max_ <= 0:
-                raise ValueError(
-                    "alpha_max is 0: the zero network (the output offset alone) already fits "
-                    "the training targets exactly, so the grid from alpha_max is empty; pass an "
-                    "explicit alphas grid."
-                )
+        if explicit is not None:
+            self.alphas_ = explicit
+        elif self.alpha_max_ > 0:
             self.alphas_ = self.alpha_max_ * np.geomspace(1.0, self.eps, self.n_alphas)
         else:
-            self.alphas_ = self._check_alphas()
+            raise ValueError(
+                "alpha_max is 0: the zero network (the output offset alone) already fits the "
+                "training targets exactly, so the grid from alpha_max is empty; pass an explicit "
+                "alphas grid."
+            )
         self.n_splits_ = len(splits)
         self.scorer_ = check_scoring(template, scoring=self.scoring)
         start = time.perf_counter()

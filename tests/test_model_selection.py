@@ -212,3 +212,13 @@ def test_bad_parameters_are_named(params, error, match):
     model = ConvexReLURegressorCV(n_patterns=4, pattern_search="sampled", **params)
     with pytest.raises(error, match=match):
         model.fit(X, y)
+
+
+def test_constant_target_needs_an_explicit_grid():
+    X = np.arange(12.0).reshape(6, 2)
+    model = ConvexReLURegressorCV(cv=2, n_patterns=4, pattern_search="sampled")
+    with pytest.raises(ValueError, match="alpha_max is 0.*pass an explicit alphas grid"):
+        model.fit(X, np.full(6, 3.0))
+    # with an explicit grid the fit is the zero network: the constant target everywhere
+    fitted = model.set_params(alphas=[1.0, 0.1]).fit(X, np.full(6, 3.0))
+    np.testing.assert_array_equal(fitted.predict(X), 3.0)
