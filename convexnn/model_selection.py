@@ -13,8 +13,9 @@ program over *those* patterns from the largest ``alpha`` down, each solve starti
 previous solution (the last point of the path is the search's own fit). The alternatives
 measured against it and the figures are in the class docstring and ``benchmarks/cv.py``.
 
-``alpha_max`` comes from the dual oracle at the zero network (MATH.md: zero is optimal iff
-``M(z) <= lam`` with ``z = -grad F(0)``), through :func:`convexnn.solvers.lam_max`, which is
+``alpha_max`` comes from the dual oracle at the zero network (doc/math.rst, "Duality and the
+global-optimality certificate": zero is optimal iff ``M(z) <= lam`` with ``z = -grad F(0)``),
+through :func:`convexnn.solvers.lam_max`, which is
 exact *over the patterns of the problem it is given* (one cone projection per block). Over all
 patterns of ``X`` -- the training problem itself -- it is exact when they can be listed (at most
 ``max(n_patterns, 200)`` of them); otherwise it is evaluated over the candidate patterns of
@@ -57,8 +58,10 @@ def alpha_max(estimator, X, y):
 
     The zero network predicts the output offset alone (the training mean of a regression target
     with ``fit_intercept``, zero for classifiers). It is optimal iff the dual oracle at
-    ``z = -grad F(0)`` is at most ``alpha`` (MATH.md), for every output: the value returned is
-    the largest :func:`convexnn.solvers.lam_max` over the outputs' programs.
+    ``z = -grad F(0)`` is at most ``alpha`` for every output (doc/math.rst, "Duality and the
+    global-optimality certificate"): the value returned is the largest
+    :func:`convexnn.solvers.lam_max` over the outputs' programs (for regressors, programs on the
+    standardized target, as the plain regressor solves them).
 
     Parameters
     ----------
@@ -375,7 +378,7 @@ class ConvexReLURegressorCV(RegressorMixin, _ConvexReLUCVBase):
     The grid runs from ``alpha_max_``, the smallest ``alpha`` whose fit is the zero network (the
     constant training mean), down to ``eps * alpha_max_`` (see :func:`alpha_max` for when that
     value is exact), as in scikit-learn's ``LassoCV``. The objective at each ``alpha`` is the
-    plain regressor's (MATH.md scaling: mean loss plus ``alpha`` times the group norms).
+    plain regressor's (doc/math.rst, "One objective scaling").
 
     CV_ROUTE
 

@@ -62,7 +62,9 @@ def test_alpha_max_is_exact_threshold_of_zero_network(spline):
     # the zero network: no neuron, the training mean everywhere, objective of the mean
     assert at.n_active_neurons_ == 0
     np.testing.assert_allclose(at.predict(X), y.mean(), rtol=0, atol=1e-12)
-    zero_objective = 0.5 * np.mean((y - y.mean()) ** 2)
+    # the regressor solves on the standardized target: the zero network's objective is half its
+    # mean square
+    zero_objective = 0.5 * np.mean(((y - y.mean()) / y.std()) ** 2)
     assert at.objective_ == pytest.approx(zero_objective, rel=1e-8)
     below = clone(plain).set_params(alpha=0.9 * top).fit(X, y)
     assert below.n_active_neurons_ > 0
@@ -101,15 +103,18 @@ def test_chosen_alpha_matches_loop_of_plain_fits(spline):
         ]
         for a in model.alphas_
     ])
-    np.testing.assert_allclose(model.scores_path_, scores, rtol=0, atol=1e-5)
+    # two fits within a relative gap tol of one optimum differ in their training predictions by
+    # O(sqrt(tol)) in RMS (the squared loss is strongly convex in the predictions): 1e-4 of the
+    # target's spread at tol=1e-8, so the test scores agree to a few 1e-4
+    np.testing.assert_allclose(model.scores_path_, scores, rtol=0, atol=1e-3)
     mean = scores.mean(axis=1)
     assert model.alpha_ == model.alphas_[np.argmax(mean)]
-    assert np.sort(mean)[-1] - np.sort(mean)[-2] > 1e-3  # the choice is not a near tie
-    assert model.best_score_ == pytest.approx(mean.max(), abs=1e-5)
+    assert np.sort(mean)[-1] - np.sort(mean)[-2] > 2e-3  # the choice is not a near tie
+    assert model.best_score_ == pytest.approx(mean.max(), abs=1e-3)
     results = model.cv_results_
     for k in range(3):
         np.testing.assert_array_equal(results[f"split{k}_test_score"], model.scores_path_[:, k])
-    np.testing.assert_allclose(results["std_test_score"], scores.std(axis=1), atol=1e-5)
+    np.testing.assert_allclose(results["std_test_score"], scores.std(axis=1), atol=1e-3)
     assert results["rank_test_score"][model.best_index_] == 1
     # the refit is the plain estimator at alpha_ on all the data, and predicts for the CV one
     refit = ConvexReLURegressor(alpha=model.alpha_, **options).fit(X, y)
@@ -135,8 +140,10 @@ def test_classifier_scoring_matches_loop_of_plain_fits():
         ]
         for a in model.alphas_
     ])
-    np.testing.assert_allclose(model.scores_path_, scores, rtol=0, atol=1e-5)
-    assert model.alpha_ == model.alphas_[np.argmax(scores.mean(axis=1))]
+    np.testing.assert_allclose(model.scores_path_, scores, rtol=0, atol=1e-3)  # as above
+    mean = scores.mean(axis=1)
+    assert model.alpha_ == model.alphas_[np.argmax(mean)]
+    assert np.sort(mean)[-1] - np.sort(mean)[-2] > 2e-3
     # at alpha_max of all the data the plain classifier is the zero network: probability 1/2
     at_top = ConvexReLUClassifier(alpha=model.alpha_max_, **options).fit(X, y)
     assert model.alpha_max_exact_ and at_top.n_active_neurons_ == 0
@@ -157,7 +164,7 @@ def test_warm_started_path_matches_cold_solves(regression):
     for k, (train, _) in enumerate(splits):
         # the fold's search at the smallest alpha gives the patterns of its path
         search = ConvexReLURegressor(alpha=model.alphas_[-1], **options).fit(X[train], y[train])
-        target = y[train] - y[train].mean()
+        target = (y[train] - y[train].mean()) / y[train].std()  # the regressor's program target
         for i, a in enumerate(model.alphas_):
             problem = ReLUProblem(X[train], target, search.patterns_, lam=a)
             cold = solver.solve(problem).objective
