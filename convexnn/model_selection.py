@@ -318,7 +318,11 @@ _CV_PARAMETERS_DOC = """
         The grid of ``alpha`` values (> 0), fitted in decreasing order. None: ``n_alphas``
         values spaced geometrically from ``alpha_max_`` down to ``eps * alpha_max_``.
     n_alphas : int, default=10
-        Size of the grid when ``alphas`` is None.
+        Size of the grid when ``alphas`` is None. Each fold solves one program per value, so the
+        time grows with it. On the splits of the route table (``python benchmarks/cv.py
+        --routes search --splits 2 --n-alphas 5 20``) 5, 10 and 20 values scored diabetes R^2
+        0.365, 0.362, 0.341 and breast_cancer accuracy 0.958, 0.965, 0.972: differences within
+        the split-to-split spread (0.05 and one test sample of 143), so the default is the middle.
     eps : float in (0, 1), default=1e-3
         ``alpha_min / alpha_max`` of the grid when ``alphas`` is None.
     cv : int, cross-validation generator, iterable of (train, test) or None, default=None
