@@ -141,6 +141,12 @@ class DaskBlockOperator(BlockOperator):
         """Numpy zeros (coefficients live on the client)."""
         return np.zeros(shape, dtype=self.dtype if dtype is None else np.dtype(dtype))
 
+    def hold(self, values):
+        """``values`` computed once and kept on the workers (``persist``), so that the scalars and
+        products computed from it later start from stored chunks instead of re-running (and
+        re-submitting) the graph that made it."""
+        return values.persist() if is_dask_array(values) else values
+
     def predict(self, coef):
         """``rowsum((W @ U) * A)``: a dask array of shape (n_samples,) computed and kept on the
         workers, chunked like the rows of ``A``."""

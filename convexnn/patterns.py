@@ -45,7 +45,8 @@ class ActivationPatterns:
         multiplies the appended ones column.
     mask : ndarray of bool, shape (n_samples, n_patterns)
         ``mask[k, i]`` is True when sample ``k`` is active under pattern ``i``. A dask array
-        (patterns of dask data) is kept as one, chunked by rows like the data.
+        (patterns of dask data) is kept as one, chunked by rows like the data, computed and held
+        on the workers (``persist``).
     fit_intercept : bool, default=False
         Whether the patterns were computed on ``X`` with a ones column appended.
 
@@ -57,8 +58,9 @@ class ActivationPatterns:
 
     def __init__(self, gates, mask, fit_intercept=False):
         gates = np.asarray(gates, dtype=np.float64)
-        # a dask mask (patterns of dask data) stays on the cluster, chunked like the data
-        mask = mask.astype(bool) if is_dask_array(mask) else np.asarray(mask, dtype=bool)
+        # a dask mask (patterns of dask data) is computed once and kept on the cluster, chunked
+        # like the data (later graphs then start from its stored chunks)
+        mask = mask.astype(bool).persist() if is_dask_array(mask) else np.asarray(mask, dtype=bool)
         if gates.ndim != 2 or mask.ndim != 2:
             raise ValueError(
                 "gates must have shape (n_features, n_patterns) and mask shape "

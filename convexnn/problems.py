@@ -164,6 +164,9 @@ class ConvexProblem:
                 f"patterns have gates of length {patterns.gates.shape[0]} but X has {A.shape[1]} "
                 f"columns (fit_intercept={patterns.fit_intercept}); compute them on this X."
             )
+        # design, targets and weights are computed once and held on the workers (persist): every
+        # product of the iteration then starts from their stored chunks
+        A = A.persist()
         self.loss = get_loss(loss)
         self.penalty = get_penalty(penalty)
         target = y.compute() if is_dask_array(y) else to_numpy(y)
@@ -175,7 +178,7 @@ class ConvexProblem:
         self.lam = float(check_positive(lam, "lam", strict=False))
         self.block_pattern, self.block_sign = self._blocks(patterns.n_patterns)
         mask = patterns.mask.rechunk((X.chunks[0], -1))
-        self._weights = mask[:, self.block_pattern] * self.block_sign
+        self._weights = (mask[:, self.block_pattern] * self.block_sign).persist()
         self._namespace = (NUMPY, "cpu")  # the operator is DaskBlockOperator (see block_operator)
         self._cache = {}
 
@@ -484,6 +487,11 @@ class GatedReLUProblem(ConvexProblem):
         """Lower bound ``-F*(-s z)`` with ``z = -grad F(pred)`` and ``s = min(1, lam / R*(A^T z))``."""
         coef = self.check_coef(coef)
         z = -self.loss.gradient(self.predict(coef), self.y)
+        if self._dask:
+            z = z.persist()  # used by the adjoint and by the two sums of loss.dual
         oracle = self.penalty.dual_norm(self.adjoint(z))
         scale = 1.0 if oracle <= self.lam else self.lam / oracle
-        return self.loss.dual(scale * z, self.y)
+        dual_point = scale * z
+        if self._dask:
+            dual_point = dual_point.persist()
+        return self.loss.dual(dual_point, self.y)

@@ -83,6 +83,7 @@ class LossSmooth:
     def gradient(self, images):
         """``(grad f, z)``: the gradient (shape of coef) and ``z = -grad F(pred)`` (float64)."""
         grad_pred = self.loss.gradient(_as_float64(self.operator, images[0]), self.y)
+        grad_pred = self.operator.hold(grad_pred)  # used by the adjoint and the certificate
         grad = self.operator.adjoint(_as_working(self.operator, grad_pred))
         return grad, -grad_pred
 
@@ -209,7 +210,7 @@ def fista_step(state, smooth, penalty, lam):
     # certificate from the gradient at y (see the module docstring)
     oracle = penalty.dual_norm(grad)
     scale = 1.0 if oracle <= lam else lam / oracle
-    bound = smooth.loss.dual(scale * z, smooth.y)
+    bound = smooth.loss.dual(smooth.operator.hold(scale * z), smooth.y)
     lower_bound, bound_point = state.lower_bound, state.bound_point
     if bound > lower_bound:
         lower_bound, bound_point = bound, y
@@ -247,7 +248,8 @@ def fista_step(state, smooth, penalty, lam):
         momentum = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * state.momentum**2))
         beta = (state.momentum - 1.0) / momentum
         extrap = x_new + beta * (x_new - state.coef)
-        extrap_images = _combine(images, state.images, beta)
+        extrap_images = tuple(smooth.operator.hold(v)
+                              for v in _combine(images, state.images, beta))
         extrap_value = smooth.value(extrap_images)[0]
     return FISTAState(
         coef=x_new,
