@@ -219,11 +219,12 @@ class ConvexProblem:
         """
         coef = self.check_coef(coef)
         norms = np.linalg.norm(coef, axis=1)
-        if "scale" not in self._cache:
-            self._cache["scale"] = np.abs(self.y).max() / max(np.linalg.norm(self.design, 2), 1e-300)
         if "scale" not in self._cache and self._dask:
+            # ||A||_2 from the (n_features, n_features) Gram matrix: one reduction over the chunks
             spectral = float(np.sqrt(max(np.linalg.eigvalsh(gram(self.design))[-1], 0.0)))
             self._cache["scale"] = float(abs(self.y).max().compute()) / max(spectral, 1e-300)
+        if "scale" not in self._cache:
+            self._cache["scale"] = np.abs(self.y).max() / max(np.linalg.norm(self.design, 2), 1e-300)
         top = max(norms.max() if norms.size else 0.0, self._cache["scale"])
         return np.flatnonzero((norms > threshold * top) & (norms > 0))
 
