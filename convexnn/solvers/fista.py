@@ -27,6 +27,10 @@ certificate. The :class:`~convexnn.results.SolveResult` is the host record: its 
 float64 numpy copy. The float64 confirmation of the gap before stopping runs on the host for data
 in host memory, and on the device otherwise (FISTA, through a float64 copy of the operator there:
 twice the device memory of a float32 solve, instead of host products over the whole data).
+For a :class:`~convexnn.problems.GatedReLUProblem` on a ``dask.array`` the operator is a
+:class:`~convexnn._dask.DaskBlockOperator`: the coefficients stay numpy arrays on the client, the
+vectors of size ``n_samples`` (predictions, gradients of the loss) are held on the dask workers
+(``operator.hold``), and each iteration reads back scalars and one small adjoint.
 """
 
 import dataclasses
