@@ -50,7 +50,8 @@ def check_dask_matrix(X, name="X"):
         ``X.compute_chunk_sizes()``) or is not numeric.
     """
     if X.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D dask array (n_samples, n_features), got {X.ndim}-D.")
+        raise ValueError(f"{name} must be a 2-D dask array (n_samples, n_features), got "
+                         f"{X.ndim}-D.")
     if any(np.isnan(c) for c in X.chunks[0]):
         raise ValueError(f"{name} has chunks of unknown size; call {name}.compute_chunk_sizes() "
                          "first.")
