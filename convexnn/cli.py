@@ -70,6 +70,17 @@ _count = _integer(1)  # counts: >= 1
 _seed = _integer(0)  # seeds: >= 0
 
 
+def _n_jobs(text):
+    """An argparse type: joblib's n_jobs, a non-zero integer (-1: all cores)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be a non-zero integer (-1: all cores), got '0'")
+    return value
+
+
 def _real(strict):
     def convert(text):
         try:
@@ -264,6 +275,9 @@ def _lab_parser(sub):
                           f"{per_experiment}")
     lab.add_argument("--output-dir", default=".", metavar="DIR",
                      help="where to write the CSV and PNG (default: the current directory)")
+    lab.add_argument("--n-jobs", type=_n_jobs, metavar="N",
+                     help="run the independent fits (widths x seeds) in N joblib processes, -1 for "
+                          "all cores; results do not depend on it (default: serial)")
     lab.add_argument("--verbose", action="store_true",
                      help="show a progress bar (default: off)")
 
@@ -340,7 +354,7 @@ def _lab(args, shown):
     if args.parameterization is not None and "parameterizations" in accepted:
         given["parameterizations"] = (args.parameterization,)
     kwargs = {k: v for k, v in given.items() if v is not None and k in accepted}
-    table = run(**kwargs, verbose=args.verbose)
+    table = run(**kwargs, verbose=args.verbose, n_jobs=args.n_jobs)
     out = pathlib.Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     print(f"$ convexnn {shown}")

@@ -94,6 +94,12 @@ class BlockOperator:
     #: levels of nested group constraints above the per-block cones (see NestedBlockOperator)
     levels = ()
 
+    def hold(self, values):
+        """``values`` (an array of size ``n_samples`` that the iteration uses more than once) as
+        an array ready for reuse: unchanged here; computed and kept on the workers for dask
+        data (:class:`~convexnn._dask.DaskBlockOperator`)."""
+        return values
+
     @property
     def has_constraints(self):
         return self.O is not None

@@ -24,6 +24,7 @@ from math import comb
 import numpy as np
 from scipy.optimize import linprog
 
+from ._dask import add_dask_intercept, check_dask_matrix, is_dask_array, unique_columns
 from .validation import add_intercept, check_matrix, check_positive, check_random_state
 
 __all__ = [
@@ -43,7 +44,9 @@ class ActivationPatterns:
         Gate vectors ``g_i``. With ``fit_intercept=True`` the last row is the threshold that
         multiplies the appended ones column.
     mask : ndarray of bool, shape (n_samples, n_patterns)
-        ``mask[k, i]`` is True when sample ``k`` is active under pattern ``i``.
+        ``mask[k, i]`` is True when sample ``k`` is active under pattern ``i``. A dask array
+        (patterns of dask data) is kept as one, chunked by rows like the data, computed and held
+        on the workers (``persist``).
     fit_intercept : bool, default=False
         Whether the patterns were computed on ``X`` with a ones column appended.
 
@@ -55,7 +58,9 @@ class ActivationPatterns:
 
     def __init__(self, gates, mask, fit_intercept=False):
         gates = np.asarray(gates, dtype=np.float64)
-        mask = np.asarray(mask, dtype=bool)
+        # a dask mask (patterns of dask data) is computed once and kept on the cluster, chunked
+        # like the data (later graphs then start from its stored chunks)
+        mask = mask.astype(bool).persist() if is_dask_array(mask) else np.asarray(mask, dtype=bool)
         if gates.ndim != 2 or mask.ndim != 2:
             raise ValueError(
                 "gates must have shape (n_features, n_patterns) and mask shape "
@@ -75,8 +80,10 @@ class ActivationPatterns:
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Data without the intercept column (it is appended when ``fit_intercept``).
+        X : array-like or dask array of shape (n_samples, n_features)
+            Data without the intercept column (it is appended when ``fit_intercept``). A dask
+            array chunked by rows gives a dask mask chunked like it (computed lazily, on the
+            cluster), for a :class:`~convexnn.problems.GatedReLUProblem` on dask data.
         gates : array-like of shape (n_features (+1), n_patterns)
         fit_intercept : bool, default=False
         """
@@ -116,6 +123,8 @@ class ActivationPatterns:
 
     def unique(self, *, drop_zero=True):
         """Remove duplicate patterns (keeping the first gate of each) and, by default, the empty one."""
+        if is_dask_array(self.mask):
+            return self.subset(unique_columns(self.mask, drop_zero=drop_zero))
         keep = _first_unique_columns(self.mask)
         if drop_zero:
             keep = keep[self.mask[:, keep].any(axis=0)]
@@ -149,6 +158,9 @@ def locate_columns(mask, other):
 
 
 def _design(X, fit_intercept):
+    if is_dask_array(X):  # rows chunked, kept on the cluster
+        X = check_dask_matrix(X, "X")
+        return add_dask_intercept(X) if fit_intercept else X
     X = check_matrix(X, "X")
     return add_intercept(X) if fit_intercept else X
 
@@ -181,7 +193,10 @@ def sample_patterns(X, n_patterns, *, fit_intercept=False, random_state=None):
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
+    X : array-like or dask array of shape (n_samples, n_features)
+        A dask array chunked by rows gives a dask mask chunked like it; the duplicates and the
+        empty pattern are then found from the counts ``M^T M`` (one reduction on the cluster), with
+        the same result as for the same data in numpy.
     n_patterns : int
         Number of gates drawn.
     fit_intercept : bool, default=False

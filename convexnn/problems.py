@@ -23,6 +23,15 @@ of its data for everything that runs on the host (cvxpy, the interior point, cer
 remembers the input's namespace and device (:attr:`ConvexProblem.array_namespace`); its
 :meth:`~ConvexProblem.block_operator` is then built there, so the first-order solvers iterate on
 that device. :meth:`~ConvexProblem.with_namespace` moves an existing problem's operators.
+
+Data larger than one machine's memory: a :class:`GatedReLUProblem` accepts ``X`` as a
+``dask.array`` chunked by rows, with patterns computed on it (their mask is then a dask array
+chunked like ``X``). The data, mask and weights stay on the dask cluster; the problem's products
+are reductions over the row chunks (:mod:`convexnn._dask`) and :class:`~convexnn.solvers.FISTA`
+(``solver='fista'``) solves it, reading back scalars and one (n_blocks, n_features) adjoint per
+iteration. The entry point is the problem, not the estimators: scikit-learn's input validation
+would gather the data into one numpy array, and the estimators' other steps (cvxpy, the interior
+point, pattern search) need the data in memory.
 """
 
 import copy
@@ -31,6 +40,8 @@ import cvxpy as cp
 import numpy as np
 
 from ._array_api import NUMPY, get_namespace, is_numpy_namespace, to_numpy
+from ._dask import DaskBlockOperator, add_dask_intercept, check_dask_matrix, gram, is_dask_array
+from ._dask import rows_like
 from .losses import get_loss
 from .operators import BlockOperator, check_dtype
 from .patterns import ActivationPatterns
@@ -66,7 +77,8 @@ class ConvexProblem:
     ----------
     X : array-like of shape (n_samples, n_features)
         Training data without the intercept column; it is appended when the patterns were
-        computed with ``fit_intercept=True``.
+        computed with ``fit_intercept=True``. :class:`GatedReLUProblem` also accepts a
+        ``dask.array`` chunked by rows (see the module docstring).
     y : array-like of shape (n_samples,)
         Targets (labels -1/+1 for the logistic loss).
     patterns : ActivationPatterns
@@ -79,8 +91,21 @@ class ConvexProblem:
 
     #: whether the blocks carry cone constraints
     has_constraints = False
+    #: whether ``X`` may be a dask array (programs without constraints, solved by FISTA)
+    accepts_dask = False
+    #: whether this problem's data are dask arrays (set by ``__init__``)
+    _dask = False
 
     def __init__(self, X, y, patterns, *, lam, loss="squared", penalty="group_l1"):
+        self._dask = is_dask_array(X)
+        if self._dask:
+            if not self.accepts_dask:
+                raise ValueError(
+                    f"{type(self).__name__} does not accept a dask array X; dask data are "
+                    "supported by GatedReLUProblem (solved with solver='fista')."
+                )
+            self._init_dask(X, y, patterns, lam=lam, loss=loss, penalty=penalty)
+            return
         self._namespace = get_namespace(X, y)
         X = check_matrix(to_numpy(X), "X")
         y = to_numpy(y)
@@ -112,6 +137,50 @@ class ConvexProblem:
         # weights (n_samples, n_blocks) of each block's features in the prediction
         self._weights = patterns.mask[:, self.block_pattern] * self.block_sign
         self._cache = {}  # shared by the copies made by with_lam
+
+    def _init_dask(self, X, y, patterns, *, lam, loss, penalty):
+        """``__init__`` for a dask ``X`` chunked by rows: the design, targets and weights stay dask
+        arrays chunked like ``X``. ``y`` (numpy or dask) is checked on the client (``n_samples``
+        floats, a ``1/n_features`` share of ``X``) and sent back to the cluster."""
+        X = check_dask_matrix(X, "X")
+        if not isinstance(patterns, ActivationPatterns):
+            raise ValueError(
+                f"patterns must be an ActivationPatterns, got {type(patterns).__name__}; build one "
+                "with sample_patterns(X, ...) on the dask array X."
+            )
+        if not is_dask_array(patterns.mask):
+            raise ValueError(
+                "X is a dask array but the patterns' mask is not: compute the patterns on the dask "
+                "array (sample_patterns(X, ...) or ActivationPatterns.from_gates(X, gates)) so the "
+                "mask is chunked like X."
+            )
+        if patterns.n_samples != X.shape[0]:
+            raise ValueError(
+                f"patterns were computed on {patterns.n_samples} samples but X has {X.shape[0]}."
+            )
+        A = add_dask_intercept(X) if patterns.fit_intercept else X
+        if patterns.gates.shape[0] != A.shape[1]:
+            raise ValueError(
+                f"patterns have gates of length {patterns.gates.shape[0]} but X has {A.shape[1]} "
+                f"columns (fit_intercept={patterns.fit_intercept}); compute them on this X."
+            )
+        # design, targets and weights are computed once and held on the workers (persist): every
+        # product of the iteration then starts from their stored chunks
+        A = A.persist()
+        self.loss = get_loss(loss)
+        self.penalty = get_penalty(penalty)
+        target = y.compute() if is_dask_array(y) else to_numpy(y)
+        target = self.loss.check_target(check_target(target, X.shape[0]))
+        self.y = rows_like(target, X, "y").persist()
+        self.X = X
+        self.design = A
+        self.patterns = patterns
+        self.lam = float(check_positive(lam, "lam", strict=False))
+        self.block_pattern, self.block_sign = self._blocks(patterns.n_patterns)
+        mask = patterns.mask.rechunk((X.chunks[0], -1))
+        self._weights = (mask[:, self.block_pattern] * self.block_sign).persist()
+        self._namespace = (NUMPY, "cpu")  # the operator is DaskBlockOperator (see block_operator)
+        self._cache = {}
 
     def _blocks(self, n_patterns):
         """Pattern index and sign of each block, arrays of shape (n_blocks,)."""
@@ -150,6 +219,10 @@ class ConvexProblem:
         """
         coef = self.check_coef(coef)
         norms = np.linalg.norm(coef, axis=1)
+        if "scale" not in self._cache and self._dask:
+            # ||A||_2 from the (n_features, n_features) Gram matrix: one reduction over the chunks
+            spectral = float(np.sqrt(max(np.linalg.eigvalsh(gram(self.design))[-1], 0.0)))
+            self._cache["scale"] = float(abs(self.y).max().compute()) / max(spectral, 1e-300)
         if "scale" not in self._cache:
             self._cache["scale"] = np.abs(self.y).max() / max(np.linalg.norm(self.design, 2), 1e-300)
         top = max(norms.max() if norms.size else 0.0, self._cache["scale"])
@@ -196,11 +269,17 @@ class ConvexProblem:
 
     # ------------------------------------------------------------------ operators
     def predict(self, coef):
-        """Predictions ``sum_b s_b D_{p(b)} A u_b`` on the training data, shape (n_samples,)."""
+        """Predictions ``sum_b s_b D_{p(b)} A u_b`` on the training data, shape (n_samples,)
+        (a dask array kept on the cluster for dask data)."""
+        if self._dask:
+            return self.block_operator(np.float64).predict(coef)
         return np.einsum("nb,nb->n", self._weights, self.design @ coef.T)
 
     def adjoint(self, residual):
-        """Adjoint of :meth:`predict`: the gradient of ``residual @ predict(coef)``, shape of coef."""
+        """Adjoint of :meth:`predict`: the gradient of ``residual @ predict(coef)``, shape of coef
+        (a numpy array, also for dask data)."""
+        if self._dask:
+            return self.block_operator(np.float64).adjoint(residual)
         return (self._weights * residual[:, None]).T @ self.design
 
     def objective(self, coef):
@@ -235,6 +314,11 @@ class ConvexProblem:
             Device in ``xp`` when ``xp`` is given.
         """
         dtype = check_dtype(dtype)
+        if self._dask:
+            key = ("dask operator", dtype.name)
+            if key not in self._cache:
+                self._cache[key] = DaskBlockOperator(self.design, self._weights, dtype=dtype)
+            return self._cache[key]
         if xp is None:
             xp, device = self.array_namespace
         key = ("operator", dtype.name, xp.__name__, str(device))
@@ -255,6 +339,9 @@ class ConvexProblem:
     # ------------------------------------------------------------------ cvxpy
     def cvxpy_program(self):
         """The problem stated in cvxpy, compiled once and cached (shared with :meth:`with_lam`)."""
+        if self._dask:
+            raise ValueError("cvxpy needs the data in memory; solve a problem on dask data with "
+                             "solver='fista'.")
         if "program" not in self._cache:
             U = cp.Variable((self.n_features, self.n_blocks), name="blocks")
             lam = cp.Parameter(nonneg=True, name="lam")
@@ -380,7 +467,19 @@ class GatedReLUProblem(ConvexProblem):
     :class:`~convexnn.networks.GatedReLUNetwork` whose gates are the patterns' gates. Because the
     program is unconstrained, any ``z = -grad F`` scaled into the dual-feasible set gives a
     certified lower bound (:meth:`dual_bound`). Parameters are those of :class:`ConvexProblem`.
+
+    ``X`` may be a ``dask.array`` chunked by rows, with ``patterns`` computed on it
+    (``sample_patterns(X, ...)``): the data stay on the dask cluster and ``solve(problem,
+    solver='fista')`` (or ``FISTA().solve(problem)``) iterates with reductions over the chunks,
+    reading back scalars and one small adjoint per iteration::
+
+        import dask.array as da
+        X = da.from_array(X_numpy, chunks=(50_000, -1))     # or da.from_zarr(...), ...
+        patterns = sample_patterns(X, 8, random_state=0)
+        result = FISTA(tol=1e-8).solve(GatedReLUProblem(X, y, patterns, lam=1e-3))
     """
+
+    accepts_dask = True
 
     def _blocks(self, n_patterns):
         return np.arange(n_patterns), np.ones(n_patterns)
@@ -389,6 +488,11 @@ class GatedReLUProblem(ConvexProblem):
         """Lower bound ``-F*(-s z)`` with ``z = -grad F(pred)`` and ``s = min(1, lam / R*(A^T z))``."""
         coef = self.check_coef(coef)
         z = -self.loss.gradient(self.predict(coef), self.y)
+        if self._dask:
+            z = z.persist()  # used by the adjoint and by the two sums of loss.dual
         oracle = self.penalty.dual_norm(self.adjoint(z))
         scale = 1.0 if oracle <= self.lam else self.lam / oracle
-        return self.loss.dual(scale * z, self.y)
+        dual_point = scale * z
+        if self._dask:
+            dual_point = dual_point.persist()
+        return self.loss.dual(dual_point, self.y)

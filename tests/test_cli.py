@@ -223,6 +223,7 @@ def test_valid_solver_names_pass_the_check(solver):
         (["lab", "ntk_at_init", "--widths", "4,x"], r"argument --widths: must be comma-separated"),
         (["lab", "ntk_at_init", "--widths", "0,4"], r"argument --widths: widths must be >= 1"),
         (["lab", "ntk_at_init", "--seeds", "0"], r"argument --seeds: must be an integer >= 1"),
+        (["lab", "ntk_at_init", "--n-jobs", "0"], r"argument --n-jobs: must be a non-zero integer"),
     ],
 )
 def test_bad_values_exit_2_before_any_work(capsys, argv, message):

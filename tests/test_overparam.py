@@ -20,7 +20,7 @@ from convexnn.overparam import (
     train_deep,
     unit_norm,
 )
-from convexnn.overparam.experiments import linearized_loss
+from convexnn.overparam.experiments import linearized_loss, ntk_at_init
 
 SCHEMES = ["standard", "ntk", "allen_zhu"]
 
@@ -192,6 +192,14 @@ def test_lazy_training_moves_wider_networks_less():
     assert np.all(np.diff(weight) < 0) and np.all(np.diff(kernel) < 0)
     assert table.meta["weight_slope"] < -0.4 and table.meta["kernel_slope"] < -0.3
     assert np.all(table.column("loss_final") < 0.1 * table.column("loss_initial"))
+
+
+def test_sweep_in_two_processes_equals_the_serial_sweep():
+    kwargs = dict(widths=(8, 16), seeds=2, n_samples=6, depth=2)
+    serial = ntk_at_init(**kwargs)
+    spread = ntk_at_init(**kwargs, n_jobs=2)  # joblib's default backend: worker processes
+    assert [(r["width"], r["seed"]) for r in serial] == [(8, 0), (8, 1), (16, 0), (16, 1)]
+    assert list(spread) == list(serial) and spread.meta == serial.meta
 
 
 def test_no_trained_network_beats_the_certified_convex_optimum():

@@ -86,14 +86,49 @@ def _widths(widths):
     return widths
 
 
-def _runs(widths, seeds, verbose, desc, extra=(None,)):
-    """All (width, seed, extra) combinations, with a tqdm bar when verbose."""
-    runs = [(w, s, e) for w in widths for e in extra for s in seeds]
+def _runs(widths, seeds, extra=(None,)):
+    """All (width, seed, extra) combinations, width slowest and seed fastest."""
+    return [(w, s, e) for w in widths for e in extra for s in seeds]
+
+
+def _sweep(job, runs, *, n_jobs, verbose, desc, **fixed):
+    """``[job(width, seed, extra, **fixed) for (width, seed, extra) in runs]`` through joblib.
+
+    Each run is an independent fit whose randomness comes from its own seed, so the results (in
+    the order of ``runs``) are the same whatever the joblib backend and ``n_jobs``: ``None`` runs
+    them one after the other in this process unless a ``joblib.parallel_backend`` (or
+    ``joblib.parallel_config``) context says otherwise, e.g. ``parallel_backend('dask')`` with a
+    ``dask.distributed.Client`` spreads them over its workers.
+
+    Parameters
+    ----------
+    job : callable
+        A module-level function (it is pickled to worker processes); returns one run's result.
+    runs : list of tuple
+        ``(width, seed, extra)`` of each run.
+    n_jobs : int or None
+        joblib's ``n_jobs``.
+    verbose : bool
+        A tqdm bar over the finished runs.
+    desc : str
+        The bar's label.
+    **fixed
+        Arguments shared by every run (the data, the experiment's settings).
+
+    Returns
+    -------
+    list
+        The runs' results, in the order of ``runs``.
+    """
+    from joblib import Parallel, delayed
+
+    results = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(job)(width, seed, extra, **fixed) for width, seed, extra in runs)
     if verbose:
         from tqdm.auto import tqdm
 
-        return tqdm(runs, desc=desc)
-    return runs
+        results = tqdm(results, total=len(runs), desc=desc)
+    return list(results)
 
 
 def _step(learning_rate, H, n):
@@ -108,7 +143,7 @@ def _eig(H):
 
 
 def ntk_at_init(widths=(64, 256, 1024), seeds=3, *, n_samples=20, n_features=5, depth=3,
-                parameterization="ntk", random_state=0, verbose=False):
+                parameterization="ntk", random_state=0, verbose=False, n_jobs=None):
     """Smallest eigenvalue of the empirical NTK at initialization, and its distance to the analytic one.
 
     Parameters
@@ -124,6 +159,9 @@ def ntk_at_init(widths=(64, 256, 1024), seeds=3, *, n_samples=20, n_features=5, 
     random_state : int
         Seed of the data.
     verbose : bool
+    n_jobs : int or None, default=None
+        joblib's ``n_jobs`` for the independent runs (see :func:`_sweep`); None is serial unless a
+        ``joblib.parallel_backend`` context (e.g. ``'dask'``) is active. Results do not depend on it.
 
     Returns
     -------
@@ -133,27 +171,32 @@ def ntk_at_init(widths=(64, 256, 1024), seeds=3, *, n_samples=20, n_features=5, 
         ``error_slope``, the log-log slope of the mean error against width.
     """
     X, _ = sphere_data(n_samples, n_features, random_state=random_state)
-    rows = []
-    for width, seed, _ in _runs(_widths(widths), _seeds(seeds), verbose, "ntk at init"):
-        net = DeepReLUNetwork.random(n_features, width, depth, parameterization=parameterization, random_state=seed)
-        H = empirical_ntk(net, X)
-        Theta = analytic_ntk(X, depth=depth, parameterization=parameterization, width=width)
-        lo, hi = _eig(H)
-        rows.append(dict(width=width, seed=seed, lambda_min=lo, lambda_max=hi,
-                         lambda_min_analytic=_eig(Theta)[0], ntk_error=relative_error(H, Theta)))
+    rows = _sweep(_ntk_run, _runs(_widths(widths), _seeds(seeds)), n_jobs=n_jobs, verbose=verbose,
+                  desc="ntk at init", X=X, depth=depth, parameterization=parameterization)
     table = Table(rows, "ntk_at_init", dict(depth=depth, parameterization=parameterization, n_samples=n_samples))
     table.meta["error_slope"] = loglog_slope(*table.group("width", "ntk_error"))
     return table
 
 
+def _ntk_run(width, seed, _, *, X, depth, parameterization):
+    """One row of :func:`ntk_at_init`."""
+    net = DeepReLUNetwork.random(X.shape[1], width, depth, parameterization=parameterization,
+                                 random_state=seed)
+    H = empirical_ntk(net, X)
+    Theta = analytic_ntk(X, depth=depth, parameterization=parameterization, width=width)
+    lo, hi = _eig(H)
+    return dict(width=width, seed=seed, lambda_min=lo, lambda_max=hi,
+                lambda_min_analytic=_eig(Theta)[0], ntk_error=relative_error(H, Theta))
+
+
 def lazy_training(widths=(64, 256, 1024), seeds=3, *, n_samples=20, n_features=5, depth=3,
                   parameterization="ntk", n_steps=200, learning_rate="auto", random_state=0,
-                  verbose=False):
+                  verbose=False, n_jobs=None):
     """Relative weight and kernel change after full-batch gradient descent, against width.
 
     Parameters
     ----------
-    widths, seeds, n_samples, n_features, depth, parameterization, random_state, verbose
+    widths, seeds, n_samples, n_features, depth, parameterization, random_state, verbose, n_jobs
         As in :func:`ntk_at_init`.
     n_steps : int
         Gradient descent steps on the mean squared loss (no weight decay).
@@ -168,20 +211,26 @@ def lazy_training(widths=(64, 256, 1024), seeds=3, *, n_samples=20, n_features=5
         log-log slopes of their means against width.
     """
     X, y = sphere_data(n_samples, n_features, random_state=random_state)
-    rows = []
-    for width, seed, _ in _runs(_widths(widths), _seeds(seeds), verbose, "lazy training"):
-        net = DeepReLUNetwork.random(n_features, width, depth, parameterization=parameterization, random_state=seed)
-        H0 = empirical_ntk(net, X)
-        eta = _step(learning_rate, H0, n_samples)
-        fit = train_deep(net, X, y, learning_rate=eta, n_steps=n_steps)
-        rows.append(dict(width=width, seed=seed, learning_rate=eta, loss_initial=float(fit.loss_curve[0]),
-                         loss_final=float(fit.loss_curve[-1]),
-                         weight_change=relative_weight_change(net, fit.network),
-                         kernel_change=relative_error(empirical_ntk(fit.network, X), H0)))
+    rows = _sweep(_lazy_run, _runs(_widths(widths), _seeds(seeds)), n_jobs=n_jobs, verbose=verbose,
+                  desc="lazy training", X=X, y=y, depth=depth, parameterization=parameterization,
+                  n_steps=n_steps, learning_rate=learning_rate)
     table = Table(rows, "lazy_training", dict(depth=depth, parameterization=parameterization, n_steps=n_steps))
     table.meta["weight_slope"] = loglog_slope(*table.group("width", "weight_change"))
     table.meta["kernel_slope"] = loglog_slope(*table.group("width", "kernel_change"))
     return table
+
+
+def _lazy_run(width, seed, _, *, X, y, depth, parameterization, n_steps, learning_rate):
+    """One row of :func:`lazy_training`."""
+    net = DeepReLUNetwork.random(X.shape[1], width, depth, parameterization=parameterization,
+                                 random_state=seed)
+    H0 = empirical_ntk(net, X)
+    eta = _step(learning_rate, H0, X.shape[0])
+    fit = train_deep(net, X, y, learning_rate=eta, n_steps=n_steps)
+    return dict(width=width, seed=seed, learning_rate=eta, loss_initial=float(fit.loss_curve[0]),
+                loss_final=float(fit.loss_curve[-1]),
+                weight_change=relative_weight_change(net, fit.network),
+                kernel_change=relative_error(empirical_ntk(fit.network, X), H0))
 
 
 def linearized_loss(H, residual, learning_rate, n_steps):
@@ -220,12 +269,12 @@ def _tail_rate(curve):
 
 def linear_convergence(widths=(64, 256, 1024), seeds=3, *, n_samples=20, n_features=5, depth=3,
                        parameterization="ntk", n_steps=300, learning_rate="auto", random_state=0,
-                       verbose=False):
+                       verbose=False, n_jobs=None):
     """Measured linear rate of the training loss against ``eta lambda_min(H_0) / n``.
 
     Parameters
     ----------
-    widths, seeds, n_samples, n_features, depth, parameterization, random_state, verbose
+    widths, seeds, n_samples, n_features, depth, parameterization, random_state, verbose, n_jobs
         As in :func:`ntk_at_init`.
     n_steps : int
         Full-batch gradient descent steps on the mean squared loss.
@@ -246,37 +295,49 @@ def linear_convergence(widths=(64, 256, 1024), seeds=3, *, n_samples=20, n_featu
     """
     X, y = sphere_data(n_samples, n_features, random_state=random_state)
     rows, curves = [], {}
-    for width, seed, _ in _runs(_widths(widths), _seeds(seeds), verbose, "linear convergence"):
-        net = DeepReLUNetwork.random(n_features, width, depth, parameterization=parameterization, random_state=seed)
-        H0 = empirical_ntk(net, X)
-        eta = _step(learning_rate, H0, n_samples)
-        fit = train_deep(net, X, y, learning_rate=eta, n_steps=n_steps)
-        linear = linearized_loss(H0, net.predict(X) - y, eta, fit.n_steps)
-        lo = _eig(H0)[0]
-        x = eta * lo / n_samples
-        curve = fit.loss_curve
-        lo_final = _eig(empirical_ntk(fit.network, X))[0]
-        rows.append(dict(width=width, seed=seed, learning_rate=eta, lambda_min=lo, eta_lambda_min=x,
-                         rate_bound=float(-2 * np.log1p(-x)) if x < 1 else float("nan"),
-                         measured_rate=_tail_rate(curve),
-                         average_rate=float(-np.log(curve[-1] / curve[0]) / fit.n_steps),
-                         lambda_min_final=lo_final,
-                         rate_final_kernel=float(-2 * np.log1p(-eta * lo_final / n_samples))
-                         if eta * lo_final < n_samples else float("nan"),
-                         linearized_gap=float(np.max(np.abs(curve - linear)) / curve[0])))
-        curves.setdefault(width, (curve, linear))
+    results = _sweep(_convergence_run, _runs(_widths(widths), _seeds(seeds)), n_jobs=n_jobs,
+                     verbose=verbose, desc="linear convergence", X=X, y=y, depth=depth,
+                     parameterization=parameterization, n_steps=n_steps,
+                     learning_rate=learning_rate)
+    for row, curve_pair in results:
+        rows.append(row)
+        curves.setdefault(row["width"], curve_pair)
     meta = dict(depth=depth, parameterization=parameterization, n_steps=n_steps, curves=curves)
     return Table(rows, "linear_convergence", meta)
 
 
+def _convergence_run(width, seed, _, *, X, y, depth, parameterization, n_steps, learning_rate):
+    """One row of :func:`linear_convergence` and its (loss curve, linearized curve)."""
+    n_samples = X.shape[0]
+    net = DeepReLUNetwork.random(X.shape[1], width, depth, parameterization=parameterization,
+                                 random_state=seed)
+    H0 = empirical_ntk(net, X)
+    eta = _step(learning_rate, H0, n_samples)
+    fit = train_deep(net, X, y, learning_rate=eta, n_steps=n_steps)
+    linear = linearized_loss(H0, net.predict(X) - y, eta, fit.n_steps)
+    lo = _eig(H0)[0]
+    x = eta * lo / n_samples
+    curve = fit.loss_curve
+    lo_final = _eig(empirical_ntk(fit.network, X))[0]
+    row = dict(width=width, seed=seed, learning_rate=eta, lambda_min=lo, eta_lambda_min=x,
+               rate_bound=float(-2 * np.log1p(-x)) if x < 1 else float("nan"),
+               measured_rate=_tail_rate(curve),
+               average_rate=float(-np.log(curve[-1] / curve[0]) / fit.n_steps),
+               lambda_min_final=lo_final,
+               rate_final_kernel=float(-2 * np.log1p(-eta * lo_final / n_samples))
+               if eta * lo_final < n_samples else float("nan"),
+               linearized_gap=float(np.max(np.abs(curve - linear)) / curve[0]))
+    return row, (curve, linear)
+
+
 def classification(widths=(64, 256, 1024), seeds=3, *, n_samples=20, n_features=5, depth=3,
                    parameterization="allen_zhu", optimizer="sgd", batch_size=None, max_steps=2000,
-                   learning_rate="auto", random_state=0, verbose=False):
+                   learning_rate="auto", random_state=0, verbose=False, n_jobs=None):
     """Steps of (S)GD on the squared loss until every training label's sign is right, against width.
 
     Parameters
     ----------
-    widths, seeds, n_samples, n_features, depth, parameterization, random_state, verbose
+    widths, seeds, n_samples, n_features, depth, parameterization, random_state, verbose, n_jobs
         As in :func:`ntk_at_init` (labels from ``sphere_data(task='classification')``).
     optimizer : {'sgd', 'gd', 'adam'}, default='sgd'
     batch_size : int or None
@@ -294,28 +355,37 @@ def classification(widths=(64, 256, 1024), seeds=3, *, n_samples=20, n_features=
     X, y = sphere_data(n_samples, n_features, task="classification", random_state=random_state)
     if batch_size is None:
         batch_size = max(1, n_samples // 4)
-    rows = []
-    for width, seed, _ in _runs(_widths(widths), _seeds(seeds), verbose, "classification"):
-        net = DeepReLUNetwork.random(n_features, width, depth, parameterization=parameterization, random_state=seed)
-        eta = _step(learning_rate, empirical_ntk(net, X), n_samples)
-        fit = train_deep(net, X, y, learning_rate=eta, n_steps=max_steps, optimizer=optimizer,
-                         batch_size=batch_size, stop_at_fit=True, random_state=seed)
-        rows.append(dict(width=width, seed=seed, learning_rate=eta,
-                         steps_to_fit=float("nan") if fit.steps_to_fit is None else fit.steps_to_fit,
-                         final_accuracy=float(fit.accuracy_curve[-1])))
+    rows = _sweep(_classification_run, _runs(_widths(widths), _seeds(seeds)), n_jobs=n_jobs,
+                  verbose=verbose, desc="classification", X=X, y=y, depth=depth,
+                  parameterization=parameterization, optimizer=optimizer, batch_size=batch_size,
+                  max_steps=max_steps, learning_rate=learning_rate)
     meta = dict(depth=depth, parameterization=parameterization, optimizer=optimizer, max_steps=max_steps)
     return Table(rows, "classification", meta)
 
 
+def _classification_run(width, seed, _, *, X, y, depth, parameterization, optimizer, batch_size,
+                        max_steps, learning_rate):
+    """One row of :func:`classification`."""
+    net = DeepReLUNetwork.random(X.shape[1], width, depth, parameterization=parameterization,
+                                 random_state=seed)
+    eta = _step(learning_rate, empirical_ntk(net, X), X.shape[0])
+    fit = train_deep(net, X, y, learning_rate=eta, n_steps=max_steps, optimizer=optimizer,
+                     batch_size=batch_size, stop_at_fit=True, random_state=seed)
+    return dict(width=width, seed=seed, learning_rate=eta,
+                steps_to_fit=float("nan") if fit.steps_to_fit is None else fit.steps_to_fit,
+                final_accuracy=float(fit.accuracy_curve[-1]))
+
+
 def learning_rate_transfer(widths=(64, 256, 1024), seeds=2, *, n_samples=20, n_features=5, depth=3,
                            parameterizations=("ntk", "standard"), learning_rates=None, n_steps=100,
-                           random_state=0, verbose=False):
+                           random_state=0, verbose=False, n_jobs=None):
     """The best learning rate of a grid against width, for each parameterization.
 
     Parameters
     ----------
-    widths, seeds, n_samples, n_features, depth, random_state, verbose
-        As in :func:`ntk_at_init`.
+    widths, seeds, n_samples, n_features, depth, random_state, verbose, n_jobs
+        As in :func:`ntk_at_init` (here a run is one width and parameterization, all its seeds
+        and grid points).
     parameterizations : sequence of {'ntk', 'standard', 'allen_zhu'}
     learning_rates : array-like or None
         The grid; None takes ``10 ** linspace(-4, 3, 15)``.
@@ -337,18 +407,11 @@ def learning_rate_transfer(widths=(64, 256, 1024), seeds=2, *, n_samples=20, n_f
     X, y = sphere_data(n_samples, n_features, random_state=random_state)
     seeds, widths = _seeds(seeds), _widths(widths)
     rows, best = [], {p: [] for p in schemes}
-    for width, _, scheme in _runs(widths, [None], verbose, "learning-rate transfer", extra=schemes):
-        nets = [DeepReLUNetwork.random(n_features, width, depth, parameterization=scheme, random_state=s)
-                for s in seeds]
-        finals = []
-        for eta in grid:
-            losses = []
-            for net in nets:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    fit = train_deep(net, X, y, learning_rate=float(eta), n_steps=n_steps)
-                losses.append(np.inf if fit.diverged else fit.loss_curve[-1])
-            finals.append(float(np.mean(losses)))
+    runs = _runs(widths, [None], extra=schemes)
+    results = _sweep(_transfer_run, runs, n_jobs=n_jobs, verbose=verbose,
+                     desc="learning-rate transfer", X=X, y=y, seeds=seeds, depth=depth, grid=grid,
+                     n_steps=n_steps)
+    for (width, _, scheme), finals in zip(runs, results):
         k = int(np.argmin(finals))
         best[scheme].append(float(grid[k]))
         rows.extend(dict(parameterization=scheme, width=width, learning_rate=float(eta), final_loss=loss,
@@ -356,8 +419,26 @@ def learning_rate_transfer(widths=(64, 256, 1024), seeds=2, *, n_samples=20, n_f
     return Table(rows, "learning_rate_transfer", dict(depth=depth, n_steps=n_steps, best=best, widths=widths))
 
 
+def _transfer_run(width, _, scheme, *, X, y, seeds, depth, grid, n_steps):
+    """Final loss (mean over ``seeds``) of each learning rate of ``grid``, for one width and
+    parameterization of :func:`learning_rate_transfer`."""
+    nets = [DeepReLUNetwork.random(X.shape[1], width, depth, parameterization=scheme, random_state=s)
+            for s in seeds]
+    finals = []
+    for eta in grid:
+        losses = []
+        for net in nets:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fit = train_deep(net, X, y, learning_rate=float(eta), n_steps=n_steps)
+            losses.append(np.inf if fit.diverged else fit.loss_curve[-1])
+        finals.append(float(np.mean(losses)))
+    return finals
+
+
 def convex_gap(widths=(2, 4, 8, 16, 32, 64), seeds=3, *, n_samples=20, n_features=2, lam=1e-2,
-               max_epochs=3000, learning_rate=1e-2, n_patterns=200, random_state=0, verbose=False):
+               max_epochs=3000, learning_rate=1e-2, n_patterns=200, random_state=0, verbose=False,
+               n_jobs=None):
     """Weight-decay objective of Adam-trained two-layer networks against the convex optimum.
 
     Both sides solve ``L_nc = (1/n) sum (f(x_k) - y_k)^2 / 2 + (lam/2) sum_j (||u_j||^2 + a_j^2)`` for
@@ -381,6 +462,10 @@ def convex_gap(widths=(2, 4, 8, 16, 32, 64), seeds=3, *, n_samples=20, n_feature
         Pattern budget of the convex estimator.
     random_state : int
         Seed of the data and of the convex estimator.
+    verbose : bool
+    n_jobs : int or None, default=None
+        joblib's ``n_jobs`` for the Adam runs (the convex fit runs once, here) (see :func:`_sweep`); None is serial unless a
+        ``joblib.parallel_backend`` context (e.g. ``'dask'``) is active. Results do not depend on it.
 
     Returns
     -------
@@ -390,8 +475,6 @@ def convex_gap(widths=(2, 4, 8, 16, 32, 64), seeds=3, *, n_samples=20, n_feature
         (``(objective - convex_objective) / convex_objective``) and ``certified``.
     """
     from ..estimators import ConvexReLURegressor
-    from ..networks import ReLUNetwork
-    from ..sgd import train
 
     check_positive(lam, "lam")
     X, y = make_teacher(n_samples, n_features, n_neurons=5, noise=0.1, random_state=random_state)
@@ -399,17 +482,27 @@ def convex_gap(widths=(2, 4, 8, 16, 32, 64), seeds=3, *, n_samples=20, n_feature
         warnings.simplefilter("ignore")
         convex = ConvexReLURegressor(alpha=lam, fit_intercept=False, n_patterns=n_patterns,
                                      random_state=random_state).fit(X, y)
-    rows = []
-    for width, seed, _ in _runs(_widths(widths), _seeds(seeds), verbose, "convex gap"):
-        net = ReLUNetwork.random(n_features, width, fit_intercept=False, random_state=seed)
-        fit = train(net, X, y, lam=lam, learning_rate=learning_rate, max_epochs=max_epochs, tol=1e-9,
-                    n_iter_no_change=200, random_state=seed)
-        rows.append(dict(width=width, seed=seed, objective=fit.objective, convex_objective=convex.objective_,
-                         lower_bound=convex.lower_bound_,
-                         relative_gap=(fit.objective - convex.objective_) / convex.objective_,
-                         certified=convex.certificate_exact_))
+    objectives = _sweep(_adam_run, _runs(_widths(widths), _seeds(seeds)), n_jobs=n_jobs,
+                        verbose=verbose, desc="convex gap", X=X, y=y, lam=lam,
+                        learning_rate=learning_rate, max_epochs=max_epochs)
+    rows = [dict(width=width, seed=seed, objective=objective, convex_objective=convex.objective_,
+                 lower_bound=convex.lower_bound_,
+                 relative_gap=(objective - convex.objective_) / convex.objective_,
+                 certified=convex.certificate_exact_)
+            for (width, seed, _), objective in zip(_runs(_widths(widths), _seeds(seeds)), objectives)]
     meta = dict(lam=lam, n_samples=n_samples, n_features=n_features, convex_neurons=convex.n_active_neurons_)
     return Table(rows, "convex_gap", meta)
+
+
+def _adam_run(width, seed, _, *, X, y, lam, learning_rate, max_epochs):
+    """Weight-decay objective of one Adam-trained network of :func:`convex_gap`."""
+    from ..networks import ReLUNetwork
+    from ..sgd import train
+
+    net = ReLUNetwork.random(X.shape[1], width, fit_intercept=False, random_state=seed)
+    fit = train(net, X, y, lam=lam, learning_rate=learning_rate, max_epochs=max_epochs, tol=1e-9,
+                n_iter_no_change=200, random_state=seed)
+    return fit.objective
 
 
 #: ``convexnn lab <name>`` runs ``EXPERIMENTS[name]``: every experiment by its function's name,

@@ -27,6 +27,10 @@ certificate. The :class:`~convexnn.results.SolveResult` is the host record: its 
 float64 numpy copy. The float64 confirmation of the gap before stopping runs on the host for data
 in host memory, and on the device otherwise (FISTA, through a float64 copy of the operator there:
 twice the device memory of a float32 solve, instead of host products over the whole data).
+For a :class:`~convexnn.problems.GatedReLUProblem` on a ``dask.array`` the operator is a
+:class:`~convexnn._dask.DaskBlockOperator`: the coefficients stay numpy arrays on the client, the
+vectors of size ``n_samples`` (predictions, gradients of the loss) are held on the dask workers
+(``operator.hold``), and each iteration reads back scalars and one small adjoint.
 """
 
 import dataclasses
@@ -83,6 +87,7 @@ class LossSmooth:
     def gradient(self, images):
         """``(grad f, z)``: the gradient (shape of coef) and ``z = -grad F(pred)`` (float64)."""
         grad_pred = self.loss.gradient(_as_float64(self.operator, images[0]), self.y)
+        grad_pred = self.operator.hold(grad_pred)  # used by the adjoint and the certificate
         grad = self.operator.adjoint(_as_working(self.operator, grad_pred))
         return grad, -grad_pred
 
@@ -209,7 +214,7 @@ def fista_step(state, smooth, penalty, lam):
     # certificate from the gradient at y (see the module docstring)
     oracle = penalty.dual_norm(grad)
     scale = 1.0 if oracle <= lam else lam / oracle
-    bound = smooth.loss.dual(scale * z, smooth.y)
+    bound = smooth.loss.dual(smooth.operator.hold(scale * z), smooth.y)
     lower_bound, bound_point = state.lower_bound, state.bound_point
     if bound > lower_bound:
         lower_bound, bound_point = bound, y
@@ -247,7 +252,8 @@ def fista_step(state, smooth, penalty, lam):
         momentum = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * state.momentum**2))
         beta = (state.momentum - 1.0) / momentum
         extrap = x_new + beta * (x_new - state.coef)
-        extrap_images = _combine(images, state.images, beta)
+        extrap_images = tuple(smooth.operator.hold(v)
+                              for v in _combine(images, state.images, beta))
         extrap_value = smooth.value(extrap_images)[0]
     return FISTAState(
         coef=x_new,
