@@ -32,7 +32,7 @@ import time
 import warnings
 
 import numpy as np
-from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_iris, load_wine
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.neural_network import MLPClassifier, MLPRegressor
@@ -43,7 +43,13 @@ from convexnn.model_selection import ConvexReLUClassifierCV, ConvexReLURegressor
 DATASETS = {
     "diabetes": (load_diabetes, ConvexReLURegressorCV, MLPRegressor),
     "breast_cancer": (load_breast_cancer, ConvexReLUClassifierCV, MLPClassifier),
+    # the other bundled sets, for ``benchmarks/versus_mlp.py --cv``
+    "wine": (load_wine, ConvexReLUClassifierCV, MLPClassifier),
+    "digits": (load_digits, ConvexReLUClassifierCV, MLPClassifier),
+    "iris": (load_iris, ConvexReLUClassifierCV, MLPClassifier),
 }
+#: the data sets this script runs by default (versus_mlp.py --cv runs them all)
+DEFAULT_DATASETS = ["diabetes", "breast_cancer"]
 
 
 def split(name, seed):
@@ -99,7 +105,7 @@ def summary(label, rows):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--splits", type=int, default=5, help="75/25 train/test splits")
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    parser.add_argument("--datasets", nargs="+", default=DEFAULT_DATASETS, choices=list(DATASETS))
     parser.add_argument("--n-alphas", type=int, nargs="+", default=[10],
                         help="grid sizes of the convex CV estimators (one row each)")
     parser.add_argument("--routes", nargs="*", default=None,
