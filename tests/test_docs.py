@@ -6,8 +6,13 @@ a public name of the package that no page of the reference documents.
 
 import importlib
 import inspect
+import os
 import pathlib
 import re
+import subprocess
+import sys
+
+import pytest
 
 import convexnn
 
@@ -45,3 +50,36 @@ def test_every_top_level_name_is_documented():
             assert id(obj) in documented, (
                 f"convexnn.{name} is in no module that doc/api.rst lists (via its __all__)"
             )
+
+
+USER_GUIDE = pathlib.Path(__file__).resolve().parent.parent / "doc" / "user_guide.rst"
+
+
+def _python_blocks(text):
+    """The bodies of the ``.. code-block:: python`` directives of a reST page, dedented."""
+    blocks = []
+    for match in re.finditer(r"^\.\. code-block:: python\n\n((?:(?: {4}.*)?\n)+)", text, re.M):
+        lines = match.group(1).rstrip().splitlines()
+        blocks.append("\n".join(line[4:] for line in lines))
+    return blocks
+
+
+GUIDE_BLOCKS = _python_blocks(USER_GUIDE.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("index", range(len(GUIDE_BLOCKS)))
+def test_user_guide_python_block_runs_as_pasted(index, tmp_path):
+    """Each python block of the user guide runs in a fresh interpreter; a ``print`` marked
+    ``# True`` prints True."""
+    code = GUIDE_BLOCKS[index]
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    marked = [line for line in code.splitlines() if re.search(r"print\(.*#\s*True", line)]
+    printed = proc.stdout.split()
+    assert printed.count("True") >= len(marked) and "False" not in printed, proc.stdout
+
+
+def test_the_user_guide_has_code_blocks():
+    assert len(GUIDE_BLOCKS) >= 2
