@@ -5,12 +5,15 @@ Run ``python notebooks/build_03_geometry_and_duality.py``: the stored notebook i
 """
 
 import pathlib
+import sys
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = pathlib.Path(__file__).parent
-md, code = new_markdown_cell, new_code_cell
+sys.path.insert(0, str(HERE))
+import _notebook  # noqa: E402  (the generators' shared helpers, beside them)
+
+md, code = _notebook.md, _notebook.code
 
 cells = [
     md(r"""# Geometry and duality of two-layer ReLU networks
@@ -147,12 +150,8 @@ PATH = HERE / "03_geometry_and_duality.ipynb"
 
 
 def notebook():
-    """The notebook, without outputs; cell ids are numbered so the file is reproducible."""
-    nb = new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-    for i, cell in enumerate(nb.cells):
-        cell["id"] = f"cell-{i:02d}"
-    return nb
+    """The notebook, without outputs (:func:`_notebook.notebook`)."""
+    return _notebook.notebook(cells)
 
 
 if __name__ == "__main__":
