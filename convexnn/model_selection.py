@@ -405,10 +405,10 @@ pattern_search
         :func:`alpha_max` of the training data (computed also when ``alphas`` is given).
     alpha_max_exact_ : bool
         Whether ``alpha_max_`` is exact over all patterns (see :func:`alpha_max`).
-    scores_path_ : ndarray of shape (n_alphas, n_splits_)
+    scores_path_ : ndarray of shape (n_alphas, n_splits)
         Test score of each fold along the grid (the counterpart of ``LassoCV.mse_path_``, but
         larger is better).
-    objective_path_ : ndarray of shape (n_alphas, n_splits_)
+    objective_path_ : ndarray of shape (n_alphas, n_splits)
         Convex objective of each fold's fit along the grid.
     cv_results_ : dict of ndarrays
         As ``GridSearchCV.cv_results_``: ``param_alpha``, ``params``, ``split{k}_test_score``,
@@ -427,7 +427,7 @@ pattern_search
         Every fitted attribute of ``best_estimator_`` (see
         :class:`~convexnn.ConvexReLURegressor`), copied.
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features,)
         Defined only when ``X`` has feature names that are all strings.
 
     Notes
