@@ -116,16 +116,8 @@ class ConvexProblem:
             )
         if patterns.n_patterns == 0:
             raise ValueError("patterns holds 0 patterns; at least one is required.")
-        if patterns.n_samples != X.shape[0]:
-            raise ValueError(
-                f"patterns were computed on {patterns.n_samples} samples but X has {X.shape[0]}."
-            )
         A = add_intercept(X) if patterns.fit_intercept else X
-        if patterns.gates.shape[0] != A.shape[1]:
-            raise ValueError(
-                f"patterns have gates of length {patterns.gates.shape[0]} but X has {A.shape[1]} "
-                f"columns (fit_intercept={patterns.fit_intercept}); compute them on this X."
-            )
+        _check_pattern_shapes(patterns, A)
         self.loss = get_loss(loss)
         self.penalty = get_penalty(penalty)
         self.y = self.loss.check_target(check_target(y, X.shape[0]))
@@ -154,16 +146,8 @@ class ConvexProblem:
                 "array (sample_patterns(X, ...) or ActivationPatterns.from_gates(X, gates)) so the "
                 "mask is chunked like X."
             )
-        if patterns.n_samples != X.shape[0]:
-            raise ValueError(
-                f"patterns were computed on {patterns.n_samples} samples but X has {X.shape[0]}."
-            )
         A = add_dask_intercept(X) if patterns.fit_intercept else X
-        if patterns.gates.shape[0] != A.shape[1]:
-            raise ValueError(
-                f"patterns have gates of length {patterns.gates.shape[0]} but X has {A.shape[1]} "
-                f"columns (fit_intercept={patterns.fit_intercept}); compute them on this X."
-            )
+        _check_pattern_shapes(patterns, A)
         # design, targets and weights are computed once and held on the workers (persist): every
         # product of the iteration then starts from their stored chunks
         A = A.persist()
@@ -496,3 +480,17 @@ class GatedReLUProblem(ConvexProblem):
         if self._dask:
             dual_point = dual_point.persist()
         return self.loss.dual(dual_point, self.y)
+
+
+def _check_pattern_shapes(patterns, design):
+    """A ValueError unless ``patterns`` were computed on the rows and columns of ``design`` (the
+    data with its intercept column, when the patterns have one)."""
+    if patterns.n_samples != design.shape[0]:
+        raise ValueError(
+            f"patterns were computed on {patterns.n_samples} samples but X has {design.shape[0]}."
+        )
+    if patterns.gates.shape[0] != design.shape[1]:
+        raise ValueError(
+            f"patterns have gates of length {patterns.gates.shape[0]} but X has {design.shape[1]} "
+            f"columns (fit_intercept={patterns.fit_intercept}); compute them on this X."
+        )
