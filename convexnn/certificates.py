@@ -11,6 +11,11 @@ patterns, and returns the lower bound ``loss.dual(s z)`` with ``s = min(1, lam /
 searched subset (:func:`~convexnn.candidates.candidate_patterns`) the oracle can only be too small,
 so the "bound" is an estimate and the certificate says so (``exact=False``).
 
+The estimators certify a fit of several outputs (one program each, over shared patterns):
+:func:`certify_outputs` sums the per-output certificates and measures the restricted gap from the
+solvers' own bounds; :func:`solver_bounds` is the certificate that needs no oracle (the deep
+programs, where none exists over all nested patterns): the bound of the programs solved only.
+
 The oracle per (pattern, sign) is the norm of the projection of ``a = s X^T D_i z`` onto the
 polyhedral cone ``K_i = {u : (2 D_i - I) X u >= 0}``, computed by one non-negative least-squares
 solve (:mod:`convexnn.oracle`); for the gated program it is ``||X^T D_i z||``.
@@ -22,6 +27,7 @@ The pattern search that uses these certificates (column generation, the Adam sta
 import dataclasses
 
 import numpy as np
+from sklearn.utils import Bunch
 
 from .candidates import all_patterns, candidate_patterns, dual_point, pattern_count
 from .losses import get_loss
@@ -36,8 +42,10 @@ __all__ = [
     "block_scores",
     "candidate_patterns",
     "certify",
+    "certify_outputs",
     "pattern_count",
     "prune",
+    "solver_bounds",
 ]
 
 _FORMULATIONS = {"relu": ReLUProblem, "gated": GatedReLUProblem}
@@ -181,3 +189,87 @@ def certify(
         n_patterns=patterns.n_patterns,
         best_pattern=patterns.subset([best]),
     )
+
+
+def _relative(objective, bound):
+    return float((objective - bound) / max(abs(objective), np.finfo(float).tiny))
+
+
+def certify_outputs(
+    X, problems, results, lam, *, full=None, loss="squared", formulation="relu",
+    fit_intercept=True, max_patterns=5000, random_state=None,
+):
+    """The certificate of a fit of several outputs: one program per output over shared patterns.
+
+    Each output is certified by :func:`certify` at its solution (over ``full``, all patterns, when
+    given, else over a search around the solution's own neurons) and the bounds are summed. Over
+    every pattern (``full`` given and contained in the programs' patterns) the solver's own bound,
+    built with its cone multipliers, bounds the whole training problem too, and the larger of the
+    two is taken.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    problems : list of ConvexProblem
+        One per output, over the same patterns.
+    results : list of SolveResult
+        Their solutions.
+    lam : float
+    full : ActivationPatterns or None
+        Every pattern of ``X`` (an exact certificate), or None (an estimate).
+    loss, formulation, fit_intercept, max_patterns, random_state
+        As for :func:`certify` (``random_state`` an int or None: every output searches with it).
+
+    Returns
+    -------
+    Bunch
+        ``lower_bound`` (float, summed over outputs), ``optimality_gap`` (relative to the summed
+        objective), ``certificate_exact`` (bool: ``full`` was given) and ``restricted_gap``
+        (relative gap of the programs solved, from the solvers' bounds; None when a solver gives
+        none).
+    """
+    objective = float(sum(r.objective for r in results))
+    bounds, exact = [], full is not None
+    complete = exact and bool(problems[0].patterns.contains(full).all())
+    for problem, result in zip(problems, results):
+        gates = result.coef.T if result.coef.size else None
+        certificate = certify(
+            X, problem.y, problem.predict(result.coef), result.objective, lam,
+            loss=loss, formulation=formulation, fit_intercept=fit_intercept,
+            patterns=full, gates=gates, random_state=random_state, max_patterns=max_patterns,
+        )
+        bound = certificate.lower_bound
+        if complete and result.lower_bound is not None:
+            bound = max(bound, result.lower_bound)
+        bounds.append(bound)
+    lower_bound = float(sum(bounds))
+    return Bunch(
+        lower_bound=lower_bound,
+        optimality_gap=_relative(objective, lower_bound),
+        certificate_exact=bool(exact),
+        restricted_gap=solver_bounds(results).optimality_gap,
+    )
+
+
+def solver_bounds(results):
+    """The certificate of the programs solved, from the solvers' own bounds (no oracle).
+
+    Parameters
+    ----------
+    results : list of SolveResult
+        One per output.
+
+    Returns
+    -------
+    Bunch
+        ``lower_bound``: the solvers' certified lower bounds summed over outputs, a bound on the
+        optimum of the programs solved (not of the training problem over every pattern), and
+        ``optimality_gap``, the relative gap of the summed objective to it; both None when a
+        solver gives no bound.
+    """
+    bounds = [r.lower_bound for r in results]
+    if any(b is None for b in bounds):
+        return Bunch(lower_bound=None, optimality_gap=None)
+    lower_bound = float(sum(bounds))
+    objective = float(sum(r.objective for r in results))
+    return Bunch(lower_bound=lower_bound, optimality_gap=_relative(objective, lower_bound))
