@@ -32,7 +32,8 @@ import numpy as np
 
 from .candidates import all_patterns
 from .certificates import certify, formulation_class
-from .estimators import _CERTIFY_MAX_PATTERNS, ConvexReLURegressor
+from .estimators import ConvexReLURegressor
+from .families import _CERTIFY_MAX_PATTERNS
 from .networks import ReLUNetwork, from_convex
 from .search import resolve_strategy, sgd_schedule
 from .sgd import train

@@ -7,11 +7,20 @@ together and store the outcome as fitted attributes named like scikit-learn's ML
          column generation) --> ReLUProblem / GatedReLUProblem --> solver (guarded)
          --> SolveResult --> from_convex --> network  (coefs_, intercepts_, predict)
 
-They reimplement none of those steps: the pattern search is :mod:`convexnn.search`, the
-certificate :mod:`convexnn.certificates`. Outputs (regression targets, or classes one-vs-rest) are
-independent convex programs over one shared set of activation patterns; the fitted network is the
-union of the per-output networks (its hidden layer stacks their neurons, and each neuron feeds
-only its own output).
+They reimplement none of those steps. The route is written once, in ``_fit_programs``; what
+depends on the kind of network (the patterns of each search, the programs, the Adam start, the
+growth of the patterns, the map to networks, the certificate, the memory check, the saved form)
+is asked of the estimator's *model family* (:mod:`convexnn.families`:
+:class:`~convexnn.families.TwoLayerFamily` here, :class:`~convexnn.deep.family.DeepFamily` for
+:mod:`convexnn.deep.estimators`), built from the parameters by ``_family()``. The pattern search
+itself is :mod:`convexnn.search`, the certificate :mod:`convexnn.certificates`. Outputs
+(regression targets, or classes one-vs-rest) are independent convex programs over one shared set
+of activation patterns; the fitted network is the union of the per-output networks (its hidden
+layer stacks their neurons, and each neuron feeds only its own output).
+
+:func:`path_fits` (a fitted copy per ``alpha`` along a warm-started path over one set of
+patterns) and :func:`prepared` (the family and the targets of a fit) are the seam that
+:mod:`convexnn.model_selection` builds on.
 
 Preprocessing is left to the user, as for ``MLPRegressor``: put a ``StandardScaler`` in front
 (``make_pipeline(StandardScaler(), ConvexReLURegressor())``). The pattern sampler draws Gaussian
@@ -43,24 +52,10 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._array_api import dispatch_namespace, like_input, move_fitted, to_numpy
-from .candidates import all_patterns
-from .certificates import certify
+from .families import TwoLayerFamily
 from .losses import REGRESSION_LOSSES
-from .memory import check_memory
-from .networks import GatedReLUNetwork, ReLUNetwork, from_convex
 from .patterns import ActivationPatterns
-from .problems import GatedReLUProblem, ReLUProblem
-from .search import (
-    adam_embeddings,
-    extend,
-    grow_patterns,
-    objective_curve,
-    resolve_strategy,
-    seed_of,
-    sgd_schedule,
-    solve_outputs,
-    starting_patterns,
-)
+from .search import objective_curve, solve_outputs
 from .solvers import get_solver
 from .solvers import regularization_path as _solver_path
 from .solvers.guard import Guarded
@@ -68,8 +63,6 @@ from .solvers.guard import Guarded
 __all__ = ["ConvexReLURegressor", "ConvexReLUClassifier"]
 
 logger = logging.getLogger(__name__)
-
-_PROBLEMS = {"relu": ReLUProblem, "gated": GatedReLUProblem}
 
 
 class _ConvexReLUBase(BaseEstimator):
@@ -121,6 +114,15 @@ class _ConvexReLUBase(BaseEstimator):
         self.pattern_search = pattern_search
 
     # ------------------------------------------------------------------ the route
+    def _family(self):
+        """The model family of this estimator (:mod:`convexnn.families`), from its parameters:
+        what the fit route needs to know of the networks it trains."""
+        return TwoLayerFamily(
+            loss=self._loss, formulation=self.formulation, n_patterns=self.n_patterns,
+            fit_intercept=self.fit_intercept, pattern_search=self.pattern_search,
+            random_state=self.random_state,
+        )
+
     def _get_solver(self):
         if isinstance(self.solver, str):
             return get_solver(
@@ -131,11 +133,12 @@ class _ConvexReLUBase(BaseEstimator):
     def _strategy(self, X):
         """The pattern search to run: ``pattern_search``, with 'auto' resolved for this ``X``
         (the rule and the measurements behind it are in the class docstring)."""
-        return resolve_strategy(self.pattern_search, X, self.n_patterns, self.fit_intercept)
+        return self._family().strategy(X)
 
     def _previous_patterns(self, X):
-        """With ``warm_start``, the previous fit's gates as patterns of ``X`` (None if unusable)."""
-        if not (self.warm_start and hasattr(self, "patterns_")):
+        """With ``warm_start``, the previous fit's gates as patterns of ``X`` (None if unusable,
+        and for the estimators without ``warm_start``)."""
+        if not (getattr(self, "warm_start", False) and hasattr(self, "patterns_")):
             return None
         previous = self.patterns_
         if (
@@ -146,50 +149,6 @@ class _ConvexReLUBase(BaseEstimator):
                 X, previous.gates, fit_intercept=self.fit_intercept
             )
         return None
-
-    def _patterns(self, X, targets, strategy):
-        """Starting patterns: the gates of the previous fit with warm_start, else all
-        ('enumerated'), the budget sampled ('sampled') or a quarter of it ('column_generation')."""
-        previous = self._previous_patterns(X)
-        if previous is not None:
-            return previous
-        return starting_patterns(
-            X, strategy, self.n_patterns, self.fit_intercept, random_state=self.random_state
-        )
-
-    def _sgd_programs(self, X, targets):
-        """The 'sgd' start: Adam-trained networks (one per output, the ``n_patterns`` budget split
-        among the outputs), each embedded in the convex program over its own patterns
-        (:func:`convexnn.search.adam_embeddings`).
-
-        Returns the problems over the union of those patterns and, per output, the embedded point
-        moved into it: feasible, with the network's predictions and a convex objective at most the
-        network's ``L_nc`` (doc/math.rst). Sets ``sgd_objective_``, the networks' summed ``L_nc``.
-        """
-        width = max(1, self.n_patterns // targets.shape[1])
-        embedded, self.sgd_objective_ = adam_embeddings(
-            X, targets, self.alpha, self._loss,
-            lambda seed: ReLUNetwork.random(
-                X.shape[1], width, fit_intercept=self.fit_intercept, random_state=seed
-            ),
-            random_state=self.random_state, **sgd_schedule(X.shape[0]),
-        )
-        patterns = None
-        for _, problem, _ in embedded:
-            patterns = problem.patterns if patterns is None else patterns.union(problem.patterns)
-        if patterns is None:  # every Adam network died: fall back to sampled patterns
-            patterns = self._patterns(X, targets, "sampled")
-        problems = self._problems(X, targets, patterns, self.alpha)
-        init = [problem.zeros() for problem in problems]
-        for c, problem, coef in embedded:
-            init[c] = extend(problem, coef, problems[c])
-        return problems, init
-
-    def _problems(self, X, targets, patterns, alpha):
-        problem_class = _PROBLEMS[self.formulation]
-        return [
-            problem_class(X, t, patterns, lam=alpha, loss=self._loss) for t in targets.T
-        ]
 
     def _progress(self, iterable, desc):
         if self.verbose:
@@ -228,77 +187,45 @@ class _ConvexReLUBase(BaseEstimator):
     def _fit_programs(self, X, targets):
         """Find patterns (per ``pattern_search``), solve, certify, and store the fitted attributes.
 
-        With column generation (also after the 'sgd' start) the outputs share one growing set of
-        patterns (:func:`convexnn.search.grow_patterns`): each round adds, up to the
-        ``n_patterns`` budget, the candidate patterns whose dual constraint is most violated for
-        any output, and re-solves every output from its previous solution. The 'sgd' start and
-        every round keep their starting point when the solver does not improve on it, so the
-        objective never increases from the Adam networks' embedding on.
+        The family (:meth:`_family`) supplies each step: the starting patterns of the search (the
+        previous fit's gates with ``warm_start``) or the Adam start, the programs, the growth of
+        the patterns after the start, the networks and the certificate. With column generation
+        (also after the 'sgd' start) the outputs share one growing set of patterns
+        (:func:`convexnn.search.grow_patterns`): each round adds, up to the ``n_patterns``
+        budget, the candidate patterns whose dual constraint is most violated for any output,
+        and re-solves every output from its previous solution. The 'sgd' start and every round
+        keep their starting point when the solver does not improve on it, so the objective never
+        increases from the Adam networks' embedding on.
         """
-        strategy = self._strategy(X)
-        solver = self._get_solver()
-        warm = self._previous_patterns(X) is not None and getattr(self, "_coef", None) is not None
+        family, solver = self._family(), self._get_solver()
+        previous = self._previous_patterns(X)
+        warm = previous is not None and getattr(self, "_coef", None) is not None
+        strategy = "warm_start" if warm else family.strategy(X)
         self.sgd_objective_ = None
         self._solves = []
-        if strategy == "sgd" and not warm:
-            problems, init = self._sgd_programs(X, targets)
+        if strategy == "sgd":
+            problems, init, self.sgd_objective_ = family.sgd_programs(X, targets, self.alpha)
             results = self._solve(solver, problems, init, keep_start=True)
         else:
-            patterns = self._patterns(X, targets, strategy)
-            init = self._coef if warm else None
-            problems = self._problems(X, targets, patterns, self.alpha)
-            results = self._solve(solver, problems, init)
-        full = self._full_patterns(X)
-        rng = np.random.default_rng(seed_of(self.random_state))
-        if strategy in ("column_generation", "sgd") and not warm:
-            problems, results, _, _ = grow_patterns(
-                X, problems, results,
-                lambda problems, init: self._solve(solver, problems, init, keep_start=True),
-                candidates=full, max_patterns=self.n_patterns, add_per_round=_CG_ADD,
-                tol=_CG_TOL, random_state=rng,
-            )
+            patterns = previous if previous is not None else family.starting_patterns(X, strategy)
+            problems = family.problems(X, targets, patterns, self.alpha)
+            results = self._solve(solver, problems, self._coef if warm else None)
+        full = family.full_patterns(X)
+        problems, results = family.grow(
+            X, strategy, problems, results,
+            lambda problems, init: self._solve(solver, problems, init, keep_start=True), full,
+        )
         networks = self._map_networks(problems, results)
-        self._store(problems[0].patterns, results, networks, objective_curve(self._solves))
+        self._store(family.fitted_patterns(problems), results, networks,
+                    objective_curve(self._solves))
         del self._solves
-        self._certify(X, problems, results, full)
+        self._set_certificate(family.certify(X, problems, results, full, self.alpha))
 
-    def _certify_max_patterns(self):
-        """Listing all patterns for an exact certificate costs one LP per pattern in rank >= 3:
-        it is done when they fit the pattern budget, or number at most 200."""
-        return max(self.n_patterns, _CERTIFY_MAX_PATTERNS)
-
-    def _certify(self, X, problems, results, full):
-        """``lower_bound_``, ``optimality_gap_``, ``certificate_exact_`` over all patterns if they
-        can be listed (exact), else over a search around the fitted neurons (estimate)."""
-        bounds, exact = [], full is not None
-        # over every pattern, the solver's own bound (built with its cone multipliers) is a bound
-        # on the whole training problem too, and tighter than the oracle's from the predictions
-        complete = exact and bool(problems[0].patterns.contains(full).all())
-        restricted = []
-        for problem, result in zip(problems, results):
-            gates = result.coef.T if result.coef.size else None
-            certificate = certify(
-                X, problem.y, problem.predict(result.coef), result.objective, self.alpha,
-                loss=self._loss, formulation=self.formulation, fit_intercept=self.fit_intercept,
-                patterns=full, gates=gates, random_state=seed_of(self.random_state),
-                max_patterns=self._certify_max_patterns(),
-            )
-            bound = certificate.lower_bound
-            if result.lower_bound is not None:
-                restricted.append(result.lower_bound)
-                if complete:
-                    bound = max(bound, result.lower_bound)
-            bounds.append(bound)
-        tiny = np.finfo(float).tiny
-        self.lower_bound_ = float(sum(bounds))
-        self.optimality_gap_ = float(
-            (self.objective_ - self.lower_bound_) / max(abs(self.objective_), tiny)
-        )
-        self.certificate_exact_ = bool(exact)
-        self.restricted_gap_ = (
-            float((self.objective_ - sum(restricted)) / max(abs(self.objective_), tiny))
-            if len(restricted) == len(results) else None
-        )
+    def _set_certificate(self, certificate):
+        """Store the family's certificate (a Bunch: ``lower_bound``, ``optimality_gap`` and, for
+        the two-layer family, ``certificate_exact``, ``restricted_gap``) as fitted attributes."""
+        for name, value in certificate.items():
+            setattr(self, f"{name}_", value)
 
     def _store(self, patterns, results, networks, curve):
         """Store the fitted attributes of the solves ``results`` (one per output) over
@@ -315,25 +242,10 @@ class _ConvexReLUBase(BaseEstimator):
         self._set_weights()
 
     def _set_weights(self):
-        """Derive the MLP-style attributes from the per-output networks."""
-        nets = self._networks
-        n_hidden = sum(net.n_neurons for net in nets)
-        W1 = np.hstack([net.W1 for net in nets])
-        b1 = np.concatenate(
-            [net.b1 if net.b1 is not None else np.zeros(net.n_neurons) for net in nets]
-        )
-        W2 = np.zeros((n_hidden, len(nets)))
-        start = 0
-        for c, net in enumerate(nets):
-            W2[start : start + net.n_neurons, c] = net.w2
-            start += net.n_neurons
-        self.coefs_ = [W1, W2]
-        self.intercepts_ = [b1, self._offset.copy()]
-        self.n_active_neurons_ = int(n_hidden)
-        if self.formulation == "gated":
-            self.gates_ = np.hstack([net._gates() for net in nets])
-        else:
-            self.gates_ = None
+        """Derive the fitted attributes of the weights (``coefs_`` ...) from the per-output
+        networks, as the family says."""
+        for name, value in self._family().weights(self._networks, self._offset).items():
+            setattr(self, name, value)
 
     def _raw_predict(self, X):
         """Network outputs plus the output offset, shape (n_samples, n_outputs)."""
@@ -344,10 +256,7 @@ class _ConvexReLUBase(BaseEstimator):
 
     def _validate_fit_data(self, X, y):
         X, y = validate_data(self, X, y, **self._validate_kwargs)
-        check_memory(
-            X.shape[0], X.shape[1], self.n_patterns, self.formulation, self.fit_intercept,
-            solver=self._get_solver(),
-        )
+        self._family().check_memory(X, self._get_solver())
         return X, y
 
     # ------------------------------------------------------------------ public API
@@ -413,50 +322,12 @@ class _ConvexReLUBase(BaseEstimator):
         """
         self._validate_params()
         alphas = _check_alphas(alphas)
-        template = clone(self)
-        if template.get_params().get("warm_start"):
-            template.set_params(warm_start=False)
-        X, targets = template._prepare_fit(X, y)
-        patterns = template._path_patterns(X, targets)
-        full = template._full_patterns(X)
-        solver = Guarded(template._get_solver(), keep_start=False)
-        per_output = []  # per output: list of (problem, result) over alphas
-        for problem in template._progress(
-            template._problems(X, targets, patterns, alphas[0]), "outputs"
-        ):
-            results = _solver_path(problem, alphas, solver)
-            per_output.append([(problem.with_lam(a), r) for a, r in zip(alphas, results)])
-        estimators = []
-        for i, alpha in enumerate(alphas):
-            est = clone(template).set_params(alpha=float(alpha))
-            est._copy_data_attributes(template)
-            pairs = [out[i] for out in per_output]
-            results = [r for _, r in pairs]
-            problems = [p for p, _ in pairs]
-            est._store(
-                patterns, results, est._map_networks(problems, results),
-                objective_curve([results]),
-            )
-            est._certify(X, problems, results, full)
-            estimators.append(est)
-        return _path_bunch(alphas, estimators)
-
-    def _path_patterns(self, X, targets):
-        """The one pattern set of :meth:`regularization_path`: all patterns when
-        ``pattern_search`` resolves to 'enumerated', else the full budget sampled (column
-        generation and the Adam start depend on alpha)."""
-        strategy = self._strategy(X)
-        strategy = strategy if strategy in ("enumerated", "sampled") else "sampled"
-        return self._patterns(X, targets, strategy)
-
-    def _full_patterns(self, X):
-        """Every pattern of ``X`` when they can be listed for an exact certificate, else None."""
-        return all_patterns(X, self.fit_intercept, self._certify_max_patterns())
+        return _path_bunch(alphas, path_fits(self, X, y, alphas))
 
     def _map_networks(self, problems, results):
-        """The per-output networks of the solutions ``results`` of ``problems``, in the units of
-        the target (:meth:`_scaled_networks`)."""
-        return self._scaled_networks([from_convex(p, r.coef) for p, r in zip(problems, results)])
+        """The per-output networks of the solutions ``results`` of ``problems`` (the family's
+        ``networks``), in the units of the target (:meth:`_scaled_networks`)."""
+        return self._scaled_networks(self._family().networks(problems, results))
 
     def _scaled_networks(self, networks):
         """Each output's network scaled by that output's target scale (``_scale``, 1 for the
@@ -515,9 +386,8 @@ class _ConvexReLUBase(BaseEstimator):
             )
         return model
 
-    #: fitted attributes that :meth:`_set_weights` derives from the networks: rebuilt on load
-    _DERIVED_ATTRIBUTES = ("coefs_", "intercepts_", "gates_", "n_active_neurons_")
-    #: attributes that :meth:`__convexnn_state__` stores itself (with the two hooks below)
+    #: attributes that :meth:`__convexnn_state__` stores itself (patterns and networks in the
+    #: family's form: its ``state`` and ``from_state``)
     _MODEL_ATTRIBUTES = ("patterns_", "_networks", "_coef", "_offset", "_scale")
 
     def __convexnn_state__(self):
@@ -529,8 +399,10 @@ class _ConvexReLUBase(BaseEstimator):
         and, under ``'attributes'``, every fitted attribute (name ending in ``_``) whose value is
         None, a bool, a number, a string or a list of those. ``arrays`` holds ``patterns_``, the
         per-output networks and convex solutions, the output offset and the target scale (names without a trailing
-        underscore) and every fitted array attribute under its own name. The attributes
-        ``_DERIVED_ATTRIBUTES`` are not stored: :meth:`_set_weights` rebuilds them on load.
+        underscore) and every fitted array attribute under its own name. The family's
+        ``derived_attributes`` are not stored: :meth:`_set_weights` rebuilds
+        them on load. ``patterns_`` and the networks are stored in the family's form (its
+        ``state``).
 
         Returns
         -------
@@ -555,7 +427,8 @@ class _ConvexReLUBase(BaseEstimator):
             solver_saved_as, params["solver"] = repr(params["solver"]), "auto"
         if params["random_state"] is not None and not isinstance(params["random_state"], int):
             params["random_state"] = None  # a RandomState's state is not kept
-        meta, arrays = self._model_state()
+        family = self._family()
+        meta, arrays = family.state(self.patterns_, self._networks)
         meta.update(params=params, solver_saved_as=solver_saved_as, n_outputs=len(self._networks))
         arrays["offset"] = self._offset
         arrays["scale"] = self._scale
@@ -563,7 +436,7 @@ class _ConvexReLUBase(BaseEstimator):
             arrays[f"coef{c}"] = coef
         scalar = (type(None), bool, int, float, str, np.bool_, np.integer, np.floating)
         attributes = meta["attributes"] = {}
-        skip = set(params) | set(self._DERIVED_ATTRIBUTES) | set(self._MODEL_ATTRIBUTES)
+        skip = set(params) | set(family.derived_attributes) | set(self._MODEL_ATTRIBUTES)
         for name, value in vars(self).items():
             if name in skip:
                 continue
@@ -604,7 +477,8 @@ class _ConvexReLUBase(BaseEstimator):
         model = cls(**meta["params"])
         model._validate_params()
         arrays = dict(arrays)
-        model.patterns_, model._networks = model._model_from_state(meta, arrays)
+        family = model._family()
+        model.patterns_, model._networks = family.from_state(meta, arrays)
         n_outputs = int(meta["n_outputs"])
         if len(model._networks) != n_outputs:
             raise ValueError(f"{len(model._networks)} networks for {n_outputs} outputs.")
@@ -617,7 +491,7 @@ class _ConvexReLUBase(BaseEstimator):
             if (
                 not (name.isidentifier() and name.endswith("_") and not name.startswith("_"))
                 or name in meta["params"]
-                or name in cls._DERIVED_ATTRIBUTES + cls._MODEL_ATTRIBUTES
+                or name in family.derived_attributes + cls._MODEL_ATTRIBUTES
                 or hasattr(cls, name)
             ):
                 raise ValueError(f"the state names {name!r}, which is not a fitted attribute.")
@@ -632,39 +506,6 @@ class _ConvexReLUBase(BaseEstimator):
                     f"{model.n_features_in_}."
                 )
         return model
-
-    def _model_state(self):
-        """``patterns_`` and the per-output networks as ``(meta, arrays)`` (see
-        :meth:`__convexnn_state__`); :meth:`_model_from_state` reads them back."""
-        patterns = self.patterns_
-        meta = {"patterns_fit_intercept": patterns.fit_intercept}
-        arrays = {"patterns_gates": patterns.gates, "patterns_mask": patterns.mask}
-        for c, net in enumerate(self._networks):
-            for field in ("W1", "w2", "b1", "gates", "gate_bias"):
-                if getattr(net, field, None) is not None:
-                    arrays[f"net{c}_{field}"] = getattr(net, field)
-        return meta, arrays
-
-    def _model_from_state(self, meta, arrays):
-        """``(patterns, networks)`` from what :meth:`_model_state` wrote, removing the arrays it
-        reads from ``arrays``."""
-        patterns = ActivationPatterns(
-            arrays.pop("patterns_gates"), arrays.pop("patterns_mask"),
-            meta["patterns_fit_intercept"],
-        )
-        networks = []
-        for c in range(int(meta["n_outputs"])):
-            W1, w2, b1 = (arrays.pop(f"net{c}_{f}", None) for f in ("W1", "w2", "b1"))
-            if W1 is None or w2 is None:
-                raise KeyError(f"net{c}_W1 and net{c}_w2")
-            if self.formulation == "gated":
-                gates = arrays.pop(f"net{c}_gates")
-                gate_bias = arrays.pop(f"net{c}_gate_bias", None)
-                networks.append(GatedReLUNetwork(gates, W1, w2, b1, gate_bias))
-            else:
-                networks.append(ReLUNetwork(W1, w2, b1))
-        return patterns, networks
-
 
 class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
     """Two-layer ReLU network regressor trained to global optimality over sampled patterns.
@@ -1047,6 +888,86 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
         return tags
 
 
+def prepared(estimator, X, y):
+    """The family of ``estimator`` and the data its fit would solve for.
+
+    ``estimator`` (a convexnn estimator, not fitted by this) takes the data attributes of a fit
+    (``n_features_in_``, the targets' offset and scale, ``classes_``, ``n_outputs_``): pass a
+    clone. This and :func:`path_fits` are the seam of :mod:`convexnn.model_selection`.
+
+    Parameters
+    ----------
+    estimator : ConvexReLURegressor, ConvexReLUClassifier or a deep estimator
+    X : array-like of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+
+    Returns
+    -------
+    family : TwoLayerFamily or DeepFamily
+        What :meth:`fit` knows of the model (:mod:`convexnn.families`).
+    X : ndarray of shape (n_samples, n_features)
+        Validated.
+    targets : ndarray of shape (n_samples, n_outputs)
+        One column per program: standardized regression targets, or +-1 labels per class.
+    """
+    X, targets = estimator._prepare_fit(X, y)
+    return estimator._family(), X, targets
+
+
+def path_fits(estimator, X, y, alphas, patterns=None, *, certify=True):
+    """Fitted copies of ``estimator``, one per alpha of ``alphas``, over one set of patterns.
+
+    Each output's program is solved along ``alphas`` in order, each solve starting from the
+    previous solution (:func:`convexnn.solvers.regularization_path`).
+
+    Parameters
+    ----------
+    estimator : ConvexReLURegressor, ConvexReLUClassifier or a deep estimator
+        Not modified (a ``warm_start`` is ignored).
+    X : array-like of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+    alphas : ndarray of shape (n_alphas,)
+    patterns : ActivationPatterns or NestedPatterns, optional
+        By default the family's ``path_patterns`` (all patterns when the search resolves to
+        'enumerated', else the budget sampled).
+    certify : bool, default=True
+        Certify every fit (``lower_bound_`` ...); without it the copies carry what prediction
+        and scoring need.
+
+    Returns
+    -------
+    list of estimators
+        ``clone(estimator).set_params(alpha=a)`` fitted with the path's solution at ``a``.
+    """
+    template = clone(estimator)
+    if template.get_params().get("warm_start"):
+        template.set_params(warm_start=False)
+    family, X, targets = prepared(template, X, y)
+    if patterns is None:
+        patterns = family.path_patterns(X)
+    full = family.full_patterns(X) if certify else None
+    solver = Guarded(template._get_solver(), keep_start=False)
+    per_output = []  # per output: list of (problem, result) over alphas
+    for problem in template._progress(
+        family.problems(X, targets, patterns, alphas[0]), "outputs"
+    ):
+        results = _solver_path(problem, alphas, solver)
+        per_output.append([(problem.with_lam(a), r) for a, r in zip(alphas, results)])
+    estimators = []
+    for i, alpha in enumerate(alphas):
+        est = clone(template).set_params(alpha=float(alpha))
+        est._copy_data_attributes(template)
+        problems = [out[i][0] for out in per_output]
+        results = [out[i][1] for out in per_output]
+        est._store(
+            patterns, results, est._map_networks(problems, results), objective_curve([results])
+        )
+        if certify:
+            est._set_certificate(est._family().certify(X, problems, results, full, float(alpha)))
+        estimators.append(est)
+    return estimators
+
+
 def _check_alphas(alphas):
     """``alphas`` as a float array, or a ValueError unless it is 1-D, non-empty, finite, >= 0."""
     alphas = np.asarray(alphas, dtype=np.float64)
@@ -1070,12 +991,3 @@ def _sigmoid(z):
     from scipy.special import expit
 
     return expit(z)
-
-
-#: Column generation inside the estimators: relative violation counted, patterns added per round.
-_CG_TOL = 1e-6
-_CG_ADD = 10
-#: The certificate lists all patterns (and is exact) when there are at most this many (or at
-#: most n_patterns).
-_CERTIFY_MAX_PATTERNS = 200
-

@@ -38,13 +38,17 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .candidates import all_patterns, candidate_patterns, dual_point
-from .estimators import ConvexReLUClassifier, ConvexReLURegressor, _ConvexReLUBase
+from .candidates import candidate_patterns, dual_point
+from .estimators import (
+    ConvexReLUClassifier,
+    ConvexReLURegressor,
+    _ConvexReLUBase,
+    path_fits,
+    prepared,
+)
 from .losses import get_loss
-from .search import objective_curve, seed_of
+from .search import seed_of
 from .solvers import lam_max
-from .solvers import regularization_path as _solver_path
-from .solvers.guard import Guarded
 
 __all__ = ["ConvexReLURegressorCV", "ConvexReLUClassifierCV", "alpha_max"]
 
@@ -81,20 +85,19 @@ def alpha_max(estimator, X, y):
         it was evaluated over candidate patterns (sampled gates plus ascent on the oracle,
         :func:`convexnn.candidates.candidate_patterns`): a lower estimate of the exact value.
     """
-    template = clone(estimator)
-    X, targets = template._prepare_fit(X, y)
-    patterns = all_patterns(X, template.fit_intercept, template._certify_max_patterns())
+    family, X, targets = prepared(clone(estimator), X, y)
+    patterns = family.full_patterns(X)
     exact = patterns is not None
     if not exact:
-        loss = get_loss(template._loss)
-        seed = seed_of(template.random_state)
+        loss = get_loss(family.loss)
+        seed = seed_of(family.random_state)
         for t in targets.T:
             found = candidate_patterns(
-                X, dual_point(loss, t, np.zeros_like(t)), fit_intercept=template.fit_intercept,
+                X, dual_point(loss, t, np.zeros_like(t)), fit_intercept=family.fit_intercept,
                 random_state=seed,
             )
             patterns = found if patterns is None else patterns.union(found)
-    problems = template._problems(X, targets, patterns, 1.0)
+    problems = family.problems(X, targets, patterns, 1.0)
     return float(max(lam_max(problem) for problem in problems)), exact
 
 
@@ -102,26 +105,10 @@ def _path_over(template, X, y, alphas, patterns):
     """Fitted copies of ``template``, one per alpha of ``alphas``, over fixed ``patterns``.
 
     Each output's program is solved along ``alphas`` in order, each solve starting from the
-    previous solution (:func:`convexnn.solvers.regularization_path`). The copies carry what
-    prediction and scoring need (no certificate: ``lower_bound_`` is not computed).
+    previous solution (:func:`convexnn.estimators.path_fits`). The copies carry what prediction
+    and scoring need (no certificate: ``lower_bound_`` is not computed).
     """
-    base = clone(template)
-    X, targets = base._prepare_fit(X, y)
-    solver = Guarded(base._get_solver(), keep_start=False)
-    per_output = [
-        _solver_path(problem, alphas, solver)
-        for problem in base._problems(X, targets, patterns, alphas[0])
-    ]
-    estimators = []
-    for i, alpha in enumerate(alphas):
-        est = clone(template).set_params(alpha=float(alpha))
-        est._copy_data_attributes(base)
-        results = [path[i] for path in per_output]
-        problems = base._problems(X, targets, patterns, float(alpha))
-        est._store(patterns, results, est._map_networks(problems, results),
-                   objective_curve([results]))
-        estimators.append(est)
-    return estimators
+    return path_fits(template, X, y, alphas, patterns, certify=False)
 
 
 def _search_path(template, X, y, alphas):
@@ -137,9 +124,7 @@ def _sampled_path(template, X, y, alphas):
     """Alternative route (measured, not used): the warm-started path over the patterns that
     :meth:`~convexnn.ConvexReLURegressor.regularization_path` uses (all of them when they fit
     the budget, else ``n_patterns`` sampled gates)."""
-    base = clone(template)
-    Xv, targets = base._prepare_fit(X, y)
-    return _path_over(template, X, y, alphas, base._path_patterns(Xv, targets))
+    return path_fits(template, X, y, alphas, certify=False)
 
 
 def _cold_fits(template, X, y, alphas):

@@ -14,7 +14,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-import convexnn.estimators as estimators_module
+import convexnn.families as families_module
 import convexnn.search as search_module
 from convexnn.search import sgd_schedule
 from convexnn import (
@@ -328,8 +328,9 @@ def test_too_large_a_request_fails_before_allocating(regression, monkeypatch):
             return func(*args, **kwargs)
         return wrapper
 
-    monkeypatch.setattr(estimators_module, "check_memory",
-                        counting("check_memory", estimators_module.check_memory))
+    # the two-layer family runs the memory check (convexnn.families)
+    monkeypatch.setattr(families_module, "check_memory",
+                        counting("check_memory", families_module.check_memory))
     for name in ("sample_patterns", "enumerate_patterns"):  # the search layer draws the patterns
         monkeypatch.setattr(search_module, name, counting(name, getattr(search_module, name)))
     monkeypatch.setattr(ConvexProblem, "__init__", counting("problem", ConvexProblem.__init__))
