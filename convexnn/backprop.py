@@ -100,7 +100,7 @@ class Chain:
         """``z = s (x W) + b`` (``x W^T`` when ``transpose``; ``s`` a scalar, 1 when None).
 
         ``W`` of shape (fan_in, fan_out), or (fan_in,) for one output per row; ``bias`` of shape
-        (fan_out,) or None. ``trainable=False`` keeps ``W`` (and ``bias``) fixed: no gradient.
+        (fan_out,) (a scalar for a vector ``W``) or None. ``trainable=False`` keeps ``W`` (and ``bias``) fixed: no gradient.
         """
         x = self.value
         z = x @ W.T if transpose else x @ W
@@ -121,17 +121,15 @@ class Chain:
                         grads[iw] = (x.T @ dy.G) * dy.s
                     return dy.array() @ W.T if need_input else None
                 dy = dy.array()
-            if W.ndim == 1:
-                if iw is not None:
-                    grads[iw] = x.T @ dy
-                return _Factored(dy[:, None], W) if need_input else None
             if iw is not None:
-                gW = dy.T @ x if transpose else x.T @ dy
+                gW = dy.T @ x if transpose and W.ndim > 1 else x.T @ dy
                 grads[iw] = gW if multiplier is None else multiplier * gW
             if ib is not None:
                 grads[ib] = dy.sum(axis=0)
             if not need_input:
                 return None
+            if W.ndim == 1:  # the cotangent dy w^T, factored
+                return _Factored(dy[:, None], W if multiplier is None else multiplier * W)
             dx = dy @ W if transpose else dy @ W.T
             return dx if multiplier is None else multiplier * dx
 
