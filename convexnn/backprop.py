@@ -109,9 +109,8 @@ class Chain:
         if bias is not None:
             z = z + bias
         iw = self._slot(trainable)
-        ib = self._slot(trainable and bias is not None)
+        ib = self._slot() if trainable and bias is not None else None
         grads = self.grads
-
         plain = not transpose and multiplier is None and bias is None
 
         def back(dy, need_input):
