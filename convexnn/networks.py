@@ -23,6 +23,7 @@ import copy
 
 import numpy as np
 
+from .backprop import Chain
 from .losses import get_loss
 from .patterns import ActivationPatterns
 from .penalties import get_penalty
@@ -125,15 +126,20 @@ class TwoLayerNetwork:
         return self.with_parameters([p * root for p in self.parameters()])
 
     # ------------------------------------------------------------------ evaluation
+    def _forward(self, A, first_layer):
+        """The forward pass on the design ``A``, ``f = (mask * (A U)) w2`` with ``U = first_layer``,
+        as a :class:`~convexnn.backprop.Chain` (its value: the output; it also differentiates it)."""
+        chain = Chain(A).linear(first_layer)
+        mask = self._mask(A, chain.value).astype(A.dtype)  # float: bool-times-float products are slow
+        return chain.multiply(mask, owned=True).linear(self.w2)
+
     def hidden(self, X):
         """Hidden-layer activations, shape (n_samples, n_neurons)."""
-        A = self.design(X)
-        pre = A @ self.first_layer
-        return self._mask(A, pre) * pre
+        return self._forward(self.design(X), self.first_layer).inputs[-1]
 
     def predict(self, X):
         """Network output ``f(X)``, shape (n_samples,)."""
-        return self.hidden(X) @ self.w2
+        return self._forward(self.design(X), self.first_layer).value
 
     def to_torch(self, dtype=None):
         """The network as a ``torch.nn.Module`` (PyTorch is optional: :mod:`convexnn.export`).
@@ -190,25 +196,19 @@ class TwoLayerNetwork:
         """``L_nc`` on ``(X, y)`` and its gradient, a list matching :meth:`parameters`.
 
         ``X``, ``y`` are assumed validated and ``loss`` a Loss instance (this is the SGD hot path).
+        The loss's gradient comes from the forward pass (:meth:`_forward`), the weight decay's is
+        ``lam`` times the weights.
         """
         A = add_intercept(X) if self.fit_intercept else X
         U = self.first_layer
-        pre = A @ U
-        mask = self._mask(A, pre).astype(pre.dtype)  # float: bool-times-float products are slow
-        hidden = mask * pre
-        pred = hidden @ self.w2
-        g = loss.gradient(pred, y)
-        grad_w2 = hidden.T @ g + lam * self.w2
-        # A^T (mask * g w2^T) with the column scaling by w2 after the product (d x m, not n x m)
-        mask *= g[:, None]
-        grad_U = (A.T @ mask) * self.w2 + lam * U
+        value, (grad_U, grad_w2) = self._forward(A, U).loss(loss, y)
+        grad_U = grad_U + lam * U
         decay = 0.5 * (float(np.sum(U * U)) + float(self.w2 @ self.w2))
-        value = loss.value(pred, y) + lam * decay
         grads = [grad_U[: self.n_features]]
         if self.fit_intercept:
             grads.append(grad_U[-1])
-        grads.append(grad_w2)
-        return value, grads
+        grads.append(grad_w2 + lam * self.w2)
+        return value + lam * decay, grads
 
     # ------------------------------------------------------------------ convex maps
     @classmethod

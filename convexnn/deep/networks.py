@@ -23,6 +23,7 @@ import copy
 
 import numpy as np
 
+from ..backprop import Chain
 from ..losses import get_loss
 from ..networks import TwoLayerNetwork
 from ..patterns import ActivationPatterns
@@ -134,16 +135,20 @@ class ParallelReLUNetwork:
         return add_intercept(X) if self.fit_intercept else X
 
     def _forward(self, A):
+        """The forward pass on the design ``A`` as a :class:`~convexnn.backprop.Chain`: the
+        sub-networks' levels as grouped linear maps and ReLUs, then the weighted sum ``c``."""
+        chain = Chain(A)
+        for W in self.layers:
+            chain.grouped(W).relu()
+        return chain.combine(self.output)
+
+    def _pre_activations(self, A):
         """Pre-activations of every level, each of shape (n_subnetworks, n_samples, m_l)."""
-        pres = [np.einsum("nd,kdm->knm", A, self.layers[0])]
-        for W in self.layers[1:]:
-            pres.append(np.einsum("knm,kmp->knp", np.maximum(pres[-1], 0.0), W))
-        return pres
+        return self._forward(A).inputs[1::2]
 
     def predict(self, X):
         """Network output ``f(X)``, shape (n_samples,)."""
-        top = np.maximum(self._forward(self.design(X))[-1][:, :, 0], 0.0)
-        return self.output @ top
+        return self._forward(self.design(X)).value
 
     def to_torch(self, dtype=None):
         """The network as a ``torch.nn.Module`` (PyTorch is optional: :mod:`convexnn.export`).
@@ -165,7 +170,7 @@ class ParallelReLUNetwork:
 
     def activation_patterns(self, X):
         """``1[pre >= 0]`` of every unit, per level: bool arrays (n_subnetworks, n_samples, m_l)."""
-        return [pre >= 0 for pre in self._forward(self.design(X))]
+        return [pre >= 0 for pre in self._pre_activations(self.design(X))]
 
     def _path_values(self):
         """``v_l[k, j]``: sum over paths from the input to unit j of level l of the path products."""
@@ -217,25 +222,13 @@ class ParallelReLUNetwork:
     def objective_and_gradient(self, X, y, lam, loss):
         """Path-regularized objective on ``(X, y)`` and its (sub)gradient, matching :meth:`parameters`.
 
-        Hand-written backpropagation; at a kink (a zero pre-activation, weight or first-layer norm)
-        the zero subgradient is used. ``X``, ``y`` are assumed validated and ``loss`` a Loss.
+        The loss's gradient comes from the forward pass (:meth:`_forward`); at a kink (a zero
+        pre-activation, weight or first-layer norm) the zero subgradient is used. ``X``, ``y`` are
+        assumed validated and ``loss`` a Loss.
         """
         A = add_intercept(X) if self.fit_intercept else X
-        pres = self._forward(A)
-        hidden = [np.maximum(p, 0.0) for p in pres]
-        pred = self.output @ hidden[-1][:, :, 0]
-        g = loss.gradient(pred, y)
-        grads = [None] * len(self.layers)
-        grad_out = hidden[-1][:, :, 0] @ g
-        back = g[None, :, None] * self.output[:, None, None]  # d/d h_{L-1}
-        for l in range(len(self.layers) - 1, -1, -1):
-            back = back * (pres[l] > 0)
-            below = A if l == 0 else hidden[l - 1]
-            if l == 0:
-                grads[0] = np.einsum("nd,knm->kdm", below, back)
-            else:
-                grads[l] = np.einsum("knm,knp->kmp", below, back)
-                back = np.einsum("knp,kmp->knm", back, self.layers[l])
+        value, grads = self._forward(A).loss(loss, y)
+        grads, grad_out = grads[:-1], grads[-1]
         # path penalty: R = |c| . v_{L-1}, v_l = v_{l-1} |W_l|, v_1 = column norms of W1
         values = self._path_values()
         R = float(np.abs(self.output) @ values[-1][:, 0])
@@ -249,7 +242,7 @@ class ParallelReLUNetwork:
         unit = np.divide(self.layers[0], norms[:, None, :], out=np.zeros_like(self.layers[0]),
                          where=norms[:, None, :] > 0)
         grads[0] = grads[0] + lam * unit * gv[:, None, :]
-        return loss.value(pred, y) + lam * R, grads + [grad_out]
+        return value + lam * R, grads + [grad_out]
 
     # ------------------------------------------------------------------ convex maps
     @classmethod
@@ -335,7 +328,7 @@ class ParallelReLUNetwork:
         """
         X = check_matrix(X, "X")
         A = self.design(X)
-        pres = self._forward(A)
+        pres = self._pre_activations(A)
         K = self.n_subnetworks
         # unique patterns per level and each unit's pattern index
         level_masks, unit_index = [], []

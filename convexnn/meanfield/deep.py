@@ -41,6 +41,7 @@ known degeneracy of deep mean-field limits); the low-rank weight function keeps 
 
 import numpy as np
 
+from ..backprop import Chain
 from ..validation import add_intercept, check_matrix, check_positive, check_random_state
 from .population import (
     ACTIVATIONS,
@@ -186,26 +187,24 @@ class DeepPopulation:
 
     def step_scales(self):
         """Per-parameter step multipliers: ``1/q_j`` per neuron, ``1/(q_i q_j)`` per connection (mean field)."""
-        power = SCALINGS[self.scaling].step_power
+        steps = SCALINGS[self.scaling].step_scales
         q = self.masses
-        scales = [q[0][:, None] ** -power]
+        scales = [steps(q[0][:, None])]
         for l in range(1, len(q)):
-            scales += [np.outer(q[l - 1], q[l]) ** -power, q[l] ** -power]
-        return scales + [q[-1][:, None] ** -power]
+            scales += [steps(np.outer(q[l - 1], q[l])), steps(q[l])]
+        return scales + [steps(q[-1][:, None])]
 
     # ------------------------------------------------------------------ evaluation
     def _forward(self, X):
-        """Pre-activations and activations of every hidden layer, and the output."""
-        sigma = ACTIVATIONS[self.activation][0]
-        a = SCALINGS[self.scaling].output_power
-        A = add_intercept(X)
-        pres = [A @ self.theta.T]
-        hs = [sigma(pres[0])]
-        for l, (W, b) in enumerate(zip(self.weights, self.biases)):
-            pres.append((hs[-1] * self.masses[l] ** a) @ W + b)
-            hs.append(sigma(pres[-1]))
-        F = (hs[-1] * self.masses[-1] ** a) @ self.u
-        return A, pres, hs, F
+        """The forward pass on validated ``X`` as a :class:`~convexnn.backprop.Chain`: every hidden
+        layer's features ``sigma(.)``, weighted by their masses ``q^a``, feed the next layer's
+        linear map (and the output's); the features of the hidden layers are ``inputs[2::3]``."""
+        sigma, derivative, _ = ACTIVATIONS[self.activation]
+        weights = SCALINGS[self.scaling].output_weights
+        chain = Chain(add_intercept(X)).linear(self.theta, transpose=True).activation(sigma, derivative)
+        for q, W, b in zip(self.masses, self.weights, self.biases):
+            chain.multiply(weights(q)).linear(W, bias=b).activation(sigma, derivative)
+        return chain.multiply(weights(self.masses[-1])).linear(self.u)
 
     def _check_X(self, X):
         X = check_matrix(X, "X")
@@ -215,11 +214,11 @@ class DeepPopulation:
 
     def features(self, X, layer=-1):
         """Feature values of one hidden layer (default: the last), shape (n_samples, m_layer)."""
-        return self._forward(self._check_X(X))[2][layer]
+        return self._forward(self._check_X(X)).inputs[2::3][layer]
 
     def predict(self, X):
         """Network output ``f(X)``, shape (n_samples, n_outputs)."""
-        return self._forward(self._check_X(X))[3]
+        return self._forward(self._check_X(X)).value
 
     def regularizer(self):
         """``R`` of the module docstring (mean field) or half the squared parameter norm (NTK), without ``lam``."""
@@ -251,21 +250,12 @@ class DeepPopulation:
         return multi_loss(loss)(F, Y)[0] + lam * self.regularizer()
 
     def objective_and_gradient(self, X, Y, lam, loss):
-        """``J`` and its gradient in the order of :meth:`parameters` (inputs assumed validated)."""
-        dsigma = ACTIVATIONS[self.activation][1]
-        a = SCALINGS[self.scaling].output_power
-        A, pres, hs, F = self._forward(X)
-        value, G = multi_loss(loss)(F, Y)
-        q = [m**a for m in self.masses]
-        du = q[-1][:, None] * (hs[-1].T @ G)
-        dH = (G @ self.u.T) * q[-1]
-        inner = []
-        for l in range(len(self.weights) - 1, -1, -1):
-            dP = dH * dsigma(pres[l + 1])
-            inner = [(hs[l] * q[l]).T @ dP, dP.sum(axis=0)] + inner
-            dH = (dP @ self.weights[l].T) * q[l]
-        dtheta = (dH * dsigma(pres[0])).T @ A
-        grads = [dtheta] + inner + [du]
+        """``J`` and its gradient in the order of :meth:`parameters` (inputs assumed validated).
+
+        The loss's gradient comes from the forward pass (:meth:`_forward`), the regularizer's is
+        explicit.
+        """
+        value, grads = self._forward(X).loss(multi_loss(loss), Y)
         grads = [g + lam * r for g, r in zip(grads, self._regularizer_gradient())]
         return value + lam * self.regularizer(), grads
 

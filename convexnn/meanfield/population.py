@@ -24,7 +24,9 @@ eta (1/q_j) dJ/dtheta_j`` (the Wasserstein gradient flow of ``J`` discretized in
 with Langevin noise ``sqrt(2 eta tau) N(0, I)`` (mean-field Langevin dynamics at temperature
 ``tau``). ``scaling='ntk'`` switches to the tangent-kernel parametrization for contrast:
 ``f(x) = sum_j sqrt(q_j) u_j h_j`` (``1/sqrt(m)`` for equal masses), plain weight decay
-``(lam/2) sum_j (||u_j||^2 + ||theta_j||^2)`` and plain gradient steps.
+``(lam/2) sum_j (||u_j||^2 + ||theta_j||^2)`` and plain gradient steps. Both are
+:class:`convexnn.parameterization.Parameterization` s (the lab's deep MLP takes 'ntk' too), and
+the gradients come from the forward pass (:mod:`convexnn.backprop`).
 
 Losses act on ``c`` outputs at once: ``'squared'`` is ``(1/2) ||z - y||^2`` and ``'logistic'`` is
 ``sum_c log(1 + exp(-y_c z_c))`` with ``y_c`` in {-1, +1} (one-vs-rest for several classes).
@@ -35,7 +37,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..backprop import Chain
 from ..losses import get_loss
+from ..parameterization import MEAN_FIELD, NTK, Parameterization, choose
 from ..training import SGD, descend
 from ..validation import add_intercept, check_matrix, check_positive, check_random_state
 
@@ -75,32 +79,18 @@ def _check_activation(activation):
     return activation
 
 
-@dataclass(frozen=True)
-class Scaling:
-    """How masses enter a population.
-
-    Output (and, in deep populations, every aggregation) uses ``q_j ** output_power``; the
-    regularizer of a neuron is weighted by ``q_j ** penalty_power``; a gradient step on a
-    parameter is divided by its mass ``** step_power``.
-    """
-
-    name: str
-    output_power: float
-    penalty_power: float
-    step_power: float
-
+#: how masses enter a population: one :class:`~convexnn.parameterization.Parameterization`
+#: (``output_power``: the output and every aggregation use ``q_j ** output_power``;
+#: ``penalty_power``: a neuron's regularizer is weighted by ``q_j ** penalty_power``;
+#: ``step_power``: a gradient step on a parameter is divided by its mass ``** step_power``)
+Scaling = Parameterization
 
 #: the mean-field parametrization and the tangent-kernel (NTK) one, for contrast
-SCALINGS = {
-    "mean_field": Scaling("mean_field", 1.0, 1.0, 1.0),
-    "ntk": Scaling("ntk", 0.5, 0.0, 0.0),
-}
+SCALINGS = {p.name: p for p in (MEAN_FIELD, NTK)}
 
 
 def _check_scaling(scaling):
-    if scaling not in SCALINGS:
-        raise ValueError(f"scaling must be one of {sorted(SCALINGS)}, got {scaling!r}.")
-    return SCALINGS[scaling]
+    return choose(scaling, SCALINGS, "scaling")
 
 
 # --------------------------------------------------------------------------- losses
@@ -250,7 +240,7 @@ class Population:
 
     def step_scales(self):
         """Per-parameter step multipliers ``1 / q^step_power`` (shapes broadcast to :meth:`parameters`)."""
-        s = self.mass[:, None] ** -SCALINGS[self.scaling].step_power
+        s = SCALINGS[self.scaling].step_scales(self.mass[:, None])
         return [s, s]
 
     # ------------------------------------------------------------------ evaluation
@@ -260,21 +250,24 @@ class Population:
             raise ValueError(f"X has {X.shape[1]} features but the population expects {self.n_features}.")
         return add_intercept(X)
 
-    def _output_weights(self):
-        return self.mass ** SCALINGS[self.scaling].output_power
+    def _forward(self, A):
+        """The forward pass on the design ``A`` (``X`` and a ones column) as a
+        :class:`~convexnn.backprop.Chain`: ``f = (sigma(A theta^T) * q^a) u``."""
+        sigma, derivative, _ = ACTIVATIONS[self.activation]
+        chain = Chain(A).linear(self.theta, transpose=True).activation(sigma, derivative)
+        return chain.multiply(SCALINGS[self.scaling].output_weights(self.mass)).linear(self.u)
 
     def features(self, X):
         """Feature values ``h(theta_j, x_k)``, shape (n_samples, n_neurons)."""
-        sigma = ACTIVATIONS[self.activation][0]
-        return sigma(self._design(X) @ self.theta.T)
+        return self._forward(self._design(X)).inputs[2]
 
     def predict(self, X):
         """Network output ``f(X)``, shape (n_samples, n_outputs)."""
-        return (self.features(X) * self._output_weights()) @ self.u
+        return self._forward(self._design(X)).value
 
     def regularizer(self):
         """``(1/2) sum_j q_j^b (||u_j||^2 + ||theta_j||^2)`` (without ``lam``)."""
-        w = self.mass ** SCALINGS[self.scaling].penalty_power
+        w = SCALINGS[self.scaling].penalty_weights(self.mass)
         per_neuron = np.sum(self.u**2, axis=1) + np.sum(self.theta**2, axis=1)
         return 0.5 * float(w @ per_neuron)
 
@@ -287,20 +280,16 @@ class Population:
         return multi_loss(loss)(F, Y)[0] + lam * self.regularizer()
 
     def objective_and_gradient(self, X, Y, lam, loss):
-        """``J`` and its gradient ``[dJ/dtheta, dJ/du]`` (inputs assumed validated: the training hot path)."""
-        sigma, dsigma, _ = ACTIVATIONS[self.activation]
-        A = add_intercept(X)
-        P = A @ self.theta.T
-        H = sigma(P)
-        c = self._output_weights()
-        F = (H * c) @ self.u
-        value, G = multi_loss(loss)(F, Y)
-        w = self.mass ** SCALINGS[self.scaling].penalty_power
-        du = c[:, None] * (H.T @ G) + lam * w[:, None] * self.u
-        dP = (G @ self.u.T) * c * dsigma(P)
-        dtheta = dP.T @ A + lam * w[:, None] * self.theta
-        return value + lam * self.regularizer(), [dtheta, du]
+        """``J`` and its gradient ``[dJ/dtheta, dJ/du]`` (inputs assumed validated: the training hot path).
 
+        The loss's gradient comes from the forward pass (:meth:`_forward`), the regularizer's is
+        ``lam q^b`` times each neuron's parameters.
+        """
+        value, (dtheta, du) = self._forward(add_intercept(X)).loss(multi_loss(loss), Y)
+        w = SCALINGS[self.scaling].penalty_weights(self.mass)
+        du = du + lam * w[:, None] * self.u
+        dtheta = dtheta + lam * w[:, None] * self.theta
+        return value + lam * self.regularizer(), [dtheta, du]
 
     # ------------------------------------------------------------------ union
     def union(self, other, t):

@@ -3,8 +3,8 @@ that measure what the theory of wide networks predicts (Allen-Zhu, Li & Song 201
 convergence, lazy training and learning-rate transfer for wide deep MLPs).
 
 * :mod:`~convexnn.overparam.deep_mlp`: :class:`DeepReLUNetwork` (depth ``L``, width ``m``; 'standard',
-  'ntk' or 'allen_zhu' parameterization) with hand-written backpropagation, and :func:`train_deep`
-  (full-batch GD, SGD or Adam).
+  'ntk' or 'allen_zhu' parameterization, :mod:`convexnn.parameterization`) differentiated by
+  :mod:`convexnn.backprop`, and :func:`train_deep` (full-batch GD, SGD or Adam).
 * :mod:`~convexnn.overparam.ntk`: the empirical tangent kernel computed layer by layer without the
   Jacobian, and the analytic infinite-width kernel (arc-cosine recursion).
 * :mod:`~convexnn.overparam.experiments`: sweeps over width and seeds returning tidy

@@ -1,4 +1,4 @@
-"""A deep fully connected ReLU network in numpy, with hand-written backpropagation.
+"""A deep fully connected ReLU network in numpy, differentiated by :mod:`convexnn.backprop`.
 
 The network with ``depth`` hidden layers of ``width`` units maps a row ``x`` to
 
@@ -8,8 +8,9 @@ The network with ``depth`` hidden layers of ``width`` units maps a row ``x`` to
 with weights ``W_1`` (n_features x width), ``W_2 .. W_depth`` (width x width) and the output layer
 ``W_{depth+1}`` (width x 1), and no biases (append a ones column to ``X`` for one). Each layer has a
 *gain* ``c_l``, the variance of its effective weights ``s_l W_l`` times its fan-in: 2 for the
-layers followed by a ReLU (He), 1 for the output layer. A *parameterization* says where that
-variance lives (doc/math.rst, "Over-parameterization"):
+layers followed by a ReLU (He), 1 for the output layer. A *parameterization*
+(:class:`convexnn.parameterization.Parameterization`) says where that variance lives (doc/math.rst,
+"Over-parameterization"):
 
 * ``'standard'``: ``s_l = 1`` and ``W_l ~ N(0, c_l / fan_in)``; every layer is trained.
 * ``'ntk'``: ``W_l ~ N(0, 1)`` and ``s_l = sqrt(c_l / fan_in)`` (the 1/sqrt(m) scaling of
@@ -31,7 +32,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..backprop import Chain
 from ..losses import get_loss
+from ..parameterization import ALLEN_ZHU, NTK, STANDARD, Parameterization, choose
 from ..training import descend, get_optimizer
 from ..validation import check_matrix, check_positive, check_random_state, check_target
 
@@ -53,62 +56,16 @@ DIVERGENCE_FACTOR = 1e8
 UNIT_NORM_TOL = 1e-6
 
 
-@dataclass(frozen=True)
-class Parameterization:
-    """Where the initial variance of each layer lives, and which layers are trained.
-
-    Attributes
-    ----------
-    name : str
-    in_multiplier : bool
-        True: weights ``N(0, 1)`` with the forward multiplier ``sqrt(c_l / fan_in)`` ('ntk');
-        False: weights ``N(0, c_l / fan_in)`` with multiplier 1.
-    fixed_ends : bool
-        True for the Allen-Zhu set-up: first and output layers fixed, with ``A ~ N(0, 2/m)`` and
-        ``B ~ N(0, 1)``, and inputs of unit norm.
-    """
-
-    name: str
-    in_multiplier: bool
-    fixed_ends: bool
-
-    def min_depth(self):
-        return 2 if self.fixed_ends else 1
-
-    def gains(self, n_features, width, depth):
-        """Gain ``c_l`` of each of the ``depth + 1`` layers (variance times fan-in)."""
-        gains = [2.0] * depth + [1.0]
-        if self.fixed_ends:
-            gains[0] = 2.0 * n_features / width  # A ~ N(0, 2/m) on a fan-in of n_features
-            gains[-1] = float(width)  # B ~ N(0, 1) on a fan-in of m
-        return gains
-
-    def trained(self, depth):
-        """Which of the ``depth + 1`` layers are trained, list of bool."""
-        if self.fixed_ends:
-            return [False] + [True] * (depth - 1) + [False]
-        return [True] * (depth + 1)
-
-
-PARAMETERIZATIONS = {
-    p.name: p
-    for p in (
-        Parameterization("standard", in_multiplier=False, fixed_ends=False),
-        Parameterization("ntk", in_multiplier=True, fixed_ends=False),
-        Parameterization("allen_zhu", in_multiplier=False, fixed_ends=True),
-    )
-}
+#: the parameterizations of the deep MLP (:mod:`convexnn.parameterization`), by name
+PARAMETERIZATIONS = {p.name: p for p in (STANDARD, NTK, ALLEN_ZHU)}
 
 
 def get_parameterization(name):
-    """The :class:`Parameterization` called ``name`` ('standard', 'ntk' or 'allen_zhu')."""
+    """The :class:`~convexnn.parameterization.Parameterization` called ``name`` ('standard', 'ntk'
+    or 'allen_zhu'), or ``name`` itself when it is one."""
     if isinstance(name, Parameterization):
         return name
-    if name not in PARAMETERIZATIONS:
-        raise ValueError(
-            f"parameterization must be one of {sorted(PARAMETERIZATIONS)}, got {name!r}."
-        )
-    return PARAMETERIZATIONS[name]
+    return choose(name, PARAMETERIZATIONS)
 
 
 class DeepReLUNetwork:
@@ -151,10 +108,7 @@ class DeepReLUNetwork:
         self.weights = weights
         gains = self.parameterization.gains(self.n_features, self.width, self.depth)
         fan_in = [self.n_features] + [self.width] * self.depth
-        if self.parameterization.in_multiplier:
-            self.multipliers = [float(np.sqrt(c / k)) for c, k in zip(gains, fan_in)]
-        else:
-            self.multipliers = [1.0] * (self.depth + 1)
+        self.multipliers = [self.parameterization.multiplier(c, k) for c, k in zip(gains, fan_in)]
         self.gains = gains
         self.trained = self.parameterization.trained(self.depth)
 
@@ -191,8 +145,7 @@ class DeepReLUNetwork:
         gains = scheme.gains(n_features, width, depth)
         weights = []
         for shape, c in zip(shapes, gains):
-            std = 1.0 if scheme.in_multiplier else np.sqrt(c / shape[0])
-            weights.append(rng.standard_normal(shape) * std)
+            weights.append(rng.standard_normal(shape) * scheme.init_std(c, shape[0]))
         return cls(weights, scheme)
 
     def with_weights(self, weights):
@@ -241,6 +194,17 @@ class DeepReLUNetwork:
         return X
 
     # ------------------------------------------------------------------ evaluation
+    def _forward(self, X):
+        """The forward pass on validated ``X`` as a :class:`~convexnn.backprop.Chain`: the layers
+        ``z_l = s_l a_{l-1} W_l`` (fixed ones registered without gradient) and ReLUs, then the
+        output column."""
+        chain = Chain(X)
+        for l, (W, s, t) in enumerate(zip(self.weights, self.multipliers, self.trained)):
+            chain.linear(W, multiplier=s, trainable=t)
+            if l < self.depth:
+                chain.relu()
+        return chain.column(0)
+
     def forward(self, X):
         """Layer inputs and pre-activations on validated ``X``.
 
@@ -252,27 +216,12 @@ class DeepReLUNetwork:
         pre : list of ndarray
             ``depth + 1`` arrays: ``z_l`` of shape (n_samples, width), the last (n_samples, 1).
         """
-        inputs, pre = [X], []
-        for l, (W, s) in enumerate(zip(self.weights, self.multipliers)):
-            z = s * (inputs[-1] @ W)
-            pre.append(z)
-            if l < self.depth:
-                inputs.append(np.maximum(z, 0.0))
-        return inputs, pre
+        inputs = self._forward(X).inputs
+        return inputs[0::2], inputs[1::2]
 
     def predict(self, X):
         """Network output ``f(X)``, shape (n_samples,)."""
-        return self.forward(self.check_input(X))[1][-1][:, 0]
-
-    def _backward(self, inputs, pre, seed):
-        """Backpropagate ``seed`` (n_samples, 1) from the output; the signal ``d out / d z_l`` of
-        each layer, a list of ``depth + 1`` arrays."""
-        signals = [None] * (self.depth + 1)
-        signals[-1] = seed
-        for l in range(self.depth - 1, -1, -1):
-            back = self.multipliers[l + 1] * (signals[l + 1] @ self.weights[l + 1].T)
-            signals[l] = back * (pre[l] > 0)
-        return signals
+        return self._forward(self.check_input(X)).value
 
     def output_signals(self, X):
         """Per-sample layer inputs and backward signals of the output (for the tangent kernel).
@@ -285,8 +234,9 @@ class DeepReLUNetwork:
             ``d f(x_k) / d z_l`` for each layer, shapes (n_samples, width) and (n_samples, 1).
         """
         X = self.check_input(X)
-        inputs, pre = self.forward(X)
-        return inputs, self._backward(inputs, pre, np.ones((X.shape[0], 1)))
+        chain = self._forward(X)
+        chain.backward(np.ones(X.shape[0]), cotangents=True)
+        return chain.inputs[0::2], chain.cotangents[0::2]
 
     def objective_and_gradient(self, X, y, lam=0.0, loss="squared"):
         """``(1/n) sum_k l(f(x_k), y_k) + (lam/2) ||theta||^2`` and its gradient.
@@ -311,20 +261,16 @@ class DeepReLUNetwork:
     def _evaluate(self, X, y, lam, loss, gradient=True):
         """Objective, gradient (None unless ``gradient``) and predictions on validated data."""
         with np.errstate(over="ignore", invalid="ignore"):
-            inputs, pre = self.forward(X)
-            pred = pre[-1][:, 0]
-            decay = sum(float(np.sum(W * W)) for W in self.parameters()) if lam else 0.0
-            value = loss.value(pred, y) + 0.5 * lam * decay
-            grads = None
+            chain = self._forward(X)
+            pred = chain.value
+            params = self.parameters()
+            decay = sum(float(np.sum(W * W)) for W in params) if lam else 0.0
             if gradient:
-                signals = self._backward(inputs, pre, loss.gradient(pred, y)[:, None])
-                grads = [
-                    s * (a.T @ g) + lam * W
-                    for W, s, a, g, t in zip(
-                        self.weights, self.multipliers, inputs, signals, self.trained
-                    )
-                    if t
-                ]
+                value, grads = chain.loss(loss, y)
+                grads = [g + lam * W for g, W in zip(grads, params)]
+            else:
+                value, grads = loss.value(pred, y), None
+            value = value + 0.5 * lam * decay
         return value, grads, pred
 
     def objective(self, X, y, lam=0.0, loss="squared"):
