@@ -67,13 +67,19 @@ def test_depth_two_deep_problem_is_the_relu_program_through_the_ipm():
     np.testing.assert_allclose(problem.predict(a.coef), flat.predict(b.coef), atol=1e-4)
 
 
-def test_auto_picks_the_ipm_for_nested_programs_and_refuses_beyond_the_memory_limit(monkeypatch):
+def test_auto_picks_the_ipm_for_nested_programs_and_refuses_beyond_its_limits(monkeypatch):
     problem = _problem("squared", 3, [3, 2], 0)
     assert get_solver("auto").pick(problem).name == "interior_point"
     monkeypatch.setattr(interior_point, "_NESTED_BYTES", 1000)
     assert not InteriorPoint().supports(problem)
     with pytest.raises(ValueError, match="dense Newton system"):
         InteriorPoint().solve(problem)
+    assert get_solver("auto").pick(problem).name == "augmented_lagrangian"
+    # the same for the cost of a step (the united patterns of pattern_search='sgd' can be large)
+    monkeypatch.setattr(interior_point, "_NESTED_BYTES", 2 * 1024**3)
+    assert InteriorPoint().supports(problem)
+    monkeypatch.setattr(interior_point, "_NESTED_FLOPS", 10.0)
+    assert not InteriorPoint().supports(problem)
     assert get_solver("auto").pick(problem).name == "augmented_lagrangian"
 
 

@@ -1,34 +1,34 @@
 """The nested (deep) cone program for :class:`~convexnn.solvers.InteriorPoint`.
 
 :class:`_NestedProgram` is the counterpart of ``interior_point._Program`` for
-:class:`~convexnn.deep.DeepReLUProblem` of depth >= 3 (a :class:`~convexnn.operators.NestedBlockOperator`
-with constraint levels). The shared Mehrotra loop drives it through the same interface
-(``G``, ``GT``, ``factor``, ``kkt_solve``, ``predict``, ...); only the orthant part and the
-reduced Newton solve differ:
+:class:`~convexnn.deep.DeepReLUProblem` of depth >= 3 (a
+:class:`~convexnn.operators.NestedBlockOperator` with constraint levels). The shared Mehrotra loop
+drives it through the same interface (``G``, ``GT``, ``factor``, ``kkt_solve``, ``predict``, ...);
+only the orthant part and the reduced Newton solve differ:
 
 * The orthant has one column per constraint of
   :meth:`~convexnn.deep.DeepReLUProblem.constraint_values` (shape (n, n_constraints)): the per-block
-  level-1 rows ``O_1[:, b] * (A u_b)`` first, then every upper level's group rows
-  ``O_l[:, g] * G_l[g]`` with ``G_l[g] = sum_{b in g} c_{l,b} * (A u_b)`` (``c_{l,b}`` the product of
-  the inner weights along the path from ``b`` up to level ``l``). The duals ``z`` of that orthant
-  are exactly the multipliers :meth:`~convexnn.deep.DeepReLUProblem.dual_bound` takes, so every
-  iterate is certified as for two layers.
-* Newton system ``(M + sum_{upper rows} C^T diag(z/s) C + K^T diag(h) K) dx = r``. ``M`` (second-order
-  cones and level-1 orthants, block diagonal) is factored per block exactly as for two layers,
-  ``M_b = R_b^T R_b``; in the variables ``xi = R x`` the system is ``xi_t = g_t`` and
-  ``T xi_u = g_u`` with ``T = I + T_up + Y^T H Y``, where ``Z_b = A R22_b^{-1}``, ``T_up`` collects
-  the upper-level rows (dense within a top-level group, block diagonal over the top-level groups)
-  and ``Y = [H^½ W_b * Z_b]_b`` (n x B d) is the prediction. ``T0 = I + T_up = L0 L0^T`` per
-  top-level group: by the Cholesky of its Gram while the rows' entries are moderate, and by the R
-  of a QR of the stack ``[I; rows]`` once the multipliers grow (the Gram's rounding, ~eps ||T0||,
-  would swamp the identity and stalled the iteration near the end on a depth-4 program). Then
-  ``T = L0 (I + Yh^T Yh) L0^T`` with ``Yh = Y L0^{-T}``, whose middle factor has eigenvalues in
-  ``[1, 1 + ||Yh||^2]`` whatever the multipliers; it is factored densely (B d x B d, when
-  ``n >= B d``) or by Woodbury through the n x n matrix ``I + Yh Yh^T``. Every solve is refined
-  against the unreduced system (``_Program.kkt_solve``, with two extra passes at most).
-* Cost per step (default deep estimators, depth 3, 200 blocks): the upper-level Grams or QRs
-  (``n (k d)^2`` per group of ``k`` blocks), ``Yh`` (``n B d k d``) and ``Yh Yh^T`` (``n^2 B d``):
-  about 1 s at (n, d) = (569, 31) on one core.
+  level-1 rows ``O_1[:, b] * (A u_b)`` first, then every upper level's group rows ``O_l[:, g] *
+  G_l[g]`` with ``G_l[g] = sum_{b in g} c_{l,b} * (A u_b)`` (``c_{l,b}`` the product of the inner
+  weights along the path from ``b`` up to level ``l``). The duals ``z`` of that orthant are exactly
+  the multipliers :meth:`~convexnn.deep.DeepReLUProblem.dual_bound` takes, so every iterate is
+  certified as for two layers.
+* Newton system ``(M + sum_{upper rows} C^T diag(z/s) C + K^T diag(h) K) dx = r``. ``M``
+  (second-order cones and level-1 orthants, block diagonal) is factored per block exactly as for two
+  layers, ``M_b = R_b^T R_b``; in the variables ``xi = R x`` the system is ``xi_t = g_t`` and ``T
+  xi_u = g_u`` with ``T = I + T_up + Y^T H Y``, where ``Z_b = A R22_b^{-1}``, ``T_up`` collects the
+  upper-level rows (dense within a top-level group, block diagonal over the top-level groups) and
+  ``Y = [H^½ W_b * Z_b]_b`` (n x B d) is the prediction. ``T0 = I + T_up = L0 L0^T`` per top-level
+  group: by the Cholesky of its Gram while the rows' entries are moderate, and by the R of a QR of
+  the stack ``[I; rows]`` once the multipliers grow (the Gram's rounding, ~eps ||T0||, would swamp
+  the identity and stalled the iteration near the end on a depth-4 program). Then ``T = L0 (I + Yh^T
+  Yh) L0^T`` with ``Yh = Y L0^{-T}``, whose middle factor has eigenvalues in ``[1, 1 + ||Yh||^2]``
+  whatever the multipliers; it is factored densely (B d x B d, when ``n >= B d``) or by Woodbury
+  through the n x n matrix ``I + Yh Yh^T``. Every solve is refined against the unreduced system
+  (``_Program.kkt_solve``, with two extra passes at most).
+* Cost per step (default deep estimators, depth 3, 200 blocks): the upper-level Grams or QRs (``n (k
+  d)^2`` per group of ``k`` blocks), ``Yh`` (``n B d k d``) and ``Yh Yh^T`` (``n^2 B d``): about 1 s
+  at (n, d) = (569, 31) on one core.
 """
 
 import numpy as np
@@ -37,7 +37,7 @@ from scipy.linalg import cho_factor, cho_solve, solve_triangular
 from .._array_api import NUMPY
 from .interior_point import _Program, _soc_inverse_matrix
 
-__all__ = ["nested_bytes"]
+__all__ = ["nested_bytes", "nested_step_flops"]
 
 _EXTRA_REFINE = 2  # refinement passes added to the shared loop's
 _GRAM_MAX = 1e6  # T0 by its Gram's Cholesky while its entries stay below this, else by a QR
@@ -94,6 +94,24 @@ def _cholesky(T):
         except np.linalg.LinAlgError:
             shift *= 100.0
     raise np.linalg.LinAlgError("the nested Newton system is not positive definite")
+
+
+def nested_step_flops(n_samples, n_columns, n_blocks, levels):
+    """Flops of one Newton step's factorization of a nested program (the QR form of ``T0``).
+
+    Per top-level group of ``q = k d`` columns: the QR of ``[I; rows]`` (``2 (q + n r) q^2``,
+    ``r`` upper-level groups in it) and ``Yh`` (``n q^2``); then ``Yh Yh^T`` (``n^2 B d``) and
+    the level-1 blocks' Grams (``n d^2 B``).
+    """
+    n, d, B = int(n_samples), int(n_columns), int(n_blocks)
+    top, per, rows = _top_group_size(B, levels), 1, 0
+    for _, _, children in levels:
+        per *= children
+        rows += max(top // per, 1)
+    q = top * d
+    groups = max(B // max(top, 1), 1)
+    return float(groups * (2.0 * (q + n * rows) * q * q + n * q * q)
+                 + min(n, B * d) ** 2 * max(n, B * d) + n * d * d * B)
 
 
 class _NestedProgram(_Program):
@@ -154,7 +172,8 @@ class _NestedProgram(_Program):
         R22inv = Rinv[:, 1:, 1:]
         bd = B * d
         # Z_b = A R22inv_b, laid out (n, B, d)
-        Z = (self.A @ np.ascontiguousarray(R22inv.transpose(1, 0, 2)).reshape(d, bd)).reshape(n, B, d)
+        Z = self.A @ np.ascontiguousarray(R22inv.transpose(1, 0, 2)).reshape(d, bd)
+        Z = Z.reshape(n, B, d)
         # T0 = I + upper-level rows, one dense block per top-level group: T0 = L0 L0^T
         q = self.top * d
         pieces = [[] for _ in range(self.n_top)]  # per top group: (offset, rows) of each group

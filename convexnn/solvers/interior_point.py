@@ -80,6 +80,9 @@ _WS_INIT_FRACTION = 4  # 'auto': a working set around an init using at most 1/4 
 _WARM_MU = 0.3  # warm start: total complementarity as a fraction of the start's objective
 _WARM_BLEND = 0.01  # warm start: weight of the cold start's gate directions added to init
 _NESTED_BYTES = 2 * 1024**3  # nested deep programs: largest dense Newton system accepted
+_NESTED_FLOPS = 3e10  # nested deep programs: largest factorization per step accepted (~1e10 for
+# the default deep estimators on breast_cancer, about 1 s on one core; the united patterns of
+# pattern_search='sgd' on 3 classes reach ~1e11-1e12)
 
 
 def _nested(problem):
@@ -504,8 +507,8 @@ class InteriorPoint(Solver):
     Solves :class:`~convexnn.problems.ReLUProblem` (cone constraints),
     :class:`~convexnn.problems.GatedReLUProblem` and :class:`~convexnn.deep.DeepReLUProblem` of any
     depth (nested constraints: a dense Newton system of side ``n_blocks * n_features``, accepted
-    while it needs at most 2 GiB, see ``supports``; always on the whole program, never a working
-    set) with the group-l1 penalty and a smooth loss (squared or logistic) to a certified relative
+    while it needs at most 2 GiB and ~3e10 flops per step, see ``supports``; always on the whole
+    program, never a working set) with the group-l1 penalty and a smooth loss (squared or logistic) to a certified relative
     duality gap; see the module docstring for the method and the structure it exploits. A feasible ``init`` (the cone constraints hold exactly,
     as for an embedded network) seeds a centred interior start next to it (``_warm_start``); an
     infeasible one is ignored and the solve starts from the blocks ``u_b = eps * g_{p(b)}`` along
@@ -587,15 +590,17 @@ class InteriorPoint(Solver):
         """Why this solver cannot take ``problem`` (a message), or None when it can."""
         levels = getattr(problem.block_operator(np.float64, xp=NUMPY), "levels", ())
         if levels:
-            from ._nested_program import nested_bytes
+            from ._nested_program import nested_bytes, nested_step_flops
 
-            need = nested_bytes(problem.n_samples, problem.design.shape[1], problem.n_blocks,
-                                levels, self.max_iter)
-            if need > _NESTED_BYTES:
+            shape = (problem.n_samples, problem.design.shape[1], problem.n_blocks, levels)
+            need = nested_bytes(*shape, self.max_iter)
+            flops = nested_step_flops(*shape)
+            if need > _NESTED_BYTES or flops > _NESTED_FLOPS:
                 return (f"solver 'interior_point' solves nested deep programs with a dense Newton "
-                        f"system, which would need {need / 1024**3:.1f} GiB here (limit "
-                        f"{_NESTED_BYTES / 1024**3:.0f} GiB) for {problem!r}; use fewer patterns "
-                        "or solver='augmented_lagrangian'.")
+                        f"system, which would need {need / 1024**3:.1f} GiB and {flops:.1e} flops "
+                        f"per step here (limits {_NESTED_BYTES / 1024**3:.0f} GiB, "
+                        f"{_NESTED_FLOPS:.0e} flops) for {problem!r}; use fewer patterns or "
+                        "solver='augmented_lagrangian'.")
         if getattr(problem.penalty, "name", None) != "group_l1":
             return (f"solver 'interior_point' supports the 'group_l1' penalty, got "
                     f"{problem.penalty!r}.")
