@@ -99,7 +99,8 @@ _DEEP_DOC = """
         the program over them from its embedding (doc/math.rst): the fit is never worse than that
         network, and is better when the solver improves on it.
     solver : str or Solver, default='auto'
-        'auto' (the native augmented Lagrangian), any installed cvxpy solver name, or an object
+        'auto' (the native interior-point method where its dense Newton system fits, else the
+        augmented Lagrangian), any installed cvxpy solver name, or an object
         with ``solve(problem, init=None)``. ADMM does not take nested constraints.
     fit_intercept : bool, default=True
         Append a ones column to ``X`` (first-layer biases, penalized like the weights).

@@ -19,8 +19,9 @@ with the same predictions and the same path-regularized objective
 
 Prediction is linear in the blocks with weight ``prod_l s_l D_l`` along the path, so this is again
 a group lasso with cone constraints; only the constraint operator changes
-(:class:`~convexnn.operators.NestedBlockOperator`), and the native augmented Lagrangian and the
-cvxpy solvers take it as they are.
+(:class:`~convexnn.operators.NestedBlockOperator`), and the native interior-point method (a dense
+Newton system, convexnn/solvers/_nested_program.py), the augmented Lagrangian and the cvxpy
+solvers take it.
 """
 
 import cvxpy as cp

@@ -1,4 +1,5 @@
-"""Primal-dual interior-point method for the group-lasso cone programs (ReLU and gated ReLU).
+"""Primal-dual interior-point method for the group-lasso cone programs (ReLU, gated ReLU, and the
+nested deep programs).
 
 The program (mean scaling, doc/math.rst) is written as a smooth convex objective over cone constraints,
 with one variable block ``x_b = (t_b, u_b)`` (``d + 1`` entries) per coefficient block:
@@ -35,6 +36,11 @@ Start: ``u_b = eps g_{p(b)}`` (the pattern's gate, inside the block's cone), ``t
 ``z = mu s^{-1}`` (perfectly centred). Orthant rows with a margin below 10% of the median start
 from that floor instead (their small primal residual decays with the steps; the returned point's
 violation is checked by the stopping rule).
+
+Nested deep programs (:class:`~convexnn.deep.DeepReLUProblem` of depth >= 3) add upper-level orthant
+rows that couple the blocks of a group; ``_nested_program._NestedProgram`` gives the same loop their
+maps and a dense reduced Newton solve (its module docstring), and the duals of every level are the
+multipliers of :meth:`~convexnn.deep.DeepReLUProblem.dual_bound`.
 
 Stopping: ``status='optimal'`` only when ``(objective - lower_bound) / |objective| <= tol`` with the
 bound from ``problem.dual_bound`` (float64, best over the iterates) and the constraint violation
@@ -73,6 +79,16 @@ _WS_MIN = 10  # smallest first working set (patterns)
 _WS_INIT_FRACTION = 4  # 'auto': a working set around an init using at most 1/4 of the patterns
 _WARM_MU = 0.3  # warm start: total complementarity as a fraction of the start's objective
 _WARM_BLEND = 0.01  # warm start: weight of the cold start's gate directions added to init
+_NESTED_BYTES = 2 * 1024**3  # nested deep programs: largest dense Newton system accepted
+_NESTED_FLOPS = 3e10  # nested deep programs: largest factorization per step accepted (~1e10 for
+# the default deep estimators on breast_cancer, about 1 s on one core; the united patterns of
+# pattern_search='sgd' on 3 classes reach ~1e11-1e12)
+
+
+def _nested(problem):
+    """Whether ``problem`` is a nested deep program (its operator has constraint levels)."""
+    operator = getattr(problem, "block_operator", None)
+    return bool(operator is not None and getattr(operator(np.float64, xp=NUMPY), "levels", ()))
 
 
 # --------------------------------------------------------------------------- second-order cones
@@ -488,10 +504,12 @@ class _Program:
 class InteriorPoint(Solver):
     """Primal-dual interior-point solver (Mehrotra predictor-corrector, Nesterov-Todd scaling).
 
-    Solves :class:`~convexnn.problems.ReLUProblem` (cone constraints) and
-    :class:`~convexnn.problems.GatedReLUProblem` with the group-l1 penalty and a smooth loss
-    (squared or logistic) to a certified relative duality gap; see the module docstring for the
-    method and the structure it exploits. A feasible ``init`` (the cone constraints hold exactly,
+    Solves :class:`~convexnn.problems.ReLUProblem` (cone constraints),
+    :class:`~convexnn.problems.GatedReLUProblem` and :class:`~convexnn.deep.DeepReLUProblem` of any
+    depth (nested constraints: a dense Newton system of side ``n_blocks * n_features``, accepted
+    while it needs at most 2 GiB and ~3e10 flops per step, see ``supports``; always on the whole
+    program, never a working set) with the group-l1 penalty and a smooth loss (squared or logistic) to a certified relative
+    duality gap; see the module docstring for the method and the structure it exploits. A feasible ``init`` (the cone constraints hold exactly,
     as for an embedded network) seeds a centred interior start next to it (``_warm_start``); an
     infeasible one is ignored and the solve starts from the blocks ``u_b = eps * g_{p(b)}`` along
     their patterns' gates. A warm-started solve that does not converge is repeated from that cold
@@ -570,10 +588,19 @@ class InteriorPoint(Solver):
     # ------------------------------------------------------------------ checks
     def _unsupported(self, problem):
         """Why this solver cannot take ``problem`` (a message), or None when it can."""
-        if getattr(problem.block_operator(np.float64, xp=NUMPY), "levels", ()):
-            return (f"solver 'interior_point' supports ReLUProblem and GatedReLUProblem (two-layer "
-                    f"programs), not nested deep programs with constraint levels, got {problem!r}; "
-                    "use solver='augmented_lagrangian' or a cvxpy solver for it.")
+        levels = getattr(problem.block_operator(np.float64, xp=NUMPY), "levels", ())
+        if levels:
+            from ._nested_program import nested_bytes, nested_step_flops
+
+            shape = (problem.n_samples, problem.design.shape[1], problem.n_blocks, levels)
+            need = nested_bytes(*shape, self.max_iter)
+            flops = nested_step_flops(*shape)
+            if need > _NESTED_BYTES or flops > _NESTED_FLOPS:
+                return (f"solver 'interior_point' solves nested deep programs with a dense Newton "
+                        f"system, which would need {need / 1024**3:.1f} GiB and {flops:.1e} flops "
+                        f"per step here (limits {_NESTED_BYTES / 1024**3:.0f} GiB, "
+                        f"{_NESTED_FLOPS:.0e} flops) for {problem!r}; use fewer patterns or "
+                        "solver='augmented_lagrangian'.")
         if getattr(problem.penalty, "name", None) != "group_l1":
             return (f"solver 'interior_point' supports the 'group_l1' penalty, got "
                     f"{problem.penalty!r}.")
@@ -638,7 +665,7 @@ class InteriorPoint(Solver):
         z_soc *= (mu / _soc_det(x))[:, None]
         s_orth = z_orth = None
         if prog.O is not None:
-            s_orth = prog.O * (prog.A @ x[:, 1:].T)
+            s_orth = -prog.G(x)[0]
             floor = _START_FLOOR * max(np.median(s_orth), 1e-300)
             s_orth = np.maximum(s_orth, floor)
             z_orth = mu / s_orth
@@ -710,8 +737,8 @@ class InteriorPoint(Solver):
         patterns whose factorization stays within ``_WS_FLOPS`` (about 0.5 s on one core) and
         ``_WS_BYTES``.
         """
-        if self.working_set is False:
-            return None
+        if self.working_set is False or _nested(problem):
+            return None  # nested deep programs: always the whole program
         n, m = problem.design.shape
         P = problem.patterns.n_patterns
         per = max(1, problem.n_blocks // P)
@@ -946,13 +973,20 @@ class InteriorPoint(Solver):
             rounded = coef.copy()
             rounded[drop] = 0.0
             value = problem.objective(rounded)
-            if value <= objective + 0.5 * slack and value - lower <= self.tol * abs(value):
+            if (value <= objective + 0.5 * slack and value - lower <= self.tol * abs(value)
+                    and problem.constraint_violation(rounded) <= self.constraint_tol):
+                # (zeroing a block can break a nested program's upper-level constraints)
                 return rounded, float(value)
         return coef, objective
 
     def _solve_program(self, problem, tol, init=None):
         """The interior-point iteration on ``problem`` to relative gap ``tol`` (a dict)."""
-        prog = _Program(problem)
+        if _nested(problem):
+            from ._nested_program import _NestedProgram
+
+            prog = _NestedProgram(problem)
+        else:
+            prog = _Program(problem)
         start = None if init is None else self._warm_start(prog, init)
         if start is None:
             start = self._start(prog)

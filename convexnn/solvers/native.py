@@ -71,15 +71,20 @@ IPM_MAX_BYTES = 4 * 1024**3
 class AutoSolver(Solver):
     """The interior-point method where it applies, the first-order native solvers elsewhere.
 
-    * cone-constrained two-layer programs (:class:`~convexnn.problems.ReLUProblem`, and
-      :class:`~convexnn.deep.DeepReLUProblem` of depth 2) with a smooth loss in float64:
+    * cone-constrained programs (:class:`~convexnn.problems.ReLUProblem` and
+      :class:`~convexnn.deep.DeepReLUProblem` of any depth) with a smooth loss in float64:
       :class:`~convexnn.solvers.InteriorPoint` (measured 10-20x faster than the augmented
-      Lagrangian to a 1e-4 gap, and certified to 1e-8 where the first-order method stalls);
+      Lagrangian to a 1e-4 gap on two-layer programs, and certified to 1e-8 where the
+      first-order method stalls; on the default deep estimators' nested programs 3-54 s where the
+      augmented Lagrangian stopped at its 10,000 iterations after 110-146 s, gaps 2e-3 to 4e-2,
+      benchmarks/deep_defaults.py). Nested deep programs (depth >= 3) go to it where its dense
+      Newton system fits (``InteriorPoint.supports``: 2 GiB and ~3e10 flops per step; the united
+      patterns of ``pattern_search='sgd'`` can exceed it);
     * programs without constraints (gated ReLU): :class:`FISTA`, which certifies a 1e-4 gap in a
       few hundred cheap iterations;
-    * everything else (nested deep programs, ``dtype='float32'``, ``lam = 0``, and programs whose
-      Newton system would need more than :data:`IPM_MAX_BYTES`): :class:`NativeSolver`'s
-      augmented Lagrangian;
+    * everything else (``dtype='float32'``, ``lam = 0``, programs whose Newton system would need
+      more than :data:`IPM_MAX_BYTES`, and nested programs whose dense system does not fit):
+      :class:`NativeSolver`'s augmented Lagrangian;
     * a loss or penalty that the picked first-order solver refuses (its declared needs, e.g. the
       non-smooth hinge loss has no Lipschitz gradient): the cvxpy reference solver (Clarabel),
       which needs only the cvxpy expressions.

@@ -1,0 +1,130 @@
+"""The interior-point method on nested deep programs (DeepReLUProblem of depth >= 3)."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from convexnn.deep import DeepReLUProblem, sample_nested_patterns
+from convexnn.deep.estimators import DeepConvexReLUClassifier, DeepConvexReLURegressor
+from convexnn.problems import ReLUProblem
+from convexnn.results import ConvergenceWarning
+from convexnn.solvers import InteriorPoint, get_solver
+from convexnn.solvers import interior_point
+
+
+def _problem(loss, depth, sizes, seed, n=20, d=3):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    y = (np.maximum(X @ rng.standard_normal(d), 0) - 0.5 * np.maximum(X @ rng.standard_normal(d), 0)
+         + 0.1 * rng.standard_normal(n))
+    if loss == "logistic":
+        y = np.where(y > np.median(y), 1.0, -1.0)
+    lam = 0.01 if loss == "squared" else 0.005
+    patterns = sample_nested_patterns(X, sizes, depth=depth, random_state=seed)
+    return DeepReLUProblem(X, y, patterns, lam=lam, loss=loss)
+
+
+def _curvature(problem, pred):
+    return float(np.min(problem.loss.hessian(pred, problem.y)))
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+@pytest.mark.parametrize("depth, sizes, seed", [(3, [3, 2], 0), (3, [4, 2], 1), (4, [2, 2, 2], 2)])
+def test_matches_clarabel_on_random_nested_programs(loss, depth, sizes, seed):
+    problem = _problem(loss, depth, sizes, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        result = InteriorPoint(tol=1e-9).solve(problem)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Clarabel may say 'optimal_inaccurate' at this tol
+        reference = get_solver("CLARABEL", tol=1e-10).solve(problem)
+    assert result.status == "optimal"
+    # certified by construction: the gap is the objective minus dual_bound at the IPM's duals
+    assert result.gap >= 0
+    assert result.gap <= 1e-9 * abs(result.objective)
+    assert result.lower_bound <= reference.objective * (1 + 1e-9)
+    assert result.constraint_violation <= 1e-8
+    assert problem.constraint_violation(result.coef) <= result.constraint_violation + 1e-15
+    assert result.objective == pytest.approx(reference.objective, rel=1e-6)
+    # predictions: the loss is strongly convex in them, F(u) - F* >= (kappa / 2) ||dpred||^2, so
+    # each point's distance to the optimal predictions is certified by its objective minus the
+    # IPM's lower bound; 1e-6 relative where Clarabel's own accuracy allows it
+    pred, ref = problem.predict(result.coef), problem.predict(reference.coef)
+    kappa = 0.5 * min(_curvature(problem, pred), _curvature(problem, ref))
+    ref_excess = max(problem.objective(reference.coef) - result.lower_bound, 0.0)
+    bound = np.sqrt(2 * result.gap / kappa) + np.sqrt(2 * ref_excess / kappa)
+    assert np.linalg.norm(pred - ref) <= max(1e-6 * np.abs(ref).max(), bound)
+
+
+def test_depth_two_deep_problem_is_the_relu_program_through_the_ipm():
+    problem = _problem("squared", 2, [5], 3)
+    flat = ReLUProblem(problem.X, problem.y, problem.nested.first, lam=problem.lam)
+    a = InteriorPoint(tol=1e-9).solve(problem)
+    b = InteriorPoint(tol=1e-9).solve(flat)
+    assert a.status == b.status == "optimal"
+    assert a.objective == pytest.approx(b.objective, rel=1e-8)
+    np.testing.assert_allclose(problem.predict(a.coef), flat.predict(b.coef), atol=1e-4)
+
+
+def test_auto_picks_the_ipm_for_nested_programs_and_refuses_beyond_its_limits(monkeypatch):
+    problem = _problem("squared", 3, [3, 2], 0)
+    assert get_solver("auto").pick(problem).name == "interior_point"
+    monkeypatch.setattr(interior_point, "_NESTED_BYTES", 1000)
+    assert not InteriorPoint().supports(problem)
+    with pytest.raises(ValueError, match="dense Newton system"):
+        InteriorPoint().solve(problem)
+    assert get_solver("auto").pick(problem).name == "augmented_lagrangian"
+    # the same for the cost of a step (the united patterns of pattern_search='sgd' can be large)
+    monkeypatch.setattr(interior_point, "_NESTED_BYTES", 2 * 1024**3)
+    assert InteriorPoint().supports(problem)
+    monkeypatch.setattr(interior_point, "_NESTED_FLOPS", 10.0)
+    assert not InteriorPoint().supports(problem)
+    assert get_solver("auto").pick(problem).name == "augmented_lagrangian"
+
+
+def test_warm_start_from_a_feasible_init():
+    problem = _problem("squared", 3, [3, 2], 4)
+    cold = InteriorPoint(tol=1e-8).solve(problem)
+    warm = InteriorPoint(tol=1e-8).solve(problem, init=cold.coef)
+    assert warm.status == "optimal"
+    assert warm.objective == pytest.approx(cold.objective, rel=1e-7)
+    assert warm.n_iter <= cold.n_iter
+
+
+def _subset(loader, size):
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = loader(return_X_y=True)
+    rows = np.random.default_rng(0).permutation(len(y))[:size]
+    return StandardScaler().fit_transform(X[rows]), y[rows]
+
+
+@pytest.mark.parametrize("name", ["diabetes", "iris"])
+def test_default_deep_estimators_end_optimal_without_warning(name):
+    from sklearn import datasets
+
+    if name == "diabetes":
+        X, y = _subset(datasets.load_diabetes, 80)
+        model = DeepConvexReLURegressor(n_patterns=4, n_upper_patterns=2, random_state=0)
+    else:
+        X, y = _subset(datasets.load_iris, 60)
+        model = DeepConvexReLUClassifier(n_patterns=4, n_upper_patterns=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model.fit(X, y)
+    statuses = np.atleast_1d(model.solver_status_)
+    assert all(s == "optimal" for s in statuses)
+
+
+def test_sgd_pattern_search_with_the_ipm():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 3))
+    y = np.maximum(X[:, 0], 0) - 0.5 * np.maximum(X[:, 1], 0) + 0.1 * rng.standard_normal(30)
+    model = DeepConvexReLURegressor(alpha=0.01, n_patterns=4, n_upper_patterns=2,
+                                    pattern_search="sgd", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model.fit(X, y)
+    assert model.objective_ <= model.sgd_objective_ * (1 + 1e-12)
+    assert np.all(np.atleast_1d(model.solver_status_) == "optimal")
