@@ -1,0 +1,144 @@
+"""The classifier's unpenalized output offset: LogisticOffsetLoss, its solvers and certificate."""
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize, minimize_scalar
+
+from convexnn.certificates import certify
+from convexnn.losses import LogisticLoss, LogisticOffsetLoss, get_loss
+from convexnn.patterns import enumerate_patterns, sample_patterns
+from convexnn.problems import GatedReLUProblem, ReLUProblem
+from convexnn.solvers.augmented_lagrangian import AugmentedLagrangian
+from convexnn.solvers.cvxpy_solver import CvxpySolver
+from convexnn.solvers.fista import FISTA
+from convexnn.solvers.interior_point import InteriorPoint
+
+
+def _labels(rng, n, p=0.8):
+    y = np.where(rng.random(n) < p, 1.0, -1.0)
+    y[:2] = [1.0, -1.0]  # both labels
+    return y
+
+
+@pytest.fixture
+def small():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(24, 2))
+    y = np.where(X[:, 0] + 0.7 * X[:, 1] ** 2 + 0.3 * rng.normal(size=24) > 0.8, 1.0, -1.0)
+    return X, y
+
+
+@pytest.mark.parametrize("p", [0.5, 0.8, 0.97])
+def test_value_is_the_minimum_over_the_offset(p):
+    rng = np.random.default_rng(0)
+    n = 40
+    y, m = _labels(rng, n, p), 3.0 * rng.normal(size=n)
+    loss, plain = LogisticOffsetLoss(), LogisticLoss()
+    brute = minimize_scalar(lambda b: plain.value(m + b, y), bracket=(-5, 5), tol=1e-14)
+    b = loss.offset(m, y)
+    assert b == pytest.approx(brute.x, abs=1e-6)
+    assert loss.value(m, y) == pytest.approx(brute.fun, rel=1e-12)
+    assert loss.value(m, y) <= plain.value(m + brute.x, y) + 1e-15
+    # stationarity of b to machine precision, and the loss is constant along pred + t 1
+    assert abs(plain.gradient(m + b, y).sum()) < 1e-15
+    assert loss.value(m + 2.5, y) == pytest.approx(loss.value(m, y), rel=1e-13)
+    assert loss.offset(m + 2.5, y) == pytest.approx(b - 2.5, abs=1e-12)
+
+
+def test_gradient_and_hessian_against_finite_differences():
+    rng = np.random.default_rng(1)
+    n = 15
+    y, m = _labels(rng, n), 2.0 * rng.normal(size=n)
+    loss = LogisticOffsetLoss()
+    g = loss.gradient(m, y)
+    assert abs(g.sum()) < 1e-17
+    eps = 1e-6
+    eye = np.eye(n)
+    fd = np.array([(loss.value(m + eps * e, y) - loss.value(m - eps * e, y)) / (2 * eps)
+                   for e in eye])
+    np.testing.assert_allclose(g, fd, atol=1e-9)
+    h, c = loss.hessian(m, y), loss.hessian_rank_one(m, y)
+    H = np.diag(h) - np.outer(c, c)
+    fdH = np.array([(loss.gradient(m + eps * e, y) - loss.gradient(m - eps * e, y)) / (2 * eps)
+                    for e in eye])
+    np.testing.assert_allclose(H, fdH, atol=1e-9)
+    np.testing.assert_allclose(H @ np.ones(n), 0.0, atol=1e-17)  # flat along 1
+    assert np.linalg.eigvalsh(H).min() > -1e-16
+    assert get_loss("logistic_offset") == loss and loss.provides("hessian")
+    assert LogisticLoss().hessian_rank_one(m, y) is None
+
+
+def test_conjugate_against_a_numerical_infimum():
+    rng = np.random.default_rng(2)
+    n = 6
+    y = np.array([1.0, 1.0, 1.0, -1.0, -1.0, 1.0])
+    loss = LogisticOffsetLoss()
+    # a dual point on the hyperplane 1^T z = 0 with n y z in (0, 1)
+    z = -loss.gradient(rng.normal(size=n), y)
+    assert abs(z.sum()) < 1e-17
+    # -F*(-z) = inf_m F(m) + z^T m
+    res = minimize(lambda m: loss.value(m, y) + z @ m, np.zeros(n), method="BFGS",
+                   options={"gtol": 1e-12})
+    assert loss.dual(z, y) == pytest.approx(res.fun, abs=1e-8)
+    # the conjugate is +inf off the hyperplane: the dual value is -inf
+    assert loss.dual(z + 1e-3, y) == -np.inf
+    assert loss.dual(z, y) == pytest.approx(LogisticLoss().dual(z, y))
+
+
+def test_single_label_is_the_zero_infimum():
+    loss = LogisticOffsetLoss()
+    m, y = np.array([0.3, -1.0, 2.0]), np.ones(3)
+    assert loss.offset(m, y) == np.inf
+    assert loss.value(m, y) == 0.0
+    np.testing.assert_array_equal(loss.gradient(m, y), 0.0)
+
+
+@pytest.mark.parametrize("lam", [3e-2, 1e-1])
+def test_native_solvers_agree_with_cvxpy_within_the_certified_gap(small, lam):
+    X, y = small
+    patterns = sample_patterns(X, 8, fit_intercept=True, random_state=0)
+    problem = ReLUProblem(X, y, patterns, lam=lam, loss="logistic_offset")
+    reference = CvxpySolver("CLARABEL", tol=1e-10).solve(problem)
+    for solver in (InteriorPoint(tol=1e-8), AugmentedLagrangian(tol=1e-6, max_iter=20000)):
+        result = solver.solve(problem)
+        assert result.status == "optimal", solver
+        assert result.lower_bound <= reference.objective + 1e-9
+        gap = result.objective - result.lower_bound
+        assert result.objective == pytest.approx(reference.objective, abs=gap + 1e-7)
+        assert problem.constraint_violation(result.coef) <= 1e-6
+    gated = GatedReLUProblem(X, y, patterns, lam=lam, loss="logistic_offset")
+    reference = CvxpySolver("CLARABEL", tol=1e-10).solve(gated)
+    result = FISTA(tol=1e-8, max_iter=20000).solve(gated)
+    assert result.lower_bound <= reference.objective + 1e-9
+    assert result.objective == pytest.approx(
+        reference.objective, abs=result.objective - result.lower_bound + 1e-7
+    )
+
+
+def test_interior_point_offset_is_a_smaller_objective_than_without(small):
+    X, y = small
+    patterns = sample_patterns(X, 8, fit_intercept=True, random_state=0)
+    with_offset = ReLUProblem(X, y, patterns, lam=1e-2, loss="logistic_offset")
+    without = ReLUProblem(X, y, patterns, lam=1e-2, loss="logistic")
+    a, b = InteriorPoint(tol=1e-9).solve(with_offset), InteriorPoint(tol=1e-9).solve(without)
+    assert a.objective <= b.objective + 1e-9
+    # the plain program's solution is feasible for the offset program
+    assert with_offset.objective(b.coef) <= without.objective(b.coef)
+
+
+def test_certificate_lower_bound_is_below_the_optimum(small):
+    X, y = small
+    X, y = X[:12], y[:12]  # 134 patterns: cvxpy over all of them stays fast
+    lam = 2e-2
+    patterns = enumerate_patterns(X, fit_intercept=True)
+    problem = ReLUProblem(X, y, patterns, lam=lam, loss="logistic_offset")
+    optimum = CvxpySolver("CLARABEL", tol=1e-10).solve(problem).objective
+    sampled = ReLUProblem(X, y, sample_patterns(X, 4, fit_intercept=True, random_state=1),
+                          lam=lam, loss="logistic_offset")
+    for prob in (problem, sampled):
+        fit = InteriorPoint(tol=1e-6).solve(prob)
+        cert = certify(X, y, prob.predict(fit.coef), fit.objective, lam, loss="logistic_offset",
+                       patterns=patterns)
+        assert cert.exact and np.isfinite(cert.lower_bound)
+        assert cert.lower_bound <= optimum + 1e-9
+    assert cert.lower_bound <= fit.objective
