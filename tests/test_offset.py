@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize, minimize_scalar
 
+from convexnn import ConvexReLUClassifier
 from convexnn.certificates import certify
 from convexnn.losses import LogisticLoss, LogisticOffsetLoss, get_loss
 from convexnn.patterns import enumerate_patterns, sample_patterns
@@ -142,3 +143,58 @@ def test_certificate_lower_bound_is_below_the_optimum(small):
         assert cert.exact and np.isfinite(cert.lower_bound)
         assert cert.lower_bound <= optimum + 1e-9
     assert cert.lower_bound <= fit.objective
+
+
+def test_classifier_offset_is_the_log_odds_when_alpha_is_large():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(100, 3))
+    y = np.array([1] * 90 + [0] * 10)
+    clf = ConvexReLUClassifier(alpha=10.0, n_patterns=8, random_state=0).fit(X, y)
+    assert clf.n_active_neurons_ == 0
+    log_odds = np.log(0.9 / 0.1)
+    assert clf.intercepts_[1][0] == pytest.approx(log_odds, abs=1e-8)
+    np.testing.assert_allclose(clf.decision_function(X), log_odds, atol=1e-8)
+    np.testing.assert_allclose(clf.predict_proba(X)[:, 1], 0.9, atol=1e-8)
+    entropy = -(0.9 * np.log(0.9) + 0.1 * np.log(0.1))
+    assert clf.objective_ == pytest.approx(entropy, rel=1e-8)
+    assert (clf.predict(X) == 1).all()
+    # without fit_intercept there is no offset (and no hidden bias): the old program
+    plain = ConvexReLUClassifier(alpha=10.0, n_patterns=8, random_state=0,
+                                 fit_intercept=False).fit(X, y)
+    np.testing.assert_array_equal(plain.intercepts_[1], 0.0)
+    assert plain.objective_ == pytest.approx(np.log(2.0), rel=1e-8)
+
+
+def test_imbalanced_classifier_fits_an_offset_and_relabeling_flips_it():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(80, 2))
+    y = np.where(np.arange(80) < 72, "major", "minor")
+    y[:4], y[72:76] = "minor", "major"
+    kwargs = dict(alpha=1e-2, n_patterns=8, random_state=0, pattern_search="sampled", tol=1e-8)
+    clf = ConvexReLUClassifier(**kwargs).fit(X, y)
+    assert np.isfinite(clf.intercepts_[1]).all() and clf.intercepts_[1][0] != 0.0
+    flipped = ConvexReLUClassifier(**kwargs).fit(X, np.where(y == "major", "b", "a"))
+    # relabeling swaps the classes: the scores change sign, the predictions follow the labels
+    np.testing.assert_allclose(flipped.decision_function(X), -clf.decision_function(X),
+                               atol=1e-5)
+    np.testing.assert_array_equal(flipped.predict(X) == "b", clf.predict(X) == "major")
+    assert flipped.objective_ == pytest.approx(clf.objective_, rel=1e-6)
+
+
+def test_multiclass_offsets_and_save_load_round_trip(tmp_path):
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(60, 2))
+    y = np.repeat([0, 1, 2], [40, 12, 8])
+    clf = ConvexReLUClassifier(alpha=1e-2, n_patterns=8, random_state=0,
+                               pattern_search="sampled").fit(X, y)
+    offsets = clf.intercepts_[1]
+    assert offsets.shape == (3,) and np.all(offsets != 0.0)
+    loaded = ConvexReLUClassifier.load(clf.save(tmp_path / "model.npz"))
+    np.testing.assert_array_equal(loaded.intercepts_[1], offsets)
+    np.testing.assert_array_equal(loaded.decision_function(X), clf.decision_function(X))
+    # decision_function is the networks' outputs plus the offsets
+    nets = clf.to_network()
+    np.testing.assert_allclose(
+        clf.decision_function(X), np.column_stack([n.predict(X) for n in nets]) + offsets,
+        atol=1e-12,
+    )
