@@ -198,3 +198,19 @@ def test_multiclass_offsets_and_save_load_round_trip(tmp_path):
         clf.decision_function(X), np.column_stack([n.predict(X) for n in nets]) + offsets,
         atol=1e-12,
     )
+
+
+def test_deep_classifier_has_the_offset_too(tmp_path):
+    from convexnn.deep.estimators import DeepConvexReLUClassifier
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(60, 2))
+    y = np.array([1] * 54 + [0] * 6)
+    clf = DeepConvexReLUClassifier(alpha=10.0, random_state=0).fit(X, y)
+    assert clf._offset[0] == pytest.approx(np.log(9.0), abs=1e-8)
+    np.testing.assert_allclose(clf.predict_proba(X)[:, 1], 0.9, atol=1e-8)
+    entropy = -(0.9 * np.log(0.9) + 0.1 * np.log(0.1))
+    assert clf.objective_ == pytest.approx(entropy, rel=1e-8)
+    loaded = DeepConvexReLUClassifier.load(clf.save(tmp_path / "deep.npz"))
+    np.testing.assert_array_equal(loaded._offset, clf._offset)
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
