@@ -214,3 +214,40 @@ def test_deep_classifier_has_the_offset_too(tmp_path):
     loaded = DeepConvexReLUClassifier.load(clf.save(tmp_path / "deep.npz"))
     np.testing.assert_array_equal(loaded._offset, clf._offset)
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+
+
+@pytest.mark.parametrize("n, n_patterns, mode", [(12, 20, "nspace"), (80, 4, "gspace")])
+@pytest.mark.parametrize("constant", [False, True])
+def test_interior_point_reduced_solve_with_the_rank_one_hessian(n, n_patterns, mode, constant):
+    from convexnn.solvers import interior_point as ipm
+
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(n, 2))
+    y = _labels(rng, n)
+    patterns = sample_patterns(X, n_patterns, fit_intercept=True, random_state=0)
+    problem = ReLUProblem(X, y, patterns, lam=1e-2, loss="logistic_offset")
+    prog = ipm._Program(problem)
+    B, m = prog.B, prog.m
+    s = np.abs(rng.normal(size=(B, m)))
+    s[:, 0] = np.linalg.norm(s[:, 1:], axis=1) + 0.5
+    z = np.abs(rng.normal(size=(B, m)))
+    z[:, 0] = np.linalg.norm(z[:, 1:], axis=1) + 0.5
+    wbar, eta, _ = ipm._soc_nt(s, z)
+    scaling = {"wbar": wbar, "eta": eta, "winv": np.exp(rng.normal(size=(n, B)))}
+    pred = np.zeros(n) if constant else rng.normal(size=n)
+    h, c = problem.loss.hessian(pred, y), problem.loss.hessian_rank_one(pred, y)
+    fac = prog.factor(scaling, h, c)
+    assert fac["mode"] == mode
+    # dense M + K^T (diag(h) - c c^T) K on the flattened blocks
+    size = B * m
+    dense = np.zeros((size, size))
+    for j in range(size):
+        unit = np.zeros(size)
+        unit[j] = 1.0
+        x = unit.reshape(B, m)
+        orth, soc = prog.scale_inv(scaling, *prog.G(x))
+        orth, soc = prog.scale_inv(scaling, orth, soc)
+        dense[:, j] = (prog.GT(orth, soc) + prog.hess(x, h, c)).ravel()
+    r = rng.normal(size=(B, m))
+    expected = np.linalg.solve(dense, r.ravel()).reshape(B, m)
+    np.testing.assert_allclose(prog.reduced_solve(fac, r), expected, rtol=1e-8, atol=1e-10)
