@@ -291,8 +291,9 @@ class _ConvexReLUBase(BaseEstimator):
         ReLUNetwork or GatedReLUNetwork, or a list of them
             One network when there is a single output (regression with 1-D ``y``, binary
             classification), else one per output / class, in the target's units (for a
-            regressor, the optimum for ``lam = alpha * s``, see ``alpha``). Regressors with
-            ``fit_intercept=True`` add the constant ``intercepts_[1]`` to the network's output.
+            regressor, the optimum for ``lam = alpha * s``, see ``alpha``). With
+            ``fit_intercept=True``, ``predict`` (regressors) and ``decision_function``
+            (classifiers) add the constant output offset ``intercepts_[1]`` to its output.
         """
         check_is_fitted(self)
         if len(self._networks) == 1:
@@ -779,20 +780,27 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
 
     .. math::
 
-        \\min_{v_i, w_i}\\ \\frac1n \\sum_{k=1}^n \\log\\Big(1 + \\exp\\big(-y_k
-        \\big[\\textstyle\\sum_i D_i A (v_i - w_i)\\big]_k\\big)\\Big)
+        \\min_{v_i, w_i, b}\\ \\frac1n \\sum_{k=1}^n \\log\\Big(1 + \\exp\\big(-y_k
+        \\big(\\big[\\textstyle\\sum_i D_i A (v_i - w_i)\\big]_k + b\\big)\\big)\\Big)
         + \\alpha \\sum_i (\\|v_i\\|_2 + \\|w_i\\|_2)
         \\quad\\text{s.t. } (2D_i - I) A v_i \\ge 0,\\ (2D_i - I) A w_i \\ge 0,
 
-    (``formulation='gated'``: one unconstrained block per pattern). ``decision_function`` is the
-    network output ``f(x)`` and ``predict_proba`` is ``sigmoid(f(x))`` for ``classes_[1]``.
+    (``formulation='gated'``: one unconstrained block per pattern). With ``fit_intercept=True``,
+    ``A`` is ``X`` with a ones column (the hidden biases, penalized like the weights) and ``b`` is
+    an unpenalized output offset, minimized out of the loss (the loss 'logistic_offset',
+    :class:`~convexnn.losses.LogisticOffsetLoss`) and stored in ``intercepts_[1]``; with
+    ``fit_intercept=False``, ``A = X`` and ``b = 0``. ``decision_function`` is the network output
+    plus the offset, ``f(x) + b``, and ``predict_proba`` is ``sigmoid(f(x) + b)`` for
+    ``classes_[1]``. ``objective_`` is the objective at the optimal ``b``.
 
     Multiclass: one-vs-rest. One binary program per class (that class +1, the others -1) over the
     same patterns; the network is their union with one output per class. ``decision_function``
     returns the per-class outputs, ``predict`` their argmax, and ``predict_proba`` the per-class
     sigmoids normalized to sum to one. ``objective_`` is the sum of the per-class objectives.
 
-    There is no output bias: the hidden biases (``fit_intercept``) carry the offset.
+    The 'sgd' start trains the Adam networks on the same loss (the offset minimized out at every
+    step), so their embedding with its optimal offset is feasible and the guard still keeps the
+    objective at most ``sgd_objective_``.
     Parameters and attributes are those of :class:`ConvexReLURegressor`, with ``W2`` of shape
     (``n_active_neurons_``, 1) for two classes and (``n_active_neurons_``, n_classes) otherwise,
     plus ``classes_`` (ndarray of shape (n_classes,)). ``alpha`` compares with ``MLPClassifier(alpha=
@@ -807,8 +815,27 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
     (2, 3)
     """
 
-    _loss = "logistic"
     _validate_kwargs = {"dtype": np.float64}
+
+    @property
+    def _loss(self):
+        """'logistic_offset' (the output offset minimized out) with ``fit_intercept``, else
+        'logistic'."""
+        return "logistic_offset" if self.fit_intercept else "logistic"
+
+    def _map_networks(self, problems, results):
+        self._offset = self._fitted_offsets(problems, results)
+        return super()._map_networks(problems, results)
+
+    def _fitted_offsets(self, problems, results):
+        """Per output, the optimal offset ``b`` of its solution (0 without ``fit_intercept``):
+        the loss's :meth:`~convexnn.losses.LogisticOffsetLoss.offset` at its predictions."""
+        offsets = np.zeros(len(problems))
+        for c, (problem, result) in enumerate(zip(problems, results)):
+            if hasattr(problem.loss, "offset"):
+                pred = to_numpy(problem.predict(to_numpy(result.coef)))
+                offsets[c] = problem.loss.offset(pred, to_numpy(problem.y))
+        return offsets
 
 
     def _prepare_fit(self, X, y):

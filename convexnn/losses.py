@@ -6,6 +6,8 @@ Solvers, problems and networks only call these methods, so a new loss is one new
 
 * :class:`SquaredLoss`: ``l(z, y) = (z - y)^2 / 2``.
 * :class:`LogisticLoss`: ``l(z, y) = log(1 + exp(-y z))`` with labels ``y`` in {-1, +1}.
+* :class:`LogisticOffsetLoss`: the logistic loss of ``pred + b`` minimized over a free offset ``b``
+  (the classifier's unpenalized output intercept).
 * :class:`HingeLoss`: ``l(z, y) = max(0, 1 - y z)`` with labels ``y`` in {-1, +1} (not smooth: the
   cvxpy solvers handle it, the native first-order solvers refuse it).
 * :class:`HuberLoss`: ``l(z, y) = h_delta(z - y)``, quadratic within ``delta`` of the target and
@@ -22,13 +24,15 @@ The smooth losses compute :meth:`~Loss.value`, :meth:`~Loss.gradient`, :meth:`~L
 values come back as Python floats, arrays in the arguments' namespace and device.
 """
 
+import math
+
 import cvxpy as cp
 import numpy as np
 from scipy.special import expit, xlogy
 
 from ._array_api import get_namespace, is_numpy_namespace, namespace_of
 
-__all__ = ["Loss", "SquaredLoss", "LogisticLoss", "HingeLoss", "HuberLoss", "get_loss",
+__all__ = ["Loss", "SquaredLoss", "LogisticLoss", "LogisticOffsetLoss", "HingeLoss", "HuberLoss", "get_loss",
            "LOSS_CAPABILITIES", "REGRESSION_LOSSES"]
 
 #: What a loss can provide, and what providing it means (the solvers' needs are drawn from these).
@@ -108,8 +112,16 @@ class Loss:
         return 0.0
 
     def hessian(self, pred, y):
-        """Diagonal of the Hessian of :meth:`value` in ``pred``: ``(1/n) l''(pred_k, y_k)``."""
+        """Diagonal of the Hessian of :meth:`value` in ``pred``: ``(1/n) l''(pred_k, y_k)``.
+
+        A loss whose Hessian is diagonal minus rank one (:meth:`hessian_rank_one` not None)
+        returns the diagonal part ``h`` of ``diag(h) - c c^T``.
+        """
         raise NotImplementedError
+
+    def hessian_rank_one(self, pred, y):
+        """``c`` when the Hessian is ``diag(hessian) - c c^T``; None (the default) when diagonal."""
+        return None
 
     def dual(self, z, y):
         """Dual objective ``-F*(-z)``: a lower bound ingredient for any dual-feasible ``z``.
@@ -203,6 +215,164 @@ class LogisticLoss(Loss):
 
     def cvxpy(self, pred, y):
         return cp.sum(cp.logistic(-cp.multiply(y, pred))) / y.shape[0]
+
+
+class LogisticOffsetLoss(Loss):
+    """Logistic loss with an unpenalized output offset, minimized out:
+    ``F(pred) = min_b (1/n) sum_k log(1 + exp(-y_k (pred_k + b)))`` for ``y`` in {-1, +1}.
+
+    The offset ``b`` is a free scalar added to every prediction (the output intercept of a
+    classifier, not regularized). Minimizing it out gives a convex function of ``pred`` alone (the
+    partial minimum of a jointly convex function), so every solver, certificate and oracle works on
+    ``F`` as on any other loss, and the optimal ``b`` is read back with :meth:`offset`:
+
+    * value: ``b*(pred)`` solves ``sum_k y_k sigma(-y_k (pred_k + b)) = 0`` (strictly convex and
+      coercive in ``b`` when both labels occur), found by a bracketed Newton iteration to machine
+      precision and cached for the last ``pred``;
+    * gradient: ``grad F(pred) = grad L(pred + b* 1)`` (envelope theorem), with ``L`` the plain
+      logistic mean loss; its entries sum to zero (the optimality of ``b*``), made exact up to
+      rounding by subtracting their mean;
+    * Hessian: ``diag(h) - c c^T`` with ``h = L''(pred + b*)`` (per sample, over ``n``) and
+      ``c = h / sqrt(sum h)``: the curvature of the logistic loss with the constant direction
+      projected out. :meth:`hessian` returns ``h`` and :meth:`hessian_rank_one` returns ``c`` (the
+      interior-point solver and the Newton polish use both);
+    * conjugate: ``F*(s) = L*(s)`` when ``sum_k s_k = 0`` and ``+inf`` otherwise, so
+      ``-F*(-z)`` is the logistic dual on the hyperplane ``1^T z = 0`` (dual points
+      ``z = -grad F`` lie on it) and ``-inf`` off it;
+    * cvxpy: the logistic loss of ``pred + b`` with a fresh free ``cp.Variable`` ``b``.
+
+    ``F`` is constant along ``pred + t 1``: it is not strongly convex (``min_curvature`` is 0).
+    When all labels are equal the infimum is 0, approached as ``b -> +-inf``: then ``F = 0``, its
+    gradient and Hessian vanish and :meth:`offset` returns ``+-inf``.
+    """
+
+    name = "logistic_offset"
+    smooth = True
+    labels = True
+    curvature = 0.25
+
+    def __init__(self):
+        self._cache = None  # (pred copy, y copy, b) of the last offset computed
+
+    def check_target(self, y):
+        return _check_labels(y, self.name)
+
+    def offset(self, pred, y):
+        """The optimal offset ``b* = argmin_b (1/n) sum_k log(1 + exp(-y_k (pred_k + b)))``.
+
+        Parameters
+        ----------
+        pred, y : arrays of shape (n_samples,)
+
+        Returns
+        -------
+        float
+            ``+inf`` (``-inf``) when every label is +1 (-1).
+        """
+        xp = namespace_of(pred, y)
+        cache = self._cache
+        if (cache is not None and cache[0].shape == pred.shape and cache[1].shape == y.shape
+                and namespace_of(cache[0]) is xp and bool(xp.all(cache[0] == pred))
+                and bool(xp.all(cache[1] == y))):
+            return cache[2]
+        b = self._solve_offset(pred, y, None if cache is None else cache[2])
+        self._cache = (xp.asarray(pred, copy=True), xp.asarray(y, copy=True), b)
+        return b
+
+    @staticmethod
+    def _solve_offset(pred, y, guess):
+        xp = namespace_of(pred, y)
+        positive = float(xp.sum(y > 0))
+        negative = y.shape[0] - positive
+        if negative == 0:
+            return np.inf
+        if positive == 0:
+            return -np.inf
+        # phi'(b) = -(1/n) sum_k y_k sigma(-y_k (pred_k + b)) is increasing from -positive/n to
+        # negative/n; it is > 0 once every pred_k + b >= t with negative sigma(t) > positive
+        # sigma(-t), i.e. t > log(positive / negative), and < 0 symmetrically: a bracket
+        t = abs(math.log(positive / negative)) + 1.0
+        lo, hi = -float(xp.max(pred)) - t, -float(xp.min(pred)) + t
+
+        if is_numpy_namespace(xp):  # the hot path of the Adam start: dots, no temporaries
+            ypred = y * pred
+
+            def derivatives(b):
+                s = expit(-(ypred + b * y))
+                return -float(y @ s), float(s @ (1.0 - s))
+        else:
+            def derivatives(b):
+                s = _sigmoid(-y * (pred + b))
+                return -float(xp.sum(y * s)), float(xp.sum(s * (1.0 - s)))
+
+        b = 0.5 * (lo + hi) if guess is None or not (lo < guess < hi) else guess
+        for _ in range(200):
+            first, second = derivatives(b)
+            if first > 0:
+                hi = b
+            elif first < 0:
+                lo = b
+            else:
+                return b
+            step = first / second if second > 0 else np.inf
+            # converged once the Newton step is below the rounding of b (quadratic convergence)
+            if abs(step) <= 4 * np.finfo(float).eps * max(1.0, abs(b)):
+                return b
+            new = b - step
+            if not (lo < new < hi):  # Newton left the bracket: bisect
+                new = 0.5 * (lo + hi)
+            if new == b or hi - lo <= 4 * np.finfo(float).eps * max(1.0, abs(b)):
+                return new
+            b = new
+        return b
+
+    def value(self, pred, y):
+        b = self.offset(pred, y)
+        if not math.isfinite(b):
+            return 0.0
+        xp = namespace_of(pred, y)
+        return float(xp.mean(xp.logaddexp(0.0, -y * (pred + b))))
+
+    def gradient(self, pred, y):
+        xp = namespace_of(pred, y)
+        b = self.offset(pred, y)
+        if not math.isfinite(b):
+            return xp.zeros_like(pred)
+        g = -y * _sigmoid(-y * (pred + b)) / y.shape[0]
+        return g - xp.mean(g)
+
+    def hessian(self, pred, y):
+        """The diagonal part ``h`` of the Hessian ``diag(h) - c c^T`` (:meth:`hessian_rank_one`)."""
+        xp = namespace_of(pred, y)
+        b = self.offset(pred, y)
+        if not math.isfinite(b):
+            return xp.zeros_like(pred)
+        p = _sigmoid(y * (pred + b))
+        return p * (1 - p) / y.shape[0]
+
+    def hessian_rank_one(self, pred, y):
+        """``c`` with the Hessian ``diag(h) - c c^T``, ``h`` = :meth:`hessian`, ``c = h / sqrt(1^T h)``."""
+        xp = namespace_of(pred, y)
+        h = self.hessian(pred, y)
+        total = float(xp.sum(h))
+        return h / math.sqrt(total) if total > 0 else h
+
+    def min_curvature(self, radius):
+        return 0.0  # constant along pred + t 1
+
+    def dual(self, z, y):
+        # F*(s) = L*(s) on 1^T s = 0: the logistic dual where the entries of z sum to zero (up to
+        # rounding relative to their size), -inf elsewhere
+        xp = namespace_of(z, y)
+        total = float(xp.sum(z))
+        size = float(xp.sum(xp.abs(z)))
+        if abs(total) > 1e-12 * max(size, 1.0 / y.shape[0]):
+            return -np.inf
+        return LogisticLoss.dual(self, z, y)
+
+    def cvxpy(self, pred, y):
+        b = cp.Variable(name="offset")
+        return cp.sum(cp.logistic(-cp.multiply(y, pred + b))) / y.shape[0]
 
 
 def _sigmoid(x):
@@ -330,7 +500,8 @@ class HuberLoss(Loss):
         return hash((type(self), self.delta))
 
 
-_LOSSES = {cls.name: cls for cls in (SquaredLoss, LogisticLoss, HingeLoss, HuberLoss)}
+_LOSSES = {cls.name: cls for cls in (SquaredLoss, LogisticLoss, LogisticOffsetLoss, HingeLoss,
+                                      HuberLoss)}
 
 
 #: names of the registered losses of real-valued targets (what the regressors' ``loss`` accepts)
@@ -340,7 +511,7 @@ REGRESSION_LOSSES = tuple(name for name, cls in _LOSSES.items() if not cls.label
 def get_loss(loss):
     """Return a :class:`Loss` instance from a name or an instance.
 
-    Names: 'squared', 'logistic', 'hinge', 'huber' (with ``delta=1``; pass ``HuberLoss(delta)``
+    Names: 'squared', 'logistic', 'logistic_offset', 'hinge', 'huber' (with ``delta=1``; pass ``HuberLoss(delta)``
     for another threshold).
     """
     if isinstance(loss, Loss):

@@ -106,14 +106,14 @@ def test_penalties_agree(penalty):
 
 def _problems(cls, loss="squared", **kw):
     X, y = _data(**kw)
-    if loss == "logistic":
+    if loss in ("logistic", "logistic_offset"):
         y = np.where(y > 0, 1.0, -1.0)
     patterns = sample_patterns(X, 10, random_state=0)
     return (cls(X, y, patterns, lam=1e-2, loss=loss),
             cls(torch.asarray(X), torch.asarray(y), patterns, lam=1e-2, loss=loss))
 
 
-@pytest.mark.parametrize("loss", ["squared", "logistic", "huber"])
+@pytest.mark.parametrize("loss", ["squared", "logistic", "logistic_offset", "huber"])
 def test_fista_torch_float64_matches_numpy(loss):
     numpy_problem, torch_problem = _problems(GatedReLUProblem, loss)
     ref = FISTA(tol=1e-8).solve(numpy_problem)

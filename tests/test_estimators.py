@@ -140,13 +140,18 @@ def test_binary_classifier_is_the_logistic_program_with_string_labels(blobs):
     clf.fit(X, y)
     np.testing.assert_array_equal(clf.classes_, ["cat", "dog"])
     patterns = sample_patterns(X, 8, fit_intercept=True, random_state=0)
-    problem = ReLUProblem(X, np.where(y == "dog", 1.0, -1.0), patterns, lam=1e-2, loss="logistic")
+    # with fit_intercept, the logistic loss with the unpenalized output offset minimized out
+    problem = ReLUProblem(
+        X, np.where(y == "dog", 1.0, -1.0), patterns, lam=1e-2, loss="logistic_offset"
+    )
     result = CvxpySolver("CLARABEL", tol=1e-10).solve(problem)
     assert clf.objective_ == pytest.approx(result.objective, rel=1e-6)
     scores = clf.decision_function(X)
-    np.testing.assert_allclose(scores, clf.to_network().predict(X), atol=1e-12)
-    np.testing.assert_allclose(scores, problem.predict(np.vstack(clf._coef)), atol=1e-6)
-    np.testing.assert_allclose(scores, problem.predict(result.coef), atol=1e-4)
+    offset = clf.intercepts_[1][0]
+    np.testing.assert_allclose(scores, clf.to_network().predict(X) + offset, atol=1e-12)
+    np.testing.assert_allclose(scores, problem.predict(np.vstack(clf._coef)) + offset, atol=1e-6)
+    fitted = problem.predict(result.coef)
+    np.testing.assert_allclose(scores, fitted + problem.loss.offset(fitted, problem.y), atol=1e-4)
     proba = clf.predict_proba(X)
     np.testing.assert_allclose(proba[:, 1], 1 / (1 + np.exp(-scores)))
     np.testing.assert_array_equal(clf.predict(X), np.where(scores > 0, "dog", "cat"))

@@ -144,10 +144,13 @@ def test_classifier_scoring_matches_loop_of_plain_fits():
     mean = scores.mean(axis=1)
     assert model.alpha_ == model.alphas_[np.argmax(mean)]
     assert np.sort(mean)[-1] - np.sort(mean)[-2] > 2e-3
-    # at alpha_max of all the data the plain classifier is the zero network: probability 1/2
+    # at alpha_max of all the data the plain classifier is the zero network plus its unpenalized
+    # offset: the class frequencies
     at_top = ConvexReLUClassifier(alpha=model.alpha_max_, **options).fit(X, y)
     assert model.alpha_max_exact_ and at_top.n_active_neurons_ == 0
-    np.testing.assert_allclose(at_top.predict_proba(X), 0.5, rtol=0, atol=1e-12)
+    frequency = np.mean(y == "out")
+    np.testing.assert_allclose(at_top.predict_proba(X), [[1 - frequency, frequency]] * 40,
+                               rtol=0, atol=1e-12)
     np.testing.assert_array_equal(model.classes_, ["in", "out"])
     np.testing.assert_array_equal(model.predict_proba(X), model.best_estimator_.predict_proba(X))
 

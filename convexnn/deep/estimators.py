@@ -157,7 +157,12 @@ class DeepConvexReLUClassifier(_DeepMixin, ConvexReLUClassifier):
 
     Binary labels map to -1/+1; more classes are fitted one-vs-rest over shared patterns, as for
     :class:`~convexnn.ConvexReLUClassifier` (whose ``predict_proba`` and ``decision_function``
-    it inherits).
+    it inherits). With ``fit_intercept`` each output also has an unpenalized offset, minimized out
+    of the logistic loss as for :class:`~convexnn.ConvexReLUClassifier`.
     """
         + _DEEP_DOC
     )
+
+    def _map_networks(self, problems, results):
+        self._offset = self._fitted_offsets(problems, results)
+        return super()._map_networks(problems, results)

@@ -258,9 +258,14 @@ class _Program:
             out[:, 1:] -= (self.O * orth).T @ self.A
         return out
 
-    def hess(self, x, h):
+    def hess(self, x, h, c=None):
+        """``K^T (diag(h) - c c^T) K x`` (``c`` None: the diagonal Hessian alone)."""
         out = np.zeros_like(x)
-        out[:, 1:] = self.predict_adjoint(h * self.predict(x[:, 1:]))
+        pred = self.predict(x[:, 1:])
+        curv = h * pred
+        if c is not None:
+            curv -= c * float(c @ pred)
+        out[:, 1:] = self.predict_adjoint(curv)
         return out
 
     # scaling -------------------------------------------------------------
@@ -378,8 +383,17 @@ class _Program:
             self._krp = (iu, ju, np.ascontiguousarray(self.A[:, iu] * self.A[:, ju]))
         return self._krp
 
-    def factor(self, scaling, h):
-        """Factor ``M + K^T diag(h) K`` (see the module docstring); returns the factor dict."""
+    def factor(self, scaling, h, c=None):
+        """Factor ``M + K^T (diag(h) - c c^T) K`` (see the module docstring); returns the factor
+        dict.
+
+        The rank-one term comes from a loss with a minimized-out offset (``c = h / sqrt(1^T h)``,
+        :meth:`~convexnn.losses.Loss.hessian_rank_one`): then ``diag(h) - c c^T = H^1/2 P H^1/2``
+        with the projector ``P = I - e e^T``, ``e = sqrt(h) / sqrt(1^T h)``, and the reduction
+        runs with ``V = P H^1/2 Y`` in place of ``H^1/2 Y``: the small matrix ``I + V V^T`` (or
+        ``I + V^T V``) is still >= I, so no Sherman-Morrison cancellation (whose denominator goes
+        to zero when the network can represent constants) enters the solve.
+        """
         d, n = self.d, self.n
         winv_soc = _soc_inverse_matrix(scaling["wbar"], scaling["eta"])
         if self.O is None:
@@ -404,10 +418,15 @@ class _Program:
         L = Lt.transpose(0, 2, 1)
         Qs = Qr.reshape(index.shape[0], k, d, d) * self.group_sign[:, :, None, None]
         sqrt_h = np.sqrt(h)
+        e = None
+        if c is not None:
+            total = float(h.sum())
+            e = sqrt_h / math.sqrt(total) if total > 0 else np.zeros_like(h)
         constant = bool(sqrt_h.min() == sqrt_h.max())
         nspace, gspace = self.route_costs(constant)
         G, gd = self.n_groups, self.n_groups * d
-        fac = {"Rinv": Rinv, "R22inv": R22inv, "L": L, "Qs": Qs, "sqrt_h": sqrt_h, "h": h}
+        fac = {"Rinv": Rinv, "R22inv": R22inv, "L": L, "Qs": Qs, "sqrt_h": sqrt_h, "h": h,
+               "c": c, "e": e}
         if nspace <= gspace:
             # n x n: S = I + H^1/2 Yt Yt^T H^1/2, Yt = [m_i * A L_i]_i (n x G d)
             # buffers kept across iterations: fresh large arrays cost page faults every time
@@ -418,6 +437,8 @@ class _Program:
             np.matmul(self.A, np.ascontiguousarray(L.transpose(1, 0, 2)).reshape(d, gd), out=Yt)
             Yt3 = Yt.reshape(n, G, d)
             np.multiply(Yt3, (self.group_mask * sqrt_h[:, None])[:, :, None], out=Yt3)
+            if e is not None:
+                Yt -= np.outer(e, e @ Yt)  # P H^1/2 Yt
             S = np.matmul(Yt, Yt.T, out=self._S)
             fac["mode"] = "nspace"
         else:
@@ -433,6 +454,11 @@ class _Program:
                     np.matmul(L[i].T, GL[i * d:(i + 1) * d], out=S[i * d:(i + 1) * d])
                 del GL
                 S *= h[0]
+                if e is not None:
+                    # Yt^T H^1/2 P H^1/2 Yt = Yt^T H Yt - q q^T, q_i = L_i^T A^T (m_i * c)
+                    q = np.einsum("gab,ga->gb", L, (self.group_mask * c[:, None]).T @ self.A)
+                    q = q.reshape(-1)
+                    S -= np.outer(q, q)
                 S += S.T
                 S *= 0.5
             else:
@@ -440,6 +466,8 @@ class _Program:
                 Yt *= self.group_mask[:, :, None]
                 Yt *= sqrt_h[:, None, None]
                 Yt = Yt.reshape(n, gd)
+                if e is not None:
+                    Yt -= np.outer(e, e @ Yt)  # P H^1/2 Yt
                 S = Yt.T @ Yt
                 del Yt
             fac["mode"] = "gspace"
@@ -448,15 +476,19 @@ class _Program:
         return fac
 
     def reduced_solve(self, fac, r):
-        """Solve ``(M + K^T diag(h) K) x = r`` with the factors (r of shape (B, d + 1))."""
-        Rinv, R22inv, sqrt_h = fac["Rinv"], fac["R22inv"], fac["sqrt_h"]
+        """Solve ``(M + K^T (diag(h) - c c^T) K) x = r`` with the factors (r of shape (B, d + 1))."""
+        Rinv, R22inv, sqrt_h, e = fac["Rinv"], fac["R22inv"], fac["sqrt_h"], fac.get("e")
         g = np.einsum("bji,bj->bi", Rinv, r)
         gu = g[:, 1:]
         # (I + V^T V) xi = g with V = H^1/2 Y
         if fac["mode"] == "nspace":
             # Woodbury: xi = g - V^T (I + V V^T)^{-1} V g, with V V^T = H^1/2 Yt Yt^T H^1/2
             v = sqrt_h * self.predict(np.einsum("bij,bj->bi", R22inv, gu))  # V g
+            if e is not None:
+                v -= e * float(e @ v)  # P H^1/2 Y g
             s = cho_solve(fac["chol"], v, check_finite=False)
+            if e is not None:
+                s -= e * float(e @ s)
             back = self.predict_adjoint(sqrt_h * s)
             g[:, 1:] = gu - np.einsum("bji,bj->bi", R22inv, back)
         else:
@@ -472,7 +504,7 @@ class _Program:
 
         Returns ``(x, zt_orth, zt_soc)``; ``zt = W dz`` is the scaled dual direction.
         """
-        h = fac["h"]
+        h, c = fac["h"], fac.get("c")
 
         def once(p, q_orth, q_soc):
             qo, qs = self.scale_inv(scaling, q_orth, q_soc)
@@ -485,7 +517,7 @@ class _Program:
                     0.0 if q_orth is None else np.abs(q_orth).max(), 1e-300)
         for _ in range(refine):
             wo, ws = self.scale_inv(scaling, zo, zs)
-            ep = p - self.hess(x, h) - self.GT(wo, ws)
+            ep = p - self.hess(x, h, c) - self.GT(wo, ws)
             go, gs = self.scale_inv(scaling, *self.G(x))
             es = q_soc - gs + zs
             eo = None if q_orth is None else q_orth - go + zo
@@ -1045,7 +1077,7 @@ class InteriorPoint(Solver):
                 "history": history}
 
     @staticmethod
-    def _trust_loss_model(prog, pred, grad, h, dpred, alpha):
+    def _trust_loss_model(prog, pred, grad, h, dpred, alpha, c=None):
         """Shorten ``alpha`` until the loss's quadratic model is accurate along the step.
 
         The Newton system uses the loss's second-order model at the current predictions; for a
@@ -1060,6 +1092,8 @@ class InteriorPoint(Solver):
             step = alpha * dpred
             lin = float(grad @ step)
             quad = 0.5 * float(h @ (step * step))
+            if c is not None:
+                quad -= 0.5 * float(c @ step) ** 2
             actual = prog.loss.value(pred + step, prog.y) - value
             if abs(actual - lin - quad) <= 0.5 * quad + slack:
                 break
@@ -1073,6 +1107,7 @@ class InteriorPoint(Solver):
         pred = prog.predict(u)
         grad = prog.loss.gradient(pred, prog.y)
         h = np.maximum(prog.loss.hessian(pred, prog.y), 0.0)
+        c = getattr(prog.loss, "hessian_rank_one", lambda pred, y: None)(pred, prog.y)
         # residuals of the KKT conditions
         r_x = prog.GT(z_orth, z_soc)
         r_x[:, 0] += prog.lam
@@ -1090,7 +1125,7 @@ class InteriorPoint(Solver):
         if constrained:
             scaling["winv"] = np.sqrt(z_orth / s_orth)
             lam_orth = np.sqrt(s_orth * z_orth)
-        fac = prog.factor(scaling, h)
+        fac = prog.factor(scaling, h, c)
         ro, rs = prog.scale_inv(scaling, r_orth, r_soc)  # W^{-1} r_z
 
         def direction(rc_orth, rc_soc, refine):
@@ -1128,7 +1163,7 @@ class InteriorPoint(Solver):
         if not np.isfinite(alpha) or alpha < 1e-12 or not np.all(np.isfinite(dx)):
             return None
         if prog.loss.name != "squared":
-            alpha = self._trust_loss_model(prog, pred, grad, h, prog.predict(dx[:, 1:]), alpha)
+            alpha = self._trust_loss_model(prog, pred, grad, h, prog.predict(dx[:, 1:]), alpha, c)
 
         # back to unscaled directions: ds = W ds~, dz = W^{-1} dz~
         ds_orth, ds_soc = prog.scale(scaling, dso, dss)

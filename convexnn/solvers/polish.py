@@ -220,9 +220,14 @@ def _newton(problem, reduced, cones, starts, theta, max_newton):
     for _ in range(max_newton):
         pred = reduced @ theta
         curvature_new = loss.hessian(pred, y)
-        if hessian_loss is None or not np.array_equal(curvature_new, curvature):
+        rank_one = loss.hessian_rank_one(pred, y)  # Hessian diag(h) - c c^T, or diagonal
+        if (hessian_loss is None or rank_one is not None
+                or not np.array_equal(curvature_new, curvature)):
             curvature = curvature_new
             hessian_loss = reduced.T @ (curvature[:, None] * reduced)
+            if rank_one is not None:
+                coupling = reduced.T @ rank_one
+                hessian_loss -= np.outer(coupling, coupling)
         grad = reduced.T @ loss.gradient(pred, y)
         hessian = hessian_loss.copy()
         for i in range(n_blocks):
