@@ -128,3 +128,24 @@ def test_sgd_pattern_search_with_the_ipm():
         model.fit(X, y)
     assert model.objective_ <= model.sgd_objective_ * (1 + 1e-12)
     assert np.all(np.atleast_1d(model.solver_status_) == "optimal")
+
+
+@pytest.mark.parametrize("depth, sizes, seed", [(3, [3, 2], 0), (4, [2, 2, 2], 2)])
+def test_offset_loss_matches_clarabel_on_nested_programs(depth, sizes, seed):
+    """The classifier's loss with its free output offset ('logistic_offset', a diag - rank-one
+    Hessian) through the nested program's Newton solve: the same optimum as Clarabel, with the
+    offset an explicit cvxpy variable there."""
+    problem = _problem("logistic", depth, sizes, seed)
+    problem = DeepReLUProblem(problem.X, problem.y, problem.nested, lam=problem.lam,
+                              loss="logistic_offset")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        result = InteriorPoint(tol=1e-9).solve(problem)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = get_solver("CLARABEL", tol=1e-10).solve(problem)
+    assert result.status == "optimal"
+    assert 0 <= result.gap <= 1e-9 * abs(result.objective)
+    assert result.lower_bound <= reference.objective * (1 + 1e-9)
+    assert result.constraint_violation <= 1e-8
+    assert result.objective == pytest.approx(reference.objective, rel=1e-6)

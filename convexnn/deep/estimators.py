@@ -162,7 +162,3 @@ class DeepConvexReLUClassifier(_DeepMixin, ConvexReLUClassifier):
     """
         + _DEEP_DOC
     )
-
-    def _map_networks(self, problems, results):
-        self._offset = self._fitted_offsets(problems, results)
-        return super()._map_networks(problems, results)

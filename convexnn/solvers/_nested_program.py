@@ -161,7 +161,10 @@ class _NestedProgram(_Program):
         return out
 
     # factorization -------------------------------------------------------
-    def factor(self, scaling, h):
+    def factor(self, scaling, h, c=None):
+        """Factor ``M + C_up^T D C_up + K^T (diag(h) - c c^T) K`` (``c``: the rank-one term of a
+        loss with a minimized-out offset, taken as ``H^1/2 P H^1/2`` exactly as
+        ``_Program.factor`` does)."""
         B, d, n = self.B, self.d, self.n
         winv = scaling["winv"]
         winv_soc = _soc_inverse_matrix(scaling["wbar"], scaling["eta"])
@@ -210,6 +213,10 @@ class _NestedProgram(_Program):
         sqrt_h = np.sqrt(h)
         Y = (self.W * sqrt_h[:, None])[:, :, None] * Z  # H^1/2 [W_b * Z_b]_b
         Y = Y.reshape(n, bd)
+        if c is not None:
+            total = float(h.sum())
+            e = sqrt_h / np.sqrt(total) if total > 0 else np.zeros_like(h)
+            Y -= np.outer(e, e @ Y)  # P H^1/2 [W_b * Z_b]_b
         # with Yh = Y L0^{-T}, T = L0 (I + Yh^T Yh) L0^T, whose middle factor has eigenvalues in
         # [1, 1 + ||Yh||^2] whatever the multipliers (Woodbury through T0^{-1} directly lost the
         # iteration near the end)
@@ -218,7 +225,7 @@ class _NestedProgram(_Program):
             Yh[t * q : (t + 1) * q] = solve_triangular(L0[t], Y[:, t * q : (t + 1) * q].T,
                                                        lower=True, check_finite=False)
         del Y
-        fac = {"Rinv": Rinv, "R22inv": R22inv, "h": h, "L0": L0, "YhT": Yh}
+        fac = {"Rinv": Rinv, "R22inv": R22inv, "h": h, "c": c, "L0": L0, "YhT": Yh}
         if n >= bd:
             E = Yh @ Yh.T
             E[np.diag_indices_from(E)] += 1.0
@@ -241,7 +248,7 @@ class _NestedProgram(_Program):
         return out
 
     def reduced_solve(self, fac, r):
-        """Solve ``(M + C_up^T D C_up + K^T diag(h) K) x = r`` with the factors (r: (B, d + 1))."""
+        """Solve ``(M + C_up^T D C_up + K^T (diag(h) - c c^T) K) x = r`` with the factors (r: (B, d + 1))."""
         Rinv = fac["Rinv"]
         g = np.einsum("bji,bj->bi", Rinv, r)  # R^{-T} r
         c = self._l0_solve(fac, g[:, 1:].reshape(-1), False)
