@@ -215,7 +215,7 @@ def test_working_set_auto_whole_when_it_fits():
 
 def test_gram_factor_matches_qr():
     """The blocks' factors from the Grams and from the full QR give the same M_b = R_b^T R_b."""
-    from convexnn.solvers import interior_point as ip
+    from convexnn.solvers import _cone_program as ip
 
     problem = make_problem(n=80, d=4, n_patterns=6)
     prog = ip._Program(problem)

@@ -219,7 +219,7 @@ def test_deep_classifier_has_the_offset_too(tmp_path):
 @pytest.mark.parametrize("n, n_patterns, mode", [(12, 20, "nspace"), (80, 4, "gspace")])
 @pytest.mark.parametrize("constant", [False, True])
 def test_interior_point_reduced_solve_with_the_rank_one_hessian(n, n_patterns, mode, constant):
-    from convexnn.solvers import interior_point as ipm
+    from convexnn.solvers import _cone_program as ipm
 
     rng = np.random.default_rng(7)
     X = rng.normal(size=(n, 2))

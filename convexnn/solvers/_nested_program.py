@@ -1,6 +1,6 @@
 """The nested (deep) cone program for :class:`~convexnn.solvers.InteriorPoint`.
 
-:class:`_NestedProgram` is the counterpart of ``interior_point._Program`` for
+:class:`_NestedProgram` is the counterpart of ``_cone_program._Program`` for
 :class:`~convexnn.deep.DeepReLUProblem` of depth >= 3 (a
 :class:`~convexnn.operators.NestedBlockOperator` with constraint levels). The shared Mehrotra loop
 drives it through the same interface (``G``, ``GT``, ``factor``, ``kkt_solve``, ``predict``, ...);
@@ -35,7 +35,7 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve, solve_triangular
 
 from .._array_api import NUMPY
-from .interior_point import _Program, _soc_inverse_matrix
+from ._cone_program import _Program, _soc_inverse_matrix
 
 __all__ = ["nested_bytes", "nested_step_flops"]
 

@@ -1,0 +1,460 @@
+"""The structured cone program of the interior-point method: second-order-cone algebra (Nesterov-Todd
+scaling, step lengths) and :class:`_Program`, the two-layer program's linear maps and its reduced
+Newton solve (block factors, Woodbury through the n x n matrix or the group space).
+
+The method itself (the Mehrotra loop, starts, stopping) is :mod:`convexnn.solvers.interior_point`;
+the nested deep program's variant of :class:`_Program` is :mod:`convexnn.solvers._nested_program`.
+Both import from here, and this module imports neither.
+"""
+
+import math
+
+import numpy as np
+from scipy.linalg import cho_factor, cho_solve
+from scipy.linalg.lapack import dgeqrf as _geqrf
+
+from .._array_api import NUMPY
+
+_REFINE = 1  # refinement passes of the corrector's solve (at most; 2 cost 25% more time and
+# changed no iteration count measured at n = 5,000)
+
+
+# --------------------------------------------------------------------------- second-order cones
+# Cone vectors of the B second-order cones are arrays of shape (B, d + 1), entry 0 the "t" part.
+
+
+def _soc_det(v):
+    """``v_0^2 - ||v_1||^2`` per cone, computed as a product to avoid cancellation."""
+    norm = np.linalg.norm(v[:, 1:], axis=1)
+    return (v[:, 0] - norm) * (v[:, 0] + norm)
+
+
+def _soc_prod(x, y):
+    """Jordan product ``x o y = (x^T y, x_0 y_1 + y_0 x_1)``."""
+    out = x[:, 0:1] * y + y[:, 0:1] * x
+    out[:, 0] = np.einsum("bi,bi->b", x, y)
+    return out
+
+
+def _soc_div(lam, r):
+    """Solve ``lam o u = r`` for ``u`` (lam in the interior)."""
+    u = np.empty_like(r)
+    u0 = (lam[:, 0] * r[:, 0] - np.einsum("bi,bi->b", lam[:, 1:], r[:, 1:])) / _soc_det(lam)
+    u[:, 0] = u0
+    u[:, 1:] = (r[:, 1:] - u0[:, None] * lam[:, 1:]) / lam[:, 0:1]
+    return u
+
+
+def _soc_scale(wbar, eta, v, inverse=False):
+    """``W v`` (or ``W^{-1} v``), ``W = eta [w0 w1^T; w1 I + w1 w1^T / (1 + w0)]`` (symmetric)."""
+    w0, w1 = wbar[:, 0], wbar[:, 1:]
+    v0, v1 = v[:, 0], v[:, 1:]
+    dot = np.einsum("bi,bi->b", w1, v1)
+    sign = -1.0 if inverse else 1.0
+    out = np.empty_like(v)
+    out[:, 0] = w0 * v0 + sign * dot
+    out[:, 1:] = v1 + (sign * v0 + dot / (1.0 + w0))[:, None] * w1
+    factor = 1.0 / eta if inverse else eta
+    return out * factor[:, None]
+
+
+def _soc_inverse_matrix(wbar, eta):
+    """``W^{-1}`` as dense matrices, shape (B, d + 1, d + 1)."""
+    B, m = wbar.shape
+    w0, w1 = wbar[:, 0], wbar[:, 1:]
+    out = np.zeros((B, m, m))
+    out[:, 0, 0] = w0
+    out[:, 0, 1:] = -w1
+    out[:, 1:, 0] = -w1
+    out[:, 1:, 1:] = w1[:, :, None] * (w1 / (1.0 + w0)[:, None])[:, None, :]
+    idx = np.arange(1, m)
+    out[:, idx, idx] += 1.0
+    return out / eta[:, None, None]
+
+
+def _soc_nt(s, z):
+    """Nesterov-Todd scaling of each cone pair: ``(wbar, eta, lam)``, ``W z = W^{-1} s = lam``."""
+    s_norm = np.sqrt(_soc_det(s))
+    z_norm = np.sqrt(_soc_det(z))
+    sb = s / s_norm[:, None]
+    zb = z / z_norm[:, None]
+    gamma = np.sqrt(0.5 * (1.0 + np.einsum("bi,bi->b", sb, zb)))
+    wbar = sb.copy()
+    wbar[:, 0] += zb[:, 0]
+    wbar[:, 1:] -= zb[:, 1:]
+    wbar /= (2.0 * gamma)[:, None]
+    # w0 = sqrt(1 + ||w1||^2) exactly (wbar has unit J-norm); recomputing it keeps W well formed
+    wbar[:, 0] = np.sqrt(1.0 + np.einsum("bi,bi->b", wbar[:, 1:], wbar[:, 1:]))
+    eta = np.sqrt(s_norm / z_norm)
+    lam = _soc_scale(wbar, eta, z)
+    return wbar, eta, lam
+
+
+def _soc_max_step(lam, d):
+    """Largest ``alpha`` with ``lam + alpha d`` in the cones (inf when unbounded), per cone.
+
+    The ECOS formula: in the frame where ``lam`` is the identity the boundary is reached when
+    ``rho_0 + ||rho_1|| = 0``.
+    """
+    lnorm = np.sqrt(_soc_det(lam))
+    lb = lam / lnorm[:, None]
+    rho0 = (lb[:, 0] * d[:, 0] - np.einsum("bi,bi->b", lb[:, 1:], d[:, 1:])) / lnorm
+    factor = (rho0 + d[:, 0] / lnorm) / (lb[:, 0] + 1.0)
+    rho1 = d[:, 1:] / lnorm[:, None] - factor[:, None] * lb[:, 1:]
+    t = np.linalg.norm(rho1, axis=1) - rho0
+    with np.errstate(divide="ignore"):
+        return np.where(t > 0, 1.0 / np.where(t > 0, t, 1.0), np.inf)
+
+
+def _orth_max_step(lam, d):
+    neg = d < 0
+    if not neg.any():
+        return math.inf
+    return float((-lam[neg] / d[neg]).min())
+
+
+# --------------------------------------------------------------------------- the structured system
+def _row_basis(A):
+    """An orthonormal basis ``V`` (d x r) of the row space of ``A`` when its rank ``r < d``, else None.
+
+    Every block's optimal ``u_b`` lies in that row space: a component in the null space of ``A``
+    changes no prediction and no cone constraint ``O_b * (A u_b) >= 0``, and only adds to
+    ``||u_b||``. So the program over ``A`` and the one over ``A V`` (with ``u_b = V w_b``,
+    ``||u_b|| = ||w_b||``) have the same optimum; the reduced one has full column rank, which the
+    orthant Grams' Cholesky needs (a constant feature, standardized to zero, makes ``A`` singular).
+    The rank threshold is numpy's ``matrix_rank`` default (``s_max max(n, d) eps``).
+    """
+    n, d = A.shape
+    if d == 0 or n == 0:
+        return None
+    _, sv, vt = np.linalg.svd(A, full_matrices=False)
+    rank = int((sv > sv[0] * max(n, d) * np.finfo(float).eps).sum()) if sv[0] > 0 else 0
+    if rank >= d or rank == 0:
+        return None
+    return np.ascontiguousarray(vt[:rank].T)
+
+
+class _Program:
+    """The cone program of a problem: data, linear maps and the reduced Newton solver."""
+
+    def __init__(self, problem):
+        operator = problem.block_operator(np.float64, xp=NUMPY)
+        self.problem = problem
+        self.basis = _row_basis(operator.A)
+        self.A = operator.A if self.basis is None else operator.A @ self.basis
+        self.W = operator.W
+        self.O = operator.O  # None for the gated program
+        self.loss = problem.loss
+        self.y = problem.y
+        self.lam = problem.lam
+        self.n, self.d = self.A.shape
+        self.B = self.W.shape[1]
+        self.m = self.d + 1
+        self.degree = self.B + (self.n * self.B if self.O is not None else 0)
+        self._AT = np.ascontiguousarray(self.A.T)
+        self._stack = None  # work buffer of the full-QR fallback
+        self._small = None  # work buffer of the small per-block QRs
+        self._krp = None  # column products of A (Khatri-Rao), built once when used
+        self.group_index, self.group_sign, self.group_mask = self._groups()
+        self.n_groups = self.group_index.shape[0]
+        self._G = None  # Gram of the group-space route, built once when used
+        self._Yt = self._S = None  # n-space route buffers
+
+    # linear maps ---------------------------------------------------------
+    def lift(self, u):
+        """Blocks of the reduced columns (B, r) as blocks of the problem's design (B, d)."""
+        return u if self.basis is None else u @ self.basis.T
+
+    def restrict(self, u):
+        """Blocks of the problem's design (B, d) projected on the reduced columns (B, r)."""
+        return u if self.basis is None else u @ self.basis
+
+    def predict(self, u):
+        return np.einsum("nb,nb->n", self.W, self.A @ u.T)
+
+    def predict_adjoint(self, r):
+        return (self.W * r[:, None]).T @ self.A
+
+    def G(self, x):
+        """``G x`` as (orthant part (n, B) or None, cone part (B, d + 1))."""
+        orth = None if self.O is None else -(self.O * (self.A @ x[:, 1:].T))
+        return orth, -x
+
+    def GT(self, orth, soc):
+        out = -soc
+        if self.O is not None:
+            out[:, 1:] -= (self.O * orth).T @ self.A
+        return out
+
+    def hess(self, x, h, c=None):
+        """``K^T (diag(h) - c c^T) K x`` (``c`` None: the diagonal Hessian alone)."""
+        out = np.zeros_like(x)
+        pred = self.predict(x[:, 1:])
+        curv = h * pred
+        if c is not None:
+            curv -= c * float(c @ pred)
+        out[:, 1:] = self.predict_adjoint(curv)
+        return out
+
+    # scaling -------------------------------------------------------------
+    def scale_inv(self, scaling, orth, soc):
+        """``W^{-1} v`` (``W^{-T} = W^{-1}``: both scalings are symmetric)."""
+        winv, wbar, eta = scaling["winv"], scaling["wbar"], scaling["eta"]
+        return (None if orth is None else winv * orth), _soc_scale(wbar, eta, soc, inverse=True)
+
+    def scale(self, scaling, orth, soc):
+        winv, wbar, eta = scaling["winv"], scaling["wbar"], scaling["eta"]
+        return (None if orth is None else orth / winv), _soc_scale(wbar, eta, soc)
+
+    # factorization -------------------------------------------------------
+    def _groups(self):
+        """Blocks sharing a pattern's mask (ReLU: the +/- blocks of a pattern) are merged.
+
+        Returns ``(index, sign, mask)``: ``index`` of shape (G, k) lists the blocks of each group,
+        ``sign`` (G, k) their signs and ``mask`` (n, G) the common weights, ``W_b = sign_b mask_g``.
+        """
+        problem = self.problem
+        P = problem.patterns.n_patterns
+        pattern = np.asarray(problem.block_pattern)
+        sign = np.asarray(problem.block_sign, dtype=np.float64)
+        mask = np.asarray(problem.patterns.mask, dtype=np.float64)
+        alone = np.arange(self.B)[:, None], np.ones((self.B, 1)), self.W
+        if self.B == 2 * P and np.array_equal(pattern, np.concatenate([np.arange(P)] * 2)):
+            index = np.stack([np.arange(P), np.arange(P, 2 * P)], axis=1)
+        elif self.B == P and np.array_equal(pattern, np.arange(P)):
+            index = np.arange(P)[:, None]
+        else:
+            return alone
+        if not np.array_equal(mask[:, pattern] * sign, self.W):
+            return alone
+        return index, sign[index], mask
+
+    def route_costs(self, constant_h=True):
+        """Flops per factorization of the two reductions: (n-space, group-space)."""
+        n, gd = self.n, self.n_groups * self.d
+        nspace = n * n * gd + n**3 / 3
+        gspace = gd**3 / 3 + (2 * gd * gd * self.d if constant_h else n * gd * gd)
+        return nspace, gspace
+
+    def _gram(self):
+        """``Z^T Z`` with ``Z = [m_i * A]_i`` (n x G d): the curvature-free part of the coupling."""
+        if self._G is None:
+            Z = (self.group_mask[:, :, None] * self.A[:, None, :]).reshape(self.n, -1)
+            self._G = Z.T @ Z
+        return self._G
+
+    def _factor_blocks_gram(self, winv_soc, winv):
+        """``R_b`` with ``R_b^T R_b = M_b`` from the orthant Gram ``C_b = A^T diag(winv_b^2) A``.
+
+        All the ``C_b`` come from one GEMM with the fixed Khatri-Rao matrix of ``A``'s column
+        products (its upper triangle, n x d(d+1)/2); each is factored ``C_b = L_b L_b^T``
+        (batched Cholesky) and ``R_b`` is the R of a QR of the small stack
+        ``[W_b^{-1}; [0 | L_b^T]]`` ((m + d) x m), so the second-order cone part is still never
+        squared (accurate near the cone apex). Squaring the orthant part costs accuracy only
+        where ``C_b`` is ill-conditioned; the refinement against the unreduced system absorbs
+        that, and a failed Cholesky returns None (the caller falls back to the full QR).
+        """
+        B, m, d = self.B, self.m, self.d
+        if self.n * d * (d + 1) // 2 > self.n * B * m:  # larger than the full QR stack
+            return None
+        iu, ju, krp = self._colprod()
+        w2 = winv * winv  # (n, B)
+        if not np.all(np.isfinite(w2)):
+            return None
+        packed = (krp.T @ w2).T  # (B, d(d+1)/2)
+        C = np.empty((B, d, d))
+        C[:, iu, ju] = packed
+        C[:, ju, iu] = packed
+        try:
+            L = np.linalg.cholesky(C)
+        except np.linalg.LinAlgError:
+            return None
+        # stack[b].T (Fortran order, shape (m + d, m)) is [W_b^{-1}; [0 | L_b^T]]
+        if self._small is None:
+            self._small = np.empty((B, m, m + d))
+        stack = self._small
+        stack[:, :, :m] = winv_soc  # symmetric, so its transpose
+        stack[:, 0, m:] = 0.0
+        stack[:, 1:, m:] = L
+        for b in range(B):
+            _, _, _, info = _geqrf(stack[b].T, overwrite_a=1)
+            if info != 0:
+                return None
+        R = np.triu(stack[:, :, :m].transpose(0, 2, 1))
+        if not np.all(np.isfinite(R)) or not np.all(np.abs(np.diagonal(R, axis1=1, axis2=2)) > 0):
+            return None
+        return R
+
+    def _factor_blocks_qr(self, winv_soc, winv):
+        """``R_b`` by a QR of the full stack ``[W_b^{-1}; sqrt(z_b/s_b) * [0 | A]]`` (robust)."""
+        B, m, n = self.B, self.m, self.n
+        # stack[b].T (Fortran order, shape (m + n, m)) is [W_b^{-1}; sqrt(z_b/s_b) * [0 | A]].
+        # One in-place LAPACK geqrf per block: ~6x faster than numpy's batched qr, which
+        # copies the stack and works in a less favourable layout.
+        if self._stack is None:
+            self._stack = np.empty((B, m, m + n))
+        stack = self._stack
+        stack[:, :, :m] = winv_soc  # symmetric, so its transpose
+        stack[:, 0, m:] = 0.0
+        np.multiply(winv.T[:, None, :], self._AT[None, :, :], out=stack[:, 1:, m:])
+        for b in range(B):
+            _, _, _, info = _geqrf(stack[b].T, overwrite_a=1)
+            if info != 0:
+                raise np.linalg.LinAlgError(f"QR of block {b} failed (info {info}).")
+        return np.triu(stack[:, :, :m].transpose(0, 2, 1))
+
+    def _colprod(self):
+        """``(iu, ju, K)``: the products of ``A``'s column pairs ``K[:, t] = A[:, iu_t] A[:, ju_t]``
+        over the upper triangle (n x d(d+1)/2), so that ``A^T diag(w) A`` is packed in ``K^T w``."""
+        if self._krp is None:
+            iu, ju = np.triu_indices(self.d)
+            self._krp = (iu, ju, np.ascontiguousarray(self.A[:, iu] * self.A[:, ju]))
+        return self._krp
+
+    def factor(self, scaling, h, c=None):
+        """Factor ``M + K^T (diag(h) - c c^T) K`` (see the module docstring); returns the factor
+        dict.
+
+        The rank-one term comes from a loss with a minimized-out offset (``c = h / sqrt(1^T h)``,
+        :meth:`~convexnn.losses.Loss.hessian_rank_one`): then ``diag(h) - c c^T = H^1/2 P H^1/2``
+        with the projector ``P = I - e e^T``, ``e = sqrt(h) / sqrt(1^T h)``, and the reduction
+        runs with ``V = P H^1/2 Y`` in place of ``H^1/2 Y``: the small matrix ``I + V V^T`` (or
+        ``I + V^T V``) is still >= I, so no Sherman-Morrison cancellation (whose denominator goes
+        to zero when the network can represent constants) enters the solve.
+        """
+        d, n = self.d, self.n
+        winv_soc = _soc_inverse_matrix(scaling["wbar"], scaling["eta"])
+        if self.O is None:
+            R = np.linalg.qr(winv_soc, mode="r")
+        else:
+            R = self._factor_blocks_gram(winv_soc, scaling["winv"])
+            if R is None:
+                R = self._factor_blocks_qr(winv_soc, scaling["winv"])
+        Rinv = np.linalg.inv(R)
+        R22inv = Rinv[:, 1:, 1:]  # (B, d, d)
+        # Y Y^T = sum_b (w_b * A R22inv_b)(...)^T = sum_i diag(m_i) A L_i L_i^T A^T diag(m_i) with
+        # L_i L_i^T = sum over the group's blocks of R22inv_b R22inv_b^T (signs square away):
+        # L_i^T is the R of a QR of the stacked R22inv_b^T, which never forms the sum
+        # The stacked R22inv_b^T of a group factor as Q_i L_i^T (QR), so R22inv_b = L_i Q_ib^T and
+        # Y = Yt Q with Yt = [m_i * A L_i]_i (n x G d) and Q (G d x B d, blocks s_b Q_ib^T) having
+        # orthonormal rows: Y Y^T = Yt Yt^T (the +/- blocks of a pattern merge, half the columns)
+        index = self.group_index
+        k = index.shape[1]
+        stacked = np.concatenate([R22inv[index[:, j]].transpose(0, 2, 1) for j in range(k)],
+                                 axis=1)
+        Qr, Lt = np.linalg.qr(stacked, mode="reduced")  # (G, k d, d), (G, d, d)
+        L = Lt.transpose(0, 2, 1)
+        Qs = Qr.reshape(index.shape[0], k, d, d) * self.group_sign[:, :, None, None]
+        sqrt_h = np.sqrt(h)
+        e = None
+        if c is not None:
+            total = float(h.sum())
+            e = sqrt_h / math.sqrt(total) if total > 0 else np.zeros_like(h)
+        constant = bool(sqrt_h.min() == sqrt_h.max())
+        nspace, gspace = self.route_costs(constant)
+        G, gd = self.n_groups, self.n_groups * d
+        fac = {"Rinv": Rinv, "R22inv": R22inv, "L": L, "Qs": Qs, "sqrt_h": sqrt_h, "h": h,
+               "c": c, "e": e}
+        if nspace <= gspace:
+            # n x n: S = I + H^1/2 Yt Yt^T H^1/2, Yt = [m_i * A L_i]_i (n x G d)
+            # buffers kept across iterations: fresh large arrays cost page faults every time
+            if self._Yt is None:
+                self._Yt = np.empty((n, gd))
+                self._S = np.empty((n, n))
+            Yt = self._Yt
+            np.matmul(self.A, np.ascontiguousarray(L.transpose(1, 0, 2)).reshape(d, gd), out=Yt)
+            Yt3 = Yt.reshape(n, G, d)
+            np.multiply(Yt3, (self.group_mask * sqrt_h[:, None])[:, :, None], out=Yt3)
+            if e is not None:
+                Yt -= np.outer(e, e @ Yt)  # P H^1/2 Yt
+            S = np.matmul(Yt, Yt.T, out=self._S)
+            fac["mode"] = "nspace"
+        else:
+            # G d x G d: T = I + Yt^T H Yt, block (i, j) = L_i^T A^T diag(m_i m_j h) A L_j
+            if constant:
+                Gram = self._gram()  # (G d, G d), fixed
+                # one BLAS product per group (numpy's batched matmul over strided views is slow)
+                GL = np.empty((gd, gd))
+                for j in range(G):
+                    np.matmul(Gram[:, j * d:(j + 1) * d], L[j], out=GL[:, j * d:(j + 1) * d])
+                S = np.empty((gd, gd))
+                for i in range(G):
+                    np.matmul(L[i].T, GL[i * d:(i + 1) * d], out=S[i * d:(i + 1) * d])
+                del GL
+                S *= h[0]
+                if e is not None:
+                    # Yt^T H^1/2 P H^1/2 Yt = Yt^T H Yt - q q^T, q_i = L_i^T A^T (m_i * c)
+                    q = np.einsum("gab,ga->gb", L, (self.group_mask * c[:, None]).T @ self.A)
+                    q = q.reshape(-1)
+                    S -= np.outer(q, q)
+                S += S.T
+                S *= 0.5
+            else:
+                Yt = (self.A @ L.transpose(1, 0, 2).reshape(d, gd)).reshape(n, G, d)
+                Yt *= self.group_mask[:, :, None]
+                Yt *= sqrt_h[:, None, None]
+                Yt = Yt.reshape(n, gd)
+                if e is not None:
+                    Yt -= np.outer(e, e @ Yt)  # P H^1/2 Yt
+                S = Yt.T @ Yt
+                del Yt
+            fac["mode"] = "gspace"
+        S[np.diag_indices_from(S)] += 1.0
+        fac["chol"] = cho_factor(S, lower=True, overwrite_a=True, check_finite=False)
+        return fac
+
+    def reduced_solve(self, fac, r):
+        """Solve ``(M + K^T (diag(h) - c c^T) K) x = r`` with the factors (r of shape (B, d + 1))."""
+        Rinv, R22inv, sqrt_h, e = fac["Rinv"], fac["R22inv"], fac["sqrt_h"], fac.get("e")
+        g = np.einsum("bji,bj->bi", Rinv, r)
+        gu = g[:, 1:]
+        # (I + V^T V) xi = g with V = H^1/2 Y
+        if fac["mode"] == "nspace":
+            # Woodbury: xi = g - V^T (I + V V^T)^{-1} V g, with V V^T = H^1/2 Yt Yt^T H^1/2
+            v = sqrt_h * self.predict(np.einsum("bij,bj->bi", R22inv, gu))  # V g
+            if e is not None:
+                v -= e * float(e @ v)  # P H^1/2 Y g
+            s = cho_solve(fac["chol"], v, check_finite=False)
+            if e is not None:
+                s -= e * float(e @ s)
+            back = self.predict_adjoint(sqrt_h * s)
+            g[:, 1:] = gu - np.einsum("bji,bj->bi", R22inv, back)
+        else:
+            # V = Vt Q, Q Q^T = I: (I + Q^T T0 Q)^{-1} = I - Q^T Q + Q^T (I + T0)^{-1} Q
+            index, Qs = self.group_index, fac["Qs"]
+            c = np.einsum("gkai,gka->gi", Qs, gu[index])  # Q g, (G, d)
+            t = cho_solve(fac["chol"], c.reshape(-1), check_finite=False).reshape(c.shape)
+            g[index, 1:] = gu[index] - np.einsum("gkai,gi->gka", Qs, c - t)
+        return np.einsum("bij,bj->bi", Rinv, g)
+
+    def kkt_solve(self, fac, scaling, p, q_orth, q_soc, refine=_REFINE):
+        """Solve ``H x + G^T W^{-1} zt = p``, ``W^{-1} G x - zt = q`` with iterative refinement.
+
+        Returns ``(x, zt_orth, zt_soc)``; ``zt = W dz`` is the scaled dual direction.
+        """
+        h, c = fac["h"], fac.get("c")
+
+        def once(p, q_orth, q_soc):
+            qo, qs = self.scale_inv(scaling, q_orth, q_soc)
+            x = self.reduced_solve(fac, p + self.GT(qo, qs))
+            go, gs = self.scale_inv(scaling, *self.G(x))
+            return x, (None if go is None else go - q_orth), gs - q_soc
+
+        x, zo, zs = once(p, q_orth, q_soc)
+        scale = max(np.abs(p).max(), np.abs(q_soc).max(),
+                    0.0 if q_orth is None else np.abs(q_orth).max(), 1e-300)
+        for _ in range(refine):
+            wo, ws = self.scale_inv(scaling, zo, zs)
+            ep = p - self.hess(x, h, c) - self.GT(wo, ws)
+            go, gs = self.scale_inv(scaling, *self.G(x))
+            es = q_soc - gs + zs
+            eo = None if q_orth is None else q_orth - go + zo
+            err = max(np.abs(ep).max(), np.abs(es).max(), 0.0 if eo is None else np.abs(eo).max())
+            if err <= 1e-13 * scale:
+                break
+            dx, dzo, dzs = once(ep, eo, es)
+            x += dx
+            zs = zs + dzs
+            if zo is not None:
+                zo = zo + dzo
+        return x, zo, zs
