@@ -27,7 +27,7 @@ classification reaches 100% training accuracy. A second seed proves, for a wide 
 gradient descent, *lazy training* (weights barely move) and *learning-rate transfer* across widths, under one
 assumption: the smallest eigenvalue of the NTK at initialization stays away from zero.
 
-`convexnn.overparam` measures each claim: a deep ReLU network in numpy with hand-written backprop
+`convexnn.overparam` measures each claim: a deep ReLU network in numpy differentiated by `convexnn.backprop`
 (`DeepReLUNetwork`, parameterizations `'standard'`, `'ntk'` and `'allen_zhu'`), its empirical tangent kernel
 computed layer by layer (never forming the Jacobian), the analytic infinite-width kernel (arc-cosine
 recursion), and six experiments that sweep the width over seeds and return tidy tables. The same experiments
