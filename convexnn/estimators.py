@@ -831,10 +831,11 @@ class ConvexReLUClassifier(ClassifierMixin, _ConvexReLUBase):
         """Per output, the optimal offset ``b`` of its solution (0 without ``fit_intercept``):
         the loss's :meth:`~convexnn.losses.LogisticOffsetLoss.offset` at its predictions."""
         offsets = np.zeros(len(problems))
+        if not self.fit_intercept:  # the plain logistic loss: no offset (:attr:`_loss`)
+            return offsets
         for c, (problem, result) in enumerate(zip(problems, results)):
-            if hasattr(problem.loss, "offset"):
-                pred = to_numpy(problem.predict(to_numpy(result.coef)))
-                offsets[c] = problem.loss.offset(pred, to_numpy(problem.y))
+            pred = to_numpy(problem.predict(to_numpy(result.coef)))
+            offsets[c] = problem.loss.offset(pred, to_numpy(problem.y))
         return offsets
 
 

@@ -123,6 +123,10 @@ class Loss:
         """``c`` when the Hessian is ``diag(hessian) - c c^T``; None (the default) when diagonal."""
         return None
 
+    def offset(self, pred, y):
+        """The output offset the loss minimizes out at ``pred`` (0.0, the default: none)."""
+        return 0.0
+
     def dual(self, z, y):
         """Dual objective ``-F*(-z)``: a lower bound ingredient for any dual-feasible ``z``.
 

@@ -671,7 +671,7 @@ class InteriorPoint(Solver):
         pred = prog.predict(u)
         grad = prog.loss.gradient(pred, prog.y)
         h = np.maximum(prog.loss.hessian(pred, prog.y), 0.0)
-        c = getattr(prog.loss, "hessian_rank_one", lambda pred, y: None)(pred, prog.y)
+        c = prog.loss.hessian_rank_one(pred, prog.y)
         # residuals of the KKT conditions
         r_x = prog.GT(z_orth, z_soc)
         r_x[:, 0] += prog.lam
