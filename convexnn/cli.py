@@ -194,7 +194,7 @@ def _compare_parser(sub):
                            "(default: %(default)s)")
     cmp_.add_argument("--optimizer", default="adam", choices=["adam", "sgd"],
                       help="optimizer of the runs, with the route's Adam schedule (learning rate "
-                           "0.01, full batch up to 1024 samples, at most 2000 epochs); with sgd "
+                           "0.01, full batch up to 1024 samples, at most 500 epochs); with sgd "
                            "the route's start is not one of the runs (default: %(default)s)")
     cmp_.add_argument("--seed", type=_seed, default=0,
                       help="seed of the data split, the first run and the sampled patterns "

@@ -60,8 +60,11 @@ logger = logging.getLogger(__name__)
 
 #: Adam steps of the start (training stops earlier when the loss stalls), and the largest full
 #: batch: beyond it the steps are minibatches of that size, so the start costs at most about
-#: SGD_STEPS * SGD_BATCH sample gradients whatever n is.
-SGD_STEPS = 2000
+#: SGD_STEPS * SGD_BATCH sample gradients whatever n is. The start only has to find patterns; the
+#: solve then optimizes over them exactly. Measured with the default estimators (4 splits each,
+#: 2000 -> 500 steps): the final objective unchanged to 4 digits on wine, iris and
+#: breast_cancer, +0.5% on diabetes (test R^2 0.345 -> 0.347); the wine fit 2.4 s -> 1.3 s.
+SGD_STEPS = 500
 SGD_BATCH = 1024
 
 
