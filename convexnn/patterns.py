@@ -169,8 +169,12 @@ def _first_unique_columns(mask):
     """Indices of the first occurrence of each distinct column, in increasing order."""
     if mask.shape[1] == 0:
         return np.arange(0)
-    _, first = np.unique(mask.T, axis=0, return_index=True)
-    return np.sort(first)
+    # hash the bit-packed columns (8x fewer bytes; ``np.unique(mask.T, axis=0)`` sorts the n-long
+    # rows instead and took 1.5 s of a digits fit)
+    first = {}
+    for j, column in enumerate(np.packbits(mask, axis=0).T):
+        first.setdefault(column.tobytes(), j)
+    return np.fromiter(first.values(), dtype=np.intp, count=len(first))
 
 
 def count_patterns(n_samples, rank):
