@@ -14,6 +14,8 @@ The layers:
 * :meth:`~Chain.linear`: ``x W`` (or ``x W^T``) with an optional scalar multiplier and bias;
   ``W`` of shape (fan_in,) maps to one output per row;
 * :meth:`~Chain.grouped`: ``K`` independent linear maps at once (parallel sub-networks);
+* :meth:`~Chain.split_linear`: the scalar outputs of ``K`` networks whose hidden units sit side
+  by side;
 * :meth:`~Chain.relu` and :meth:`~Chain.activation` (any elementwise ``sigma`` with ``sigma'``);
 * :meth:`~Chain.multiply`: a fixed factor, a 0/1 mask (gated ReLU, a ReLU pattern) or per-unit
   multipliers (masses);
@@ -152,6 +154,22 @@ class Chain:
             return np.einsum("knm,kdm->nd" if shared else "knp,kmp->knm", dy, W)
 
         return self._push(z, back)
+
+    def split_linear(self, W, *, trainable=True):
+        """``K`` scalar outputs of ``K`` networks side by side: ``z[:, k] = x[:, k] W[k]`` for ``x``
+        (n, K w) read as (n, K, w) and ``W`` of shape (K, w); ``z`` of shape (n, K)."""
+        n = self.value.shape[0]
+        K, w = W.shape
+        x = self.value.reshape(n, K, w)
+        iw = self._slot(trainable)
+        grads = self.grads
+
+        def back(dy, need_input):
+            if iw is not None:
+                grads[iw] = np.einsum("nkw,nk->kw", x, dy)
+            return (dy[:, :, None] * W).reshape(n, K * w) if need_input else None
+
+        return self._push(np.einsum("nkw,kw->nk", x, W), back)
 
     def relu(self, *, strict=True):
         """``max(z, 0)``; its derivative is ``1[z > 0]`` (``1[z >= 0]`` when not ``strict``)."""

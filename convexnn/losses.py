@@ -99,6 +99,21 @@ class Loss:
         """Gradient of :meth:`value` in ``pred``: ``(1/n) l'(pred_k, y_k)``, shape (n_samples,)."""
         raise NotImplementedError
 
+    def columns(self, pred, y):
+        """``(sum_k value(pred[:, k], y[:, k]), gradient)`` for ``K`` independent targets side by
+        side (numpy arrays of shape (n_samples, K)): the loss of ``K`` networks trained as one
+        (:class:`~convexnn.networks.StackedNetworks`); the gradient has shape (n_samples, K).
+
+        This default runs :meth:`value` and :meth:`gradient` column by column; the losses of the
+        Adam start override it with one vectorized pass.
+        """
+        gradient = np.empty_like(pred)
+        total = 0.0
+        for k in range(pred.shape[1]):
+            total += self.value(pred[:, k], y[:, k])
+            gradient[:, k] = self.gradient(pred[:, k], y[:, k])
+        return total, gradient
+
     #: Upper bound on the second derivative ``l''(z, y)`` in ``z`` (per sample, before the mean);
     #: the ADMM solver majorizes the loss with it.
     curvature = None
@@ -167,6 +182,10 @@ class SquaredLoss(Loss):
     def gradient(self, pred, y):
         return (pred - y) / y.shape[0]
 
+    def columns(self, pred, y):
+        r = pred - y
+        return 0.5 * float(np.einsum("nk,nk->", r, r)) / y.shape[0], r / y.shape[0]
+
     def hessian(self, pred, y):
         xp, device = get_namespace(pred, y)
         if is_numpy_namespace(xp):
@@ -202,6 +221,11 @@ class LogisticLoss(Loss):
 
     def gradient(self, pred, y):
         return -y * _sigmoid(-y * pred) / y.shape[0]
+
+    def columns(self, pred, y):
+        margin = y * pred
+        total = float(np.logaddexp(0.0, -margin).sum()) / y.shape[0]
+        return total, -y * expit(-margin) / y.shape[0]
 
     def hessian(self, pred, y):
         p = _sigmoid(y * pred)
@@ -257,6 +281,7 @@ class LogisticOffsetLoss(Loss):
 
     def __init__(self):
         self._cache = None  # (pred copy, y copy, b) of the last offset computed
+        self._column_offsets = None  # the offsets of the last :meth:`columns` call (next guesses)
 
     def check_target(self, y):
         return _check_labels(y, self.name)
@@ -345,6 +370,18 @@ class LogisticOffsetLoss(Loss):
         g = -y * _sigmoid(-y * (pred + b)) / y.shape[0]
         return g - xp.mean(g)
 
+    def columns(self, pred, y):
+        # one offset per column (each from the previous call's, a close guess along a descent)
+        b = _column_offsets(pred, y, self._column_offsets)
+        self._column_offsets = b
+        finite = np.isfinite(b)
+        margin = y * (pred + np.where(finite, b, 0.0))
+        total = float(np.logaddexp(0.0, -margin)[:, finite].sum()) / y.shape[0]
+        g = -y * expit(-margin) / y.shape[0]
+        g -= g.mean(axis=0)
+        g[:, ~finite] = 0.0
+        return total, g
+
     def hessian(self, pred, y):
         """The diagonal part ``h`` of the Hessian ``diag(h) - c c^T`` (:meth:`hessian_rank_one`)."""
         xp = namespace_of(pred, y)
@@ -377,6 +414,45 @@ class LogisticOffsetLoss(Loss):
     def cvxpy(self, pred, y):
         b = cp.Variable(name="offset")
         return cp.sum(cp.logistic(-cp.multiply(y, pred + b))) / y.shape[0]
+
+
+def _column_offsets(pred, y, guess=None):
+    """:meth:`LogisticOffsetLoss.offset` of every column of ``pred``, ``y`` (numpy, shape (n, K)) by
+    one bracketed Newton iteration on all columns at once (the Adam start of a one-vs-rest fit):
+    the same bracket and stopping rules; ``guess`` (shape (K,)) starts the columns it brackets."""
+    n, K = pred.shape
+    positive = (y > 0).sum(axis=0)
+    negative = n - positive
+    b = np.where(negative == 0, np.inf, np.where(positive == 0, -np.inf, 0.0))
+    active = np.isfinite(b)
+    t = np.abs(np.log(np.maximum(positive, 1) / np.maximum(negative, 1))) + 1.0
+    lo, hi = -pred.max(axis=0) - t, -pred.min(axis=0) + t
+    b[active] = 0.5 * (lo + hi)[active]
+    if guess is not None and guess.shape == (K,):
+        inside = active & (lo < guess) & (guess < hi)
+        b[inside] = guess[inside]
+    ypred = y * pred
+    eps = 4 * np.finfo(float).eps
+    for _ in range(200):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        current, yk = b[idx], y[:, idx]
+        s = expit(-(ypred[:, idx] + current * yk))
+        first = -np.einsum("nk,nk->k", yk, s)
+        second = np.einsum("nk,nk->k", s, 1.0 - s)
+        hi[idx] = np.where(first > 0, current, hi[idx])
+        lo[idx] = np.where(first < 0, current, lo[idx])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = np.where(second > 0, first / second, np.inf)
+        rounding = eps * np.maximum(1.0, np.abs(current))
+        converged = (first == 0) | (np.abs(step) <= rounding)
+        new = current - step
+        new = np.where((lo[idx] < new) & (new < hi[idx]), new, 0.5 * (lo[idx] + hi[idx]))
+        collapsed = (new == current) | (hi[idx] - lo[idx] <= rounding)
+        b[idx] = np.where(converged, current, new)
+        active[idx] = ~(converged | collapsed)
+    return b
 
 
 def _sigmoid(x):

@@ -31,7 +31,7 @@ from .problems import GatedReLUProblem, ReLUProblem
 from .results import ZERO_BLOCK_THRESHOLD
 from .validation import add_intercept, check_matrix, check_positive, check_random_state, check_target
 
-__all__ = ["TwoLayerNetwork", "ReLUNetwork", "GatedReLUNetwork", "from_convex"]
+__all__ = ["TwoLayerNetwork", "ReLUNetwork", "GatedReLUNetwork", "StackedNetworks", "from_convex"]
 
 
 class TwoLayerNetwork:
@@ -49,6 +49,11 @@ class TwoLayerNetwork:
 
     #: the convex program this network family maps to and from
     problem_class = None
+    #: one scalar output (:class:`StackedNetworks` has several)
+    n_outputs = 1
+    #: whether the neurons' on/off pattern depends on their pre-activations alone, so that
+    #: networks of this class can be trained side by side (:class:`StackedNetworks`)
+    stackable = False
 
     def __init__(self, W1, w2, b1=None):
         W1 = np.asarray(W1, dtype=np.float64)
@@ -325,6 +330,7 @@ class ReLUNetwork(TwoLayerNetwork):
     """
 
     problem_class = ReLUProblem
+    stackable = True
 
     def _mask(self, A, pre):
         return pre >= 0
@@ -415,6 +421,116 @@ class GatedReLUNetwork(TwoLayerNetwork):
 
 
 _NETWORK_OF_PROBLEM = {ReLUProblem: ReLUNetwork, GatedReLUProblem: GatedReLUNetwork}
+
+
+class StackedNetworks:
+    """``K`` two-layer ReLU networks of one width trained side by side as one model.
+
+    Network ``k`` predicts target column ``k``; the objective is the sum of the networks' own
+    ``L_nc`` (each with its loss on its column and its weight decay), so their gradients, and the
+    steps of an optimizer that works per parameter like Adam, are each network's alone. One
+    forward pass runs them all (the hidden units of all networks as one layer, each network's
+    output from its own units), which makes the Adam start of a one-vs-rest fit one training
+    instead of ``K``.
+
+    Parameters
+    ----------
+    networks : list of TwoLayerNetwork
+        Of a stackable class (:class:`ReLUNetwork`), all with the same features, width and
+        intercept.
+    """
+
+    def __init__(self, networks):
+        networks = list(networks)
+        if not networks:
+            raise ValueError("networks must hold at least one network.")
+        first = networks[0]
+        kind = type(first)
+        if not getattr(kind, "stackable", False):
+            raise ValueError(f"networks must be ReLUNetwork instances, got {kind.__name__}.")
+        for net in networks:
+            if (type(net) is not kind or net.W1.shape != first.W1.shape
+                    or net.fit_intercept != first.fit_intercept):
+                raise ValueError("networks must all be of one class, with the same features, "
+                                 "width and intercept.")
+        self._kind = kind
+        self.W1 = np.hstack([net.W1 for net in networks])
+        self.b1 = np.concatenate([net.b1 for net in networks]) if first.fit_intercept else None
+        self.W2 = np.vstack([net.w2 for net in networks])
+
+    @property
+    def n_outputs(self):
+        return self.W2.shape[0]
+
+    @property
+    def n_features(self):
+        return self.W1.shape[0]
+
+    @property
+    def fit_intercept(self):
+        return self.b1 is not None
+
+    def networks(self):
+        """The ``K`` networks, as :class:`ReLUNetwork` (or the class they were given as)."""
+        w = self.W2.shape[1]
+        return [self._kind(self.W1[:, k * w:(k + 1) * w], self.W2[k],
+                           None if self.b1 is None else self.b1[k * w:(k + 1) * w])
+                for k in range(self.n_outputs)]
+
+    def design(self, X):
+        """``X`` with a ones column appended when the networks have biases."""
+        X = check_matrix(X, "X")
+        if X.shape[1] != self.n_features:
+            raise ValueError(f"X has {X.shape[1]} features but the networks expect {self.n_features}.")
+        return add_intercept(X) if self.fit_intercept else X
+
+    def parameters(self):
+        """Trainable arrays ``[W1, b1, W2]`` (all networks' side by side; ``b1`` omitted when
+        absent; ``W2`` of shape (K, width))."""
+        return [p for p in (self.W1, self.b1, self.W2) if p is not None]
+
+    def with_parameters(self, params):
+        other = copy.copy(self)
+        params = list(params)
+        other.W1 = params[0]
+        other.b1 = params[1] if self.fit_intercept else None
+        other.W2 = params[-1]
+        return other
+
+    def _forward(self, A):
+        U = self.W1 if self.b1 is None else np.vstack([self.W1, self.b1[None, :]])
+        chain = Chain(A).linear(U)
+        mask = (chain.value >= 0).astype(A.dtype)
+        return chain.multiply(mask, owned=True).split_linear(self.W2)
+
+    def predict(self, X):
+        """The networks' outputs, shape (n_samples, K)."""
+        return self._forward(self.design(X)).value
+
+    def _decay(self):
+        return 0.5 * sum(float(np.sum(p * p)) for p in self.parameters())
+
+    def objective(self, X, Y, lam, loss="squared"):
+        """The networks' ``L_nc`` summed: ``sum_k F(f_k(X), Y[:, k]) + lam * weight decay``."""
+        return get_loss(loss).columns(self.predict(X), _columns(Y))[0] + lam * self._decay()
+
+    def objective_and_gradient(self, X, Y, lam, loss):
+        """:meth:`objective` and its gradient, a list matching :meth:`parameters` (the SGD hot
+        path: ``X``, ``Y`` validated, ``loss`` a Loss)."""
+        A = add_intercept(X) if self.fit_intercept else X
+        value, grads = self._forward(A).loss(loss.columns, _columns(Y))
+        grad_U, grad_W2 = grads
+        out = [grad_U[: self.n_features] + lam * self.W1]
+        if self.fit_intercept:
+            out.append(grad_U[-1] + lam * self.b1)
+        out.append(grad_W2 + lam * self.W2)
+        return value + lam * self._decay(), out
+
+
+def _columns(Y):
+    """Targets as columns: a vector (one output, as :func:`convexnn.sgd.train` passes it) becomes
+    one column."""
+    return Y[:, None] if Y.ndim == 1 else Y
 
 
 def from_convex(problem, coef, *, threshold=ZERO_BLOCK_THRESHOLD):

@@ -34,6 +34,7 @@ from sklearn.utils.validation import check_random_state as _legacy_random_state
 from .candidates import all_patterns, candidate_patterns, dual_point, pattern_count, pattern_scores
 from .certificates import certify, formulation_class
 from .losses import get_loss
+from .networks import StackedNetworks
 from .patterns import enumerate_patterns, sample_patterns
 from .results import ConvergenceWarning
 from .sgd import train
@@ -282,6 +283,10 @@ def objective_curve(solves):
 def adam_embeddings(X, targets, lam, loss, new_network, *, random_state=None, **train_options):
     """The Adam start: per output, a network trained by Adam and embedded in its convex program.
 
+    Several outputs' ReLU networks are trained side by side as one
+    :class:`~convexnn.networks.StackedNetworks` (each network's own Adam steps, one forward pass;
+    the stopping rule and the minibatches, seeded by output 0's seed, are shared).
+
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
@@ -307,17 +312,29 @@ def adam_embeddings(X, targets, lam, loss, new_network, *, random_state=None, **
     objective : float
         The trained networks' objectives (``L_nc``), summed over outputs.
     """
-    embedded, objective = [], 0.0
-    for c, target in enumerate(targets.T):
-        seed = None if random_state is None else seed_of(random_state) + c
-        network = new_network(seed)
+    loss = get_loss(loss)
+    seeds = [None if random_state is None else seed_of(random_state) + c
+             for c in range(targets.shape[1])]
+    networks = [new_network(seed) for seed in seeds]
+
+    def fit(network, target, seed):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            trained = train(network, X, target, lam=lam, loss=loss, random_state=seed,
-                            **train_options)
-        objective += trained.objective
+            return train(network, X, target, lam=lam, loss=loss, random_state=seed, **train_options)
+
+    if len(networks) > 1 and all(net.stackable for net in networks):
+        # one training of the networks side by side (StackedNetworks): each network's steps are
+        # its own, one forward pass runs them all; stopping and minibatches are shared
+        trained = fit(StackedNetworks(networks), targets, seeds[0])
+        objective, networks = trained.objective, trained.network.networks()
+    else:
+        runs = [fit(net, target, seed) for net, target, seed in zip(networks, targets.T, seeds)]
+        objective = sum(run.objective for run in runs)
+        networks = [run.network for run in runs]
+    embedded = []
+    for c, (network, target) in enumerate(zip(networks, targets.T)):
         try:
-            problem, coef = trained.network.to_convex(X, target, lam, loss=loss)
+            problem, coef = network.to_convex(X, target, lam, loss=loss)
         except ValueError:  # no neuron active on X: the zero network, nothing to embed
             continue
         embedded.append((c, problem, coef))

@@ -54,6 +54,19 @@ class TrainingResult:
     time_curve: list = field(default_factory=list)
 
 
+def _check_targets(loss, y, n_samples, n_outputs):
+    """``y`` for ``n_outputs`` outputs: a vector for one, a (n_samples, n_outputs) matrix whose
+    columns the loss accepts for several."""
+    if n_outputs == 1:
+        return loss.check_target(check_target(y, n_samples))
+    y = np.asarray(y, dtype=np.float64)
+    if y.shape != (n_samples, n_outputs):
+        raise ValueError(f"y must have shape ({n_samples}, {n_outputs}) for a network with "
+                         f"{n_outputs} outputs, got {y.shape}.")
+    return np.column_stack([loss.check_target(check_target(column, n_samples, name=f"y[:, {k}]"))
+                            for k, column in enumerate(y.T)])
+
+
 def train(
     network,
     X,
@@ -74,12 +87,13 @@ def train(
 
     Parameters
     ----------
-    network : TwoLayerNetwork or ParallelReLUNetwork
+    network : TwoLayerNetwork, ParallelReLUNetwork or StackedNetworks
         Initial network (e.g. ``ReLUNetwork.random(...)``); it is not modified. Its
         ``objective_and_gradient`` defines what is trained: weight decay for two-layer networks,
-        the path penalty for deep parallel networks.
+        the path penalty for deep parallel networks, the sum of the networks' objectives for
+        :class:`~convexnn.networks.StackedNetworks`.
     X : array-like of shape (n_samples, n_features)
-    y : array-like of shape (n_samples,)
+    y : array-like of shape (n_samples,), or (n_samples, K) for a network with ``K`` outputs
     lam : float
         Weight decay strength, the same ``lam`` as the convex program.
     loss : {'squared', 'logistic'} or Loss, default='squared'
@@ -110,7 +124,7 @@ def train(
         )
     loss = get_loss(loss)
     X = check_matrix(X, "X")
-    y = loss.check_target(check_target(y, X.shape[0]))
+    y = _check_targets(loss, y, X.shape[0], network.n_outputs)
     network.design(X)  # checks the feature count
     check_positive(lam, "lam", strict=False)
     check_positive(max_epochs, "max_epochs", integer=True)

@@ -98,3 +98,17 @@ def test_loss_and_kept_cotangents():
     np.testing.assert_array_equal(chain.cotangents[3], np.ones(8))
     np.testing.assert_array_equal(chain.cotangents[2], np.ones((8, 1)))
     np.testing.assert_allclose(chain.cotangents[0], (chain.inputs[1] > 0) * W2[:, 0])
+
+
+def test_split_linear_outputs_of_networks_side_by_side():
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((6, 3))
+    U, W = rng.standard_normal((3, 8)), rng.standard_normal((4, 2))  # 4 networks of width 2
+
+    def build():
+        return Chain(X).linear(U).relu().split_linear(W)
+
+    _check(build, [U, W])
+    # output k reads units 2k, 2k+1 only
+    hidden = np.maximum(X @ U, 0.0)
+    np.testing.assert_allclose(build().value[:, 1], hidden[:, 2:4] @ W[1], rtol=1e-14)

@@ -218,6 +218,9 @@ class ParallelReLUNetwork:
     #: a copy whose output is ``factor`` times this network's, every trainable array multiplied by
     #: ``factor ** (1 / depth)`` (the two-layer networks' method, with this ``degree``)
     scaled = TwoLayerNetwork.scaled
+    #: one scalar output, and not trained side by side with others (StackedNetworks)
+    n_outputs = 1
+    stackable = False
 
     def objective_and_gradient(self, X, y, lam, loss):
         """Path-regularized objective on ``(X, y)`` and its (sub)gradient, matching :meth:`parameters`.
