@@ -111,6 +111,7 @@ def run_split(name, seed, args):
             # a solver (convex or MLP) that stopped short of its tolerance
             "warned": any(issubclass(w.category, ConvergenceWarning) for w in caught),
             "status": model.solver_status_ if label == "convex" else "-",
+            "timings": model.timings_ if label == "convex" else None,
         }
     return kind, rows
 
@@ -218,6 +219,10 @@ def main(argv=None):
         statuses = sorted({r["status"] for r in results["convex"]})
         print(f"{'':<14}fit time convex / mlp = {ratio:.2f}x (target <= 3x: "
               f"{'met' if ratio <= 3 else 'NOT met'}); convex solver status: {', '.join(statuses)}")
+        steps = {key: np.mean([r["timings"][key] for r in results["convex"]])
+                 for key in results["convex"][0]["timings"]}
+        print(f"{'':<14}convex steps (s): " + ", ".join(f"{k} {v:.2f}" for k, v in steps.items())
+              + f"; Adam start <= first solve: {'met' if steps['start'] <= steps['solve'] else 'NOT met'}")
     print("test score: R^2 (diabetes) or accuracy; mean ± std over splits.")
     print("* multiclass: convex = sum of one-vs-rest logistic objectives, MLP = softmax objective.")
     print("warnings: splits with a ConvergenceWarning (a solver stopped short of its tolerance).")

@@ -42,6 +42,7 @@ write and read a plain ``.npz`` file that executes no code when loaded.
 """
 
 import logging
+import time
 from numbers import Integral, Real
 
 import numpy as np
@@ -203,23 +204,29 @@ class _ConvexReLUBase(BaseEstimator):
         strategy = "warm_start" if warm else family.strategy(X)
         self.sgd_objective_ = None
         self._solves = []
+        clock = [time.perf_counter()]
         if strategy == "sgd":
             problems, init, self.sgd_objective_ = family.sgd_programs(X, targets, self.alpha)
-            results = self._solve(solver, problems, init, keep_start=True)
         else:
             patterns = previous if previous is not None else family.starting_patterns(X, strategy)
             problems = family.problems(X, targets, patterns, self.alpha)
-            results = self._solve(solver, problems, self._coef if warm else None)
+            init = self._coef if warm else None
+        clock.append(time.perf_counter())
+        results = self._solve(solver, problems, init, keep_start=strategy == "sgd")
+        clock.append(time.perf_counter())
         full = family.full_patterns(X)
         problems, results = family.grow(
             X, strategy, problems, results,
             lambda problems, init: self._solve(solver, problems, init, keep_start=True), full,
         )
+        clock.append(time.perf_counter())
         networks = self._map_networks(problems, results)
         self._store(family.fitted_patterns(problems), results, networks,
                     objective_curve(self._solves))
         del self._solves
         self._set_certificate(family.certify(X, problems, results, full, self.alpha))
+        clock.append(time.perf_counter())
+        self.timings_ = dict(zip(("start", "solve", "grow", "certificate"), np.diff(clock).tolist()))
 
     def _set_certificate(self, certificate):
         """Store the family's certificate (a Bunch: ``lower_bound``, ``optimality_gap`` and, for
@@ -416,7 +423,8 @@ class _ConvexReLUBase(BaseEstimator):
         sklearn.exceptions.NotFittedError
             When the estimator is not fitted.
         TypeError
-            When a fitted attribute has a value of another type (it would be lost): the message
+            When a fitted attribute is not an array, a scalar, a list of scalars or a dict of
+            scalars by name (it would be lost): the message
             names it.
         """
         check_is_fitted(self)
@@ -448,6 +456,10 @@ class _ConvexReLUBase(BaseEstimator):
                 attributes[name] = value.item() if isinstance(value, np.generic) else value
             elif fitted and isinstance(value, list) and all(isinstance(v, scalar) for v in value):
                 attributes[name] = [v.item() if isinstance(v, np.generic) else v for v in value]
+            elif fitted and isinstance(value, dict) and all(
+                    isinstance(k, str) and isinstance(v, scalar) for k, v in value.items()):
+                attributes[name] = {k: v.item() if isinstance(v, np.generic) else v
+                                    for k, v in value.items()}
             else:
                 raise TypeError(
                     f"{type(self).__name__}.{name} ({type(value).__name__}) has no saved form; "
@@ -666,6 +678,11 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
         With ``pattern_search='sgd'``: ``L_nc`` of the Adam network(s) the fit started from,
         summed over outputs (``objective_ <= sgd_objective_``). None for the other searches
         and for a ``warm_start`` refit over the previous gates.
+    timings_ : dict
+        Wall-clock seconds of the fit's steps: ``'start'`` (the Adam start, or stating the
+        programs over the starting patterns), ``'solve'`` (the first solve), ``'grow'`` (column
+        generation: candidate search and re-solves) and ``'certificate'`` (mapping the networks
+        and the certificate).
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Defined only when ``X`` has feature names that are all strings.

@@ -605,6 +605,10 @@ def test_default_fit_on_bundled_data_converges_without_warning(loader, estimator
     # problem over all patterns is an estimate that also counts the patterns not found
     assert 0 <= est.restricted_gap_ <= est.tol * 1.01
     assert est.optimality_gap_ >= est.restricted_gap_ - 1e-9
+    # the fit's steps are timed: the Adam start ('sgd' here), the solve, growth, certificate
+    assert list(est.timings_) == ["start", "solve", "grow", "certificate"]
+    assert all(t >= 0 for t in est.timings_.values()) and est.timings_["start"] > 0
+    assert est.sgd_objective_ is not None
 
 
 def test_huber_regressor_end_to_end(regression):

@@ -81,6 +81,10 @@ def _assert_same(a, b, where):
         assert type(b) is type(a) and len(b) == len(a), where
         for i, (u, v) in enumerate(zip(a, b)):
             _assert_same(u, v, f"{where}[{i}]")
+    elif isinstance(a, dict):
+        assert type(b) is dict and list(b) == list(a), where
+        for key in a:
+            _assert_same(a[key], b[key], f"{where}[{key!r}]")
     elif a is None or isinstance(a, (bool, str)):
         assert b is a or (isinstance(a, str) and b == a), where
     elif isinstance(a, (int, float, np.number)):
@@ -356,9 +360,11 @@ def test_solver_instance_is_saved_by_name(data, tmp_path):
 
 def test_a_fitted_attribute_without_saved_form_is_refused(data, tmp_path, models):
     model = pickle.loads(pickle.dumps(models[0]))
-    model.history_ = {"a": 1}
+    model.history_ = {"a": [1, 2]}
     with pytest.raises(TypeError, match=r"ConvexReLURegressor.history_ \(dict\) has no saved"):
         model.save(tmp_path / "m")
+    model.history_ = {"a": 1.0, "b": 2}  # a dict of numbers by name is kept (as timings_ is)
+    assert load(model.save(tmp_path / "m")).history_ == {"a": 1.0, "b": 2}
     model.history_ = [1.0, 2.5]  # a list of numbers is kept, as a list
     assert load(model.save(tmp_path / "m")).history_ == [1.0, 2.5]
 
