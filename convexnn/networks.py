@@ -462,13 +462,10 @@ class StackedNetworks:
     def n_outputs(self):
         return self.W2.shape[0]
 
-    @property
-    def n_features(self):
-        return self.W1.shape[0]
-
-    @property
-    def fit_intercept(self):
-        return self.b1 is not None
+    # the first layer is a two-layer network's, wider: its features, intercept and design
+    n_features = TwoLayerNetwork.n_features
+    fit_intercept = TwoLayerNetwork.fit_intercept
+    design = TwoLayerNetwork.design
 
     def networks(self):
         """The ``K`` networks, as :class:`ReLUNetwork` (or the class they were given as)."""
@@ -476,13 +473,6 @@ class StackedNetworks:
         return [self._kind(self.W1[:, k * w:(k + 1) * w], self.W2[k],
                            None if self.b1 is None else self.b1[k * w:(k + 1) * w])
                 for k in range(self.n_outputs)]
-
-    def design(self, X):
-        """``X`` with a ones column appended when the networks have biases."""
-        X = check_matrix(X, "X")
-        if X.shape[1] != self.n_features:
-            raise ValueError(f"X has {X.shape[1]} features but the networks expect {self.n_features}.")
-        return add_intercept(X) if self.fit_intercept else X
 
     def parameters(self):
         """Trainable arrays ``[W1, b1, W2]`` (all networks' side by side; ``b1`` omitted when
