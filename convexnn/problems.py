@@ -371,7 +371,15 @@ class ReLUProblem(ConvexProblem):
         return np.concatenate([index, index]), sign
 
     def constraint_orientation(self):
-        return np.where(self.patterns.mask[:, self.block_pattern], 1.0, -1.0)
+        """``2 D_{p(b)} - 1`` per block, shape (n_samples, n_blocks): built once and kept (read-only;
+        the size of the block weights the program already holds), since the certificate of every
+        interior-point step reads it three times."""
+        if "orientation" not in self._cache:
+            orientation = np.where(self.patterns.mask[:, self.block_pattern], 1.0, -1.0)
+            if isinstance(orientation, np.ndarray):
+                orientation.flags.writeable = False
+            self._cache["orientation"] = orientation
+        return self._cache["orientation"]
 
     def constraint_values(self, coef):
         """``(2 D_{p(b)} - I) A u_b`` for every block, shape (n_samples, n_blocks); must be >= 0."""

@@ -107,10 +107,14 @@ def _soc_max_step(lam, d):
 
 
 def _orth_max_step(lam, d):
-    neg = d < 0
-    if not neg.any():
+    """Largest ``alpha`` with ``lam + alpha d >= 0`` (``lam > 0``; inf when ``d >= 0``).
+
+    ``-1 / min(d / lam)``: one quotient and one reduction over the whole array (gathering the
+    negative entries first cost about three times as much at (n, B) = (20000, 100))."""
+    if d.size == 0:
         return math.inf
-    return float((-lam[neg] / d[neg]).min())
+    lowest = float((d / lam).min())
+    return math.inf if lowest >= 0 else -1.0 / lowest
 
 
 # --------------------------------------------------------------------------- the structured system
@@ -201,6 +205,26 @@ class _Program:
         """``W^{-1} v`` (``W^{-T} = W^{-1}``: both scalings are symmetric)."""
         winv, wbar, eta = scaling["winv"], scaling["wbar"], scaling["eta"]
         return (None if orth is None else winv * orth), _soc_scale(wbar, eta, soc, inverse=True)
+
+    def scaled_G(self, scaling, x):
+        """``W^{-1} G x``: :meth:`G` then :meth:`scale_inv`, with the orthant's scaling folded into
+        its orientation once per step (one pass over the (n, B) rows instead of two)."""
+        orth = None
+        if self.O is not None:
+            orth = -(self._scaled_orientation(scaling) * (self.A @ x[:, 1:].T))
+        return orth, _soc_scale(scaling["wbar"], scaling["eta"], -x, inverse=True)
+
+    def scaled_GT(self, scaling, orth, soc):
+        """``G^T W^{-1} v``: :meth:`scale_inv` then :meth:`GT`, folded as :meth:`scaled_G`."""
+        out = -_soc_scale(scaling["wbar"], scaling["eta"], soc, inverse=True)
+        if self.O is not None:
+            out[:, 1:] -= (self._scaled_orientation(scaling) * orth).T @ self.A
+        return out
+
+    def _scaled_orientation(self, scaling):
+        if "scaled_orientation" not in scaling:
+            scaling["scaled_orientation"] = self.O * scaling["winv"]
+        return scaling["scaled_orientation"]
 
     def scale(self, scaling, orth, soc):
         winv, wbar, eta = scaling["winv"], scaling["wbar"], scaling["eta"]
@@ -435,18 +459,16 @@ class _Program:
         h, c = fac["h"], fac.get("c")
 
         def once(p, q_orth, q_soc):
-            qo, qs = self.scale_inv(scaling, q_orth, q_soc)
-            x = self.reduced_solve(fac, p + self.GT(qo, qs))
-            go, gs = self.scale_inv(scaling, *self.G(x))
+            x = self.reduced_solve(fac, p + self.scaled_GT(scaling, q_orth, q_soc))
+            go, gs = self.scaled_G(scaling, x)
             return x, (None if go is None else go - q_orth), gs - q_soc
 
         x, zo, zs = once(p, q_orth, q_soc)
         scale = max(np.abs(p).max(), np.abs(q_soc).max(),
                     0.0 if q_orth is None else np.abs(q_orth).max(), 1e-300)
         for _ in range(refine):
-            wo, ws = self.scale_inv(scaling, zo, zs)
-            ep = p - self.hess(x, h, c) - self.GT(wo, ws)
-            go, gs = self.scale_inv(scaling, *self.G(x))
+            ep = p - self.hess(x, h, c) - self.scaled_GT(scaling, zo, zs)
+            go, gs = self.scaled_G(scaling, x)
             es = q_soc - gs + zs
             eo = None if q_orth is None else q_orth - go + zo
             err = max(np.abs(ep).max(), np.abs(es).max(), 0.0 if eo is None else np.abs(eo).max())

@@ -150,6 +150,14 @@ class _NestedProgram(_Program):
             parts.append(-vals)
         return np.concatenate(parts, axis=1), -x
 
+    def scaled_G(self, scaling, x):
+        """``W^{-1} G x`` (the upper-level rows do not fold the scaling into an orientation)."""
+        return self.scale_inv(scaling, *self.G(x))
+
+    def scaled_GT(self, scaling, orth, soc):
+        """``G^T W^{-1} v``."""
+        return self.GT(*self.scale_inv(scaling, orth, soc))
+
     def GT(self, orth, soc):
         out = -soc
         back = self.O * orth[:, : self.B]
