@@ -15,6 +15,10 @@ from scipy.linalg.lapack import dgeqrf as _geqrf
 
 from .._array_api import NUMPY
 
+#: The column products of the orthant Grams are kept up to this many entries (256 MB) even where
+#: the full QR stack they replace is smaller (few blocks, many columns: a digits working set), as
+#: the one GEMM they feed costs half the flops of the per-block QRs and runs faster.
+_KRP_ENTRIES = 2**25
 _REFINE = 1  # refinement passes of the corrector's solve (at most; 2 cost 25% more time and
 # changed no iteration count measured at n = 5,000)
 
@@ -279,8 +283,8 @@ class _Program:
         that, and a failed Cholesky returns None (the caller falls back to the full QR).
         """
         B, m, d = self.B, self.m, self.d
-        if self.n * d * (d + 1) // 2 > self.n * B * m:  # larger than the full QR stack
-            return None
+        if self.n * d * (d + 1) // 2 > max(self.n * B * m, _KRP_ENTRIES):
+            return None  # the column products would outgrow the full QR stack and the cap
         iu, ju, krp = self._colprod()
         w2 = winv * winv  # (n, B)
         if not np.all(np.isfinite(w2)):
