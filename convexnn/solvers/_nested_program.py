@@ -134,6 +134,8 @@ class _NestedProgram(_Program):
             self.level_coef.append(np.asarray(orient)[:, group] * cum)
             self.level_group.append(group)
             self.level_sizes.append(orient.shape[1])
+            if orient.shape[1] * stride != B:  # G sums each group's run of consecutive blocks
+                raise ValueError(f"{orient.shape[1]} groups of {stride} blocks for {B} blocks.")
         self.top = _top_group_size(B, levels)  # blocks per top-level group
         self.n_top = B // self.top
         self.n_constraints = B + sum(self.level_sizes)
@@ -144,10 +146,9 @@ class _NestedProgram(_Program):
     def G(self, x):
         F = self.A @ x[:, 1:].T  # (n, B)
         parts = [-(self.O * F)]
-        for coef, group, size in zip(self.level_coef, self.level_group, self.level_sizes):
-            vals = np.zeros((self.n, size))
-            np.add.at(vals.T, group, (coef * F).T)  # groups are contiguous; add.at is general
-            parts.append(-vals)
+        for coef, size in zip(self.level_coef, self.level_sizes):
+            # a level's groups are runs of B / size consecutive blocks (group = block // stride)
+            parts.append(-(coef * F).reshape(self.n, size, self.B // size).sum(axis=2))
         return np.concatenate(parts, axis=1), -x
 
     def scaled_G(self, scaling, x):
