@@ -344,10 +344,14 @@ class LogisticOffsetLoss(Loss):
             else:
                 return b
             step = first / second if second > 0 else np.inf
-            # converged once the Newton step is below the rounding of b (quadratic convergence)
+            # converged once the Newton step is below the rounding of b (quadratic convergence);
+            # a step below 1e-10 of b's size is taken and ends it: the error it leaves is at
+            # rounding level, and the confirming evaluation is saved (as _column_offsets does)
             if abs(step) <= 4 * np.finfo(float).eps * max(1.0, abs(b)):
                 return b
             new = b - step
+            if abs(step) <= 1e-10 * max(1.0, abs(b)) and lo < new < hi:
+                return new
             if not (lo < new < hi):  # Newton left the bracket: bisect
                 new = 0.5 * (lo + hi)
             if new == b or hi - lo <= 4 * np.finfo(float).eps * max(1.0, abs(b)):
