@@ -235,6 +235,34 @@ def test_gram_factor_matches_qr():
     assert np.all(np.abs(M_gram - M_qr) <= 1e-12 * scale)
 
 
+def test_scaled_maps_and_max_step_match_their_plain_forms():
+    """``W^-1 G x`` and ``G^T W^-1 v`` with the scaling folded into the orientation equal the maps
+    composed (two-layer and nested programs), and the orthant max step equals its definition."""
+    from convexnn.solvers import _cone_program as ip
+    from convexnn.solvers._nested_program import _NestedProgram
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((40, 3))
+    y = rng.standard_normal(40)
+    nested = DeepReLUProblem(X, y, sample_nested_patterns(X, [3, 2], random_state=0), lam=0.1)
+    for prog in (ip._Program(make_problem(n=60, d=3, n_patterns=5)), _NestedProgram(nested)):
+        x, s_orth, s_soc, z_orth, z_soc = InteriorPoint()._start(prog)
+        wbar, eta, _ = ip._soc_nt(s_soc, z_soc)
+        scaling = {"wbar": wbar, "eta": eta, "winv": np.sqrt(z_orth / s_orth)}
+        u = rng.standard_normal(x.shape)
+        orth, soc = rng.standard_normal(s_orth.shape), rng.standard_normal(s_soc.shape)
+        for fused, plain in zip(prog.scaled_G(scaling, u), prog.scale_inv(scaling, *prog.G(u))):
+            np.testing.assert_allclose(fused, plain, rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(prog.scaled_GT(scaling, orth, soc),
+                                   prog.GT(*prog.scale_inv(scaling, orth, soc)),
+                                   rtol=1e-12, atol=1e-12)
+    lam, d = rng.uniform(0.1, 2.0, (30, 4)), rng.standard_normal((30, 4))
+    negative = d < 0
+    assert ip._orth_max_step(lam, d) == pytest.approx(float((-lam[negative] / d[negative]).min()),
+                                                       rel=1e-15)
+    assert ip._orth_max_step(lam, np.abs(d)) == np.inf
+
+
 @pytest.mark.parametrize("loss", LOSSES)
 def test_working_set_matches_full(reference, loss):
     """Working set on and off: the same optimum within the certified gaps, a valid bound."""

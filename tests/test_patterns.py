@@ -119,3 +119,18 @@ def test_bad_arguments_name_the_argument(data_small):
         from scipy import sparse
 
         sample_patterns(sparse.csr_matrix(X), 5)
+
+
+def test_distinct_columns_by_hash_match_numpys_unique():
+    """The first occurrence of each distinct mask column, found by hashing the bit-packed columns,
+    is numpy's ``unique(axis=0)`` of the columns, in increasing order (n not a multiple of 8)."""
+    from convexnn.patterns import _first_unique_columns
+
+    rng = np.random.default_rng(0)
+    mask = rng.random((37, 60)) < 0.5
+    mask[:, 30:] = mask[:, rng.integers(0, 30, 30)]  # every later column repeats an earlier one
+    mask[:, 5] = False
+    mask[:, 7] = False  # two empty columns: one kept
+    _, first = np.unique(mask.T, axis=0, return_index=True)
+    np.testing.assert_array_equal(_first_unique_columns(mask), np.sort(first))
+    assert _first_unique_columns(mask[:, :0]).size == 0
