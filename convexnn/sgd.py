@@ -124,7 +124,8 @@ def train(
         )
     loss = get_loss(loss)
     X = check_matrix(X, "X")
-    y = _check_targets(loss, y, X.shape[0], network.n_outputs)
+    # a network of its own making without ``n_outputs`` has one output
+    y = _check_targets(loss, y, X.shape[0], getattr(network, "n_outputs", 1))
     network.design(X)  # checks the feature count
     check_positive(lam, "lam", strict=False)
     check_positive(max_epochs, "max_epochs", integer=True)

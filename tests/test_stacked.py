@@ -119,3 +119,32 @@ def test_bad_input_names_the_argument():
         bad[0, 1] = np.nan
         train(StackedNetworks(relu), X, bad, lam=0.1, loss="logistic", max_epochs=2)
 
+
+
+def test_a_network_of_ones_own_without_n_outputs_still_trains():
+    # sgd.train takes any object with the trainable interface; one without ``n_outputs`` is a
+    # one-output network, as before StackedNetworks existed
+    class Plain:
+        def __init__(self, net):
+            self.net = net
+
+        def design(self, X):
+            return self.net.design(X)
+
+        def parameters(self):
+            return self.net.parameters()
+
+        def with_parameters(self, params):
+            return Plain(self.net.with_parameters(params))
+
+        def objective(self, X, y, lam, loss):
+            return self.net.objective(X, y, lam, loss)
+
+        def objective_and_gradient(self, X, y, lam, loss):
+            return self.net.objective_and_gradient(X, y, lam, loss)
+
+    X, real, _ = _data()
+    net = ReLUNetwork.random(4, 3, random_state=0)
+    mine = train(Plain(net), X, real[:, 0], lam=0.1, max_epochs=5, random_state=0)
+    theirs = train(net, X, real[:, 0], lam=0.1, max_epochs=5, random_state=0)
+    np.testing.assert_allclose(mine.loss_curve, theirs.loss_curve, rtol=1e-14)
