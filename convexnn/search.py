@@ -322,7 +322,7 @@ def adam_embeddings(X, targets, lam, loss, new_network, *, random_state=None, **
             warnings.simplefilter("ignore")
             return train(network, X, target, lam=lam, loss=loss, random_state=seed, **train_options)
 
-    if len(networks) > 1 and all(net.stackable for net in networks):
+    if len(networks) > 1 and all(getattr(net, "stackable", False) for net in networks):
         # one training of the networks side by side (StackedNetworks): each network's steps are
         # its own, one forward pass runs them all; stopping and minibatches are shared
         trained = fit(StackedNetworks(networks), targets, seeds[0])

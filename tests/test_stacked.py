@@ -121,30 +121,56 @@ def test_bad_input_names_the_argument():
 
 
 
+class _Plain:
+    """A trainable network of one's own: the interface sgd.train and the Adam start use, without
+    ``n_outputs`` or ``stackable``."""
+
+    def __init__(self, net):
+        self.net = net
+
+    def design(self, X):
+        return self.net.design(X)
+
+    def parameters(self):
+        return self.net.parameters()
+
+    def with_parameters(self, params):
+        return _Plain(self.net.with_parameters(params))
+
+    def objective(self, X, y, lam, loss):
+        return self.net.objective(X, y, lam, loss)
+
+    def objective_and_gradient(self, X, y, lam, loss):
+        return self.net.objective_and_gradient(X, y, lam, loss)
+
+    def to_convex(self, X, y, lam, loss):
+        return self.net.to_convex(X, y, lam, loss=loss)
+
+
 def test_a_network_of_ones_own_without_n_outputs_still_trains():
     # sgd.train takes any object with the trainable interface; one without ``n_outputs`` is a
     # one-output network, as before StackedNetworks existed
-    class Plain:
-        def __init__(self, net):
-            self.net = net
-
-        def design(self, X):
-            return self.net.design(X)
-
-        def parameters(self):
-            return self.net.parameters()
-
-        def with_parameters(self, params):
-            return Plain(self.net.with_parameters(params))
-
-        def objective(self, X, y, lam, loss):
-            return self.net.objective(X, y, lam, loss)
-
-        def objective_and_gradient(self, X, y, lam, loss):
-            return self.net.objective_and_gradient(X, y, lam, loss)
-
+    Plain = _Plain
     X, real, _ = _data()
     net = ReLUNetwork.random(4, 3, random_state=0)
     mine = train(Plain(net), X, real[:, 0], lam=0.1, max_epochs=5, random_state=0)
     theirs = train(net, X, real[:, 0], lam=0.1, max_epochs=5, random_state=0)
     np.testing.assert_allclose(mine.loss_curve, theirs.loss_curve, rtol=1e-14)
+
+
+def test_adam_start_trains_networks_of_ones_own_one_by_one():
+    # networks without ``stackable`` are trained per output, as before; the same embeddings as
+    # their ReLUNetwork twins trained one by one
+    X, _, labels = _data(n=50)
+    args = (X, labels[:, :2], 0.05, get_loss("logistic"))
+    mine, mine_objective = adam_embeddings(
+        *args, lambda seed: _Plain(ReLUNetwork.random(4, 4, random_state=seed)),
+        random_state=0, max_epochs=20)
+    for c, problem, coef in mine:
+        net = ReLUNetwork.random(4, 4, random_state=c)
+        alone = train(net, X, labels[:, c], lam=0.05, loss="logistic", random_state=c,
+                      max_epochs=20)
+        expected_problem, expected = alone.network.to_convex(X, labels[:, c], 0.05,
+                                                             loss="logistic")
+        np.testing.assert_allclose(coef, expected, rtol=1e-12, atol=1e-14)
+    assert len(mine) == 2 and mine_objective > 0
