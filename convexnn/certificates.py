@@ -197,7 +197,7 @@ def _relative(objective, bound):
 
 def certify_outputs(
     X, problems, results, lam, *, full=None, loss="squared", formulation="relu",
-    fit_intercept=True, max_patterns=5000, random_state=None,
+    fit_intercept=True, max_patterns=5000, random_state=None, estimates=None,
 ):
     """The certificate of a fit of several outputs: one program per output over shared patterns.
 
@@ -219,6 +219,11 @@ def certify_outputs(
         Every pattern of ``X`` (an exact certificate), or None (an estimate).
     loss, formulation, fit_intercept, max_patterns, random_state
         As for :func:`certify` (``random_state`` an int or None: every output searches with it).
+    estimates : list of (float or None), optional
+        Per output, an estimated lower bound already computed at this solution over searched
+        candidates (the last round of column generation,
+        :meth:`convexnn.families.TwoLayerFamily.grow`): taken instead of a new search when
+        ``full`` is None.
 
     Returns
     -------
@@ -231,7 +236,10 @@ def certify_outputs(
     objective = float(sum(r.objective for r in results))
     bounds, exact = [], full is not None
     complete = exact and bool(problems[0].patterns.contains(full).all())
-    for problem, result in zip(problems, results):
+    for c, (problem, result) in enumerate(zip(problems, results)):
+        if not exact and estimates is not None and estimates[c] is not None:
+            bounds.append(float(estimates[c]))
+            continue
         gates = result.coef.T if result.coef.size else None
         certificate = certify(
             X, problem.y, problem.predict(result.coef), result.objective, lam,

@@ -121,7 +121,7 @@ class _ConvexReLUBase(BaseEstimator):
         return TwoLayerFamily(
             loss=self._loss, formulation=self.formulation, n_patterns=self.n_patterns,
             fit_intercept=self.fit_intercept, pattern_search=self.pattern_search,
-            random_state=self.random_state,
+            random_state=self.random_state, tol=self.tol,
         )
 
     def _get_solver(self):
@@ -194,7 +194,8 @@ class _ConvexReLUBase(BaseEstimator):
         (also after the 'sgd' start) the outputs share one growing set of patterns
         (:func:`convexnn.search.grow_patterns`): each round adds, up to the ``n_patterns``
         budget, the candidate patterns whose dual constraint is most violated for any output,
-        and re-solves every output from its previous solution. The 'sgd' start and every round
+        and re-solves from its previous solution every output for which an added pattern is
+        violated (the others keep their solution, which stays optimal). The 'sgd' start and every round
         keep their starting point when the solver does not improve on it, so the objective never
         increases from the Adam networks' embedding on.
         """
@@ -215,7 +216,7 @@ class _ConvexReLUBase(BaseEstimator):
         results = self._solve(solver, problems, init, keep_start=strategy == "sgd")
         clock.append(time.perf_counter())
         full = family.full_patterns(X)
-        problems, results = family.grow(
+        problems, results, estimates = family.grow(
             X, strategy, problems, results,
             lambda problems, init: self._solve(solver, problems, init, keep_start=True), full,
         )
@@ -224,7 +225,7 @@ class _ConvexReLUBase(BaseEstimator):
         self._store(family.fitted_patterns(problems), results, networks,
                     objective_curve(self._solves))
         del self._solves
-        self._set_certificate(family.certify(X, problems, results, full, self.alpha))
+        self._set_certificate(family.certify(X, problems, results, full, self.alpha, estimates))
         clock.append(time.perf_counter())
         self.timings_ = dict(zip(("start", "solve", "grow", "certificate"), np.diff(clock).tolist()))
 
@@ -606,10 +607,11 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
         Gaussian gates. 'enumerated': every pattern of ``X`` (an error when there are more than
         ``n_patterns``): the program is then the global training problem. 'column_generation':
         a quarter of the budget sampled, then rounds that add the patterns whose dual constraint
-        is most violated (Ergen & Pilanci's cutting planes) until none is or the budget is used.
+        is most violated (Ergen & Pilanci's cutting planes) until none is, the budget is used,
+        or the gap they could still close, estimated over the candidates, is at most ``tol``.
         'sgd': per output, a network of width ``n_patterns // n_outputs`` trained with Adam
-        (full batch, learning rate 0.01, until the objective stalls for 50 epochs, at most 2000
-        epochs) and embedded in the program over its own patterns (doc/math.rst); the program over
+        (learning rate 0.01, until the objective stalls for 50 epochs, at most 500 full-batch
+        epochs, or about 500 steps on minibatches of 1024 rows beyond that size) and embedded in the program over its own patterns (doc/math.rst); the program over
         their union is solved from the embedding, then column generation fills what the budget
         has left (patterns of dead or duplicate neurons); every solve keeps its start when the
         solver does not improve on it, so ``objective_`` is never above ``sgd_objective_``.
@@ -662,7 +664,9 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
     lower_bound_ : float
         Lower bound on the optimum over *all* patterns (the global optimum of the training
         problem) from the dual point of the fit, summed over outputs: certified when
-        ``certificate_exact_``, else an estimate over patterns searched around the fit.
+        ``certificate_exact_``, else an estimate over patterns searched around the fit (for
+        an output whose column generation ended by scoring the fitted solution, the patterns that
+        last round searched and scored: the search is not repeated).
     optimality_gap_ : float
         ``(objective_ - lower_bound_) / |objective_|``.
     restricted_gap_ : float or None

@@ -67,6 +67,9 @@ class TwoLayerFamily:
     fit_intercept : bool
     pattern_search : {'auto', 'sampled', 'enumerated', 'column_generation', 'sgd'}
     random_state : None, int or RandomState
+    tol : float or None
+        The estimator's relative-gap tolerance: column generation stops once its estimated gap
+        over the candidates is at most this (None: once no candidate is violated).
     """
 
     loss: str
@@ -75,6 +78,7 @@ class TwoLayerFamily:
     fit_intercept: bool
     pattern_search: str
     random_state: object = None
+    tol: object = None
 
     #: fitted attributes that :meth:`weights` derives from the networks (rebuilt on load)
     derived_attributes = ("coefs_", "intercepts_", "gates_", "n_active_neurons_")
@@ -169,17 +173,25 @@ class TwoLayerFamily:
         strategy 'warm_start') return ``problems, results`` as they are.
 
         ``solve(problems, init)`` re-solves every output from its previous solution.
+
+        Returns ``problems, results, estimates``: ``estimates`` (None, or one entry per output)
+        holds the estimated lower bound of an output whose returned solution the last round
+        scored over candidates searched at its own dual point (the first output's: the search
+        runs at its ``z``), which :meth:`certify` then takes instead of searching again.
         """
         # the seed is drawn whatever the search, so that a RandomState ``random_state`` advances
         # alike for every strategy (the certificate draws from it next)
         rng = np.random.default_rng(seed_of(self.random_state))
         if strategy not in ("column_generation", "sgd"):
-            return problems, results
-        problems, results, _, _ = grow_patterns(
+            return problems, results, None
+        problems, results, history, _ = grow_patterns(
             X, problems, results, solve, candidates=full, max_patterns=self.n_patterns,
-            add_per_round=_CG_ADD, tol=_CG_TOL, random_state=rng,
+            add_per_round=_CG_ADD, tol=_CG_TOL, gap_tol=self.tol, random_state=rng,
         )
-        return problems, results
+        estimates = None
+        if full is None and history and history[-1]["added"] == 0:
+            estimates = [history[-1]["lower_bounds"][0]] + [None] * (len(problems) - 1)
+        return problems, results, estimates
 
     # ------------------------------------------------------------------ networks and certificate
     @staticmethod
@@ -208,13 +220,15 @@ class TwoLayerFamily:
             "gates_": np.hstack([net._gates() for net in networks]) if gated else None,
         }
 
-    def certify(self, X, problems, results, full, alpha):
+    def certify(self, X, problems, results, full, alpha, estimates=None):
         """Certificate over all patterns if they are listed (``full``: exact), else over a search
-        around the fitted neurons (estimate): :func:`convexnn.certificates.certify_outputs`."""
+        around the fitted neurons (estimate), or the ``estimates`` of :meth:`grow` where it has
+        them: :func:`convexnn.certificates.certify_outputs`."""
         return certify_outputs(
             X, problems, results, alpha, full=full, loss=self.loss,
             formulation=self.formulation, fit_intercept=self.fit_intercept,
             max_patterns=self.max_certified_patterns, random_state=self.random_state,
+            estimates=estimates,
         )
 
     # ------------------------------------------------------------------ persistence

@@ -320,6 +320,16 @@ class ConvexProblem:
         """
         return None
 
+    def dual_certificate(self, coef, multipliers=None):
+        """``(bound, point)``: :meth:`dual_bound` and the dual-feasible point ``s z`` behind it
+        (ndarray of shape (n_samples,)), or ``(bound, None)`` for a program that does not give
+        the point. A solver keeps the point of its best bound (``SolveResult.dual``), so that
+        the bound can be carried to a program with more patterns by testing only theirs
+        (:func:`convexnn.search.grow_patterns`)."""
+        if multipliers is None:
+            return self.dual_bound(coef), None
+        return self.dual_bound(coef, multipliers=multipliers), None
+
     # ------------------------------------------------------------------ cvxpy
     def cvxpy_program(self):
         """The problem stated in cvxpy, compiled once and cached (shared with :meth:`with_lam`)."""
@@ -421,8 +431,13 @@ class ReLUProblem(ConvexProblem):
         multipliers : ndarray of shape (n_samples, n_blocks), optional
             Non-negative cone multipliers (negative entries are clipped to 0).
         """
+        return self.dual_certificate(coef, multipliers)[0]
+
+    def dual_certificate(self, coef, multipliers=None):
+        """``(bound, point)``: :meth:`dual_bound` and its dual-feasible point ``s z``
+        (``(None, None)`` without multipliers)."""
         if multipliers is None:
-            return None
+            return None, None
         coef = self.check_coef(coef)
         z = -self.loss.gradient(self.predict(coef), self.y)
         a = self.adjoint(z)
@@ -437,7 +452,7 @@ class ReLUProblem(ConvexProblem):
         a = a + t[:, None] * c
         oracle = self.penalty.dual_norm(a)
         scale = 1.0 if oracle <= self.lam else self.lam / oracle
-        return self.loss.dual(scale * z, self.y)
+        return self.loss.dual(scale * z, self.y), scale * z
 
     def constraint_violation(self, coef):
         values = self.constraint_values(self.check_coef(coef))
@@ -478,6 +493,10 @@ class GatedReLUProblem(ConvexProblem):
 
     def dual_bound(self, coef):
         """Lower bound ``-F*(-s z)`` with ``z = -grad F(pred)`` and ``s = min(1, lam / R*(A^T z))``."""
+        return self.dual_certificate(coef)[0]
+
+    def dual_certificate(self, coef, multipliers=None):
+        """``(bound, point)``: :meth:`dual_bound` and its dual-feasible point ``s z``."""
         coef = self.check_coef(coef)
         z = -self.loss.gradient(self.predict(coef), self.y)
         if self._dask:
@@ -487,7 +506,7 @@ class GatedReLUProblem(ConvexProblem):
         dual_point = scale * z
         if self._dask:
             dual_point = dual_point.persist()
-        return self.loss.dual(dual_point, self.y)
+        return self.loss.dual(dual_point, self.y), dual_point
 
 
 def _check_pattern_shapes(patterns, design):

@@ -63,6 +63,9 @@ class SolveResult:
         Number of non-zero blocks (``problem.active_blocks``), i.e. neurons of the mapped network.
     history : list of dict
         Per-iteration records, for solvers that keep them.
+    dual : ndarray of shape (n_samples,) or None
+        The dual-feasible point behind ``lower_bound`` (``lower_bound = loss.dual(dual)``), when
+        the solver keeps it (the interior-point method does).
     """
 
     coef: np.ndarray
@@ -76,6 +79,7 @@ class SolveResult:
     constraint_violation: float = 0.0
     n_active: object = None
     history: list = field(default_factory=list)
+    dual: object = None
 
     @property
     def converged(self):

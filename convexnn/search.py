@@ -36,7 +36,7 @@ from .certificates import certify, formulation_class
 from .losses import get_loss
 from .networks import StackedNetworks
 from .patterns import enumerate_patterns, sample_patterns
-from .results import ConvergenceWarning
+from .results import ConvergenceWarning, SolveResult
 from .sgd import train
 from .solvers import get_solver
 from .solvers.guard import Guarded
@@ -229,8 +229,11 @@ def solve_outputs(solver, problems, init=None, progress=None):
         Wrap it in :class:`~convexnn.solvers.guard.Guarded` for exact zero-target solutions and,
         with feasible starts, results never worse than the start.
     problems : list of ConvexProblem
-    init : list of ndarray or None
-        ``init[c]`` starts ``problems[c]`` when its shape is ``problems[c].coef_shape``.
+    init : list of ndarray or SolveResult, or None
+        ``init[c]`` starts ``problems[c]`` when its shape is ``problems[c].coef_shape``; a
+        :class:`~convexnn.results.SolveResult` is already the solution of ``problems[c]`` and is
+        kept without a solve (:func:`grow_patterns` for an output the added patterns leave
+        optimal).
     progress : callable, optional
         ``progress(iterable, desc)`` wraps the loop over outputs (e.g. a tqdm bar).
 
@@ -241,6 +244,9 @@ def solve_outputs(solver, problems, init=None, progress=None):
     results = []
     outputs = problems if progress is None else progress(problems, "outputs")
     for c, problem in enumerate(outputs):
+        if init is not None and c < len(init) and isinstance(init[c], SolveResult):
+            results.append(init[c])
+            continue
         start = None
         if init is not None and c < len(init) and init[c].shape == problem.coef_shape:
             start = init[c]
@@ -352,6 +358,7 @@ def grow_patterns(
     max_rounds=None,
     add_per_round=10,
     tol=1e-6,
+    gap_tol=None,
     random_state=None,
 ):
     """Column generation over the patterns that several outputs share.
@@ -361,7 +368,8 @@ def grow_patterns(
     ``max_patterns`` leaves) those not yet present whose value exceeds ``lam (1 + tol)``, the most
     violated first; every solution is moved into the bigger programs (:func:`extend`) and ``solve``
     re-solves from there. It stops when no candidate violates, when the programs hold
-    ``max_patterns`` patterns, or after ``max_rounds`` scorings (ConvergenceWarning).
+    ``max_patterns`` patterns, when the estimated gap over the candidates is at most ``gap_tol``,
+    or after ``max_rounds`` scorings (ConvergenceWarning).
 
     Parameters
     ----------
@@ -384,6 +392,12 @@ def grow_patterns(
     add_per_round : int, default=10
     tol : float, default=1e-6
         Relative violation below which a dual constraint counts as satisfied.
+    gap_tol : float, optional
+        Stop once ``(objective - lower_bound) / |objective| <= gap_tol``, with the lower bound
+        summed over outputs from each ``z`` scaled into the dual constraints of the candidates
+        scored (the estimated full gap): the patterns still violated can then lower the summed
+        objective by at most that fraction (over those candidates). The estimators pass their
+        ``tol``, the relative gap every solve is held to. None: stop only when nothing violates.
     random_state : int, Generator or None
         Seeds the candidate search.
 
@@ -395,8 +409,10 @@ def grow_patterns(
         Their solutions.
     history : list of dict
         Per scoring: ``round``, ``n_patterns``, ``objective`` (summed over outputs),
-        ``oracle_ratio`` (largest ``M(z) / lam`` over outputs), ``lower_bound`` (summed) and
-        ``added``.
+        ``oracle_ratio`` (largest ``M(z) / lam`` over outputs), ``lower_bound`` (summed),
+        ``lower_bounds`` (per output: ``loss.dual`` of its ``z`` scaled by the oracle over the
+        candidates) and ``added`` (0 in the last record when the search ended there, with the
+        returned solutions the ones scored).
     candidates : ActivationPatterns or None
         The last candidates scored (None when the budget was full from the start).
     """
@@ -412,14 +428,17 @@ def grow_patterns(
             scored = candidate_patterns(
                 X, zs[0], fit_intercept=fit_intercept, gates=gates, random_state=rng
             )
-        ratio, oracle, lower = np.zeros(scored.n_patterns), 0.0, 0.0
+        ratio, oracle, lower, per_output, bounds = np.zeros(scored.n_patterns), 0.0, 0.0, [], []
         for problem, z in zip(problems, zs):
             scoring = type(problem)(X, problem.y, scored, lam=lam, loss=problem.loss)
             scores = pattern_scores(scoring, z, threshold=lam)
+            per_output.append(scores)
             ratio = np.maximum(ratio, scores)
             top = float(scores.max(initial=0.0))
             oracle = max(oracle, top)
-            lower += float(problem.loss.dual((1.0 if top <= lam else lam / top) * z, problem.y))
+            bounds.append(float(problem.loss.dual((1.0 if top <= lam else lam / top) * z,
+                                                  problem.y)))
+            lower += bounds[-1]
         ratio[first.patterns.contains(scored)] = 0.0
         violated = np.flatnonzero(ratio > lam * (1 + tol))
         add = int(add_per_round)
@@ -431,10 +450,15 @@ def grow_patterns(
             "objective": float(sum(r.objective for r in results)),
             "oracle_ratio": oracle / lam if lam > 0 else math.inf,
             "lower_bound": lower,
+            "lower_bounds": bounds,
             "added": int(min(violated.size, add)),
         })
         logger.info("column generation round %d: %s", len(history), history[-1])
         if violated.size == 0:
+            break
+        objective = history[-1]["objective"]
+        if gap_tol is not None and objective - lower <= gap_tol * abs(objective):
+            history[-1]["added"] = 0
             break
         if max_rounds is not None and len(history) >= max_rounds:
             warnings.warn(
@@ -449,9 +473,40 @@ def grow_patterns(
         patterns = first.patterns.union(scored.subset(chosen))
         bigger = [type(p)(X, p.y, patterns, lam=lam, loss=p.loss) for p in problems]
         init = [extend(p, r.coef, q) for p, r, q in zip(problems, results, bigger)]
+        # an output for which no added pattern is violated stays optimal: it keeps its solution
+        for c, scores in enumerate(per_output):
+            if scores[chosen].max() <= lam * (1 + tol):
+                added = type(problems[c])(X, problems[c].y, scored.subset(chosen), lam=lam,
+                                          loss=problems[c].loss)
+                init[c] = _carried(bigger[c], results[c], init[c], zs[c], added)
         problems, first = bigger, bigger[0]
         results = solve(problems, init)
     return problems, results, history, scored
+
+
+def _carried(problem, result, coef, z, added):
+    """``result`` moved unsolved into the bigger ``problem`` (``coef``: its moved solution) whose
+    ``added`` patterns (a program over them alone) satisfy their dual constraints at ``z`` to the
+    column generation's ``tol``.
+
+    The objective, status and iterations are the same. The old program's bound does not bound the
+    bigger one, so it is recomputed: from the solver's dual point (``result.dual``, feasible for
+    the old patterns), scaled by ``min(1, lam / M)`` with ``M`` its largest oracle value over the
+    added patterns, which makes it feasible for all of them; or, for a solver that keeps no dual
+    point, from ``z`` scaled by the oracle over every pattern of ``problem``. Either way
+    ``optimum >= loss.dual(point)``. The history is one record at the kept objective, so that
+    :func:`objective_curve` counts the output as unchanged while the others are re-solved.
+    """
+    lam = problem.lam
+    point, scored = (z, problem) if result.dual is None else (result.dual, added)
+    top = float(pattern_scores(scored, point, threshold=lam).max(initial=0.0))
+    objective = problem.objective(coef)
+    bound = float(problem.loss.dual((1.0 if top <= lam else lam / top) * point, problem.y))
+    return dataclasses.replace(
+        result, coef=coef, objective=objective, lower_bound=min(bound, objective),
+        n_active=problem.active_blocks(coef).size, history=[{"objective": objective}],
+        dual=None if result.dual is None else (1.0 if top <= lam else lam / top) * point,
+    )
 
 
 @dataclasses.dataclass

@@ -7,6 +7,7 @@ import pytest
 import convexnn as cn
 from convexnn import ConvexReLUClassifier, ConvexReLURegressor, DeepConvexReLURegressor
 from convexnn.datasets import make_1d, make_teacher
+from convexnn.certificates import certify
 from convexnn.search import extend, grow_patterns, objective_curve, solve_outputs
 from convexnn.solvers import Solver
 from convexnn.solvers.guard import Guarded
@@ -80,6 +81,68 @@ def test_grow_patterns_shares_patterns_and_never_increases_the_objective():
     assert cn.ReLUProblem(X, targets[:, 0], full, lam=1e-3).objective(moved) == pytest.approx(
         final[0].objective, rel=1e-12
     )
+
+
+def test_grow_patterns_keeps_outputs_the_added_patterns_leave_optimal():
+    """An output whose dual constraints hold on the added patterns is carried without a solve;
+    its bound is recomputed for the bigger program (from the solver's dual point) and still
+    bounds that program's optimum, tightly."""
+    from convexnn.solvers import InteriorPoint
+
+    X, y = make_teacher(30, 2, random_state=0)
+    # the second target is so small that its optimum over any patterns is near zero: the added
+    # patterns never violate its dual constraints
+    targets = np.column_stack([y - y.mean(), 1e-3 * np.sin(3 * X[:, 0])])
+    patterns = cn.sample_patterns(X, 2, random_state=0)
+    problems = [cn.ReLUProblem(X, t, patterns, lam=1e-2) for t in targets.T]
+    solver = Guarded(InteriorPoint(tol=1e-7))
+    results = solve_outputs(solver, problems)
+    for problem, result in zip(problems, results):  # the bound is the dual at the kept point
+        assert result.dual.shape == (30,)
+        assert problem.loss.dual(result.dual, problem.y) == pytest.approx(result.lower_bound,
+                                                                           rel=1e-12)
+    with pytest.warns(cn.ConvergenceWarning, match="max_rounds=3"):
+        grown, final, history, _ = grow_patterns(
+            X, problems, results, lambda ps, init: solve_outputs(solver, ps, init),
+            add_per_round=2, max_rounds=3, random_state=0,
+        )
+    assert grown[0].patterns.n_patterns > patterns.n_patterns
+    carried = [r.history == [{"objective": r.objective}] for r in final]
+    assert carried == [False, True]
+    for problem, result in zip(grown, final):
+        reference = cn.CvxpySolver("CLARABEL", tol=1e-10).solve(problem)
+        assert result.lower_bound <= reference.objective * (1 + 1e-9)
+        assert result.objective == pytest.approx(reference.objective, rel=1e-6)
+        assert result.lower_bound == pytest.approx(reference.objective, rel=1e-6)
+        assert result.objective == pytest.approx(problem.objective(result.coef), rel=1e-12)
+
+
+def test_grow_patterns_stops_at_the_gap_tolerance_with_the_certificate_of_its_last_scoring():
+    """With ``gap_tol`` the search stops at the first round whose estimated gap over the
+    candidates is within it; that round's per-output bound is the certificate over the
+    candidates it scored (what the estimators then report instead of searching again)."""
+    from convexnn.solvers import InteriorPoint
+
+    X, y = make_teacher(30, 2, random_state=1)
+    problem = cn.ReLUProblem(X, y - y.mean(), cn.sample_patterns(X, 2, random_state=0), lam=1e-2)
+    solver = Guarded(InteriorPoint(tol=1e-8))
+    start = solve_outputs(solver, [problem])
+
+    def grow(gap_tol):
+        return grow_patterns(X, [problem], start, lambda ps, init: solve_outputs(solver, ps, init),
+                             add_per_round=1, gap_tol=gap_tol, random_state=0)
+
+    _, _, full_history, _ = grow(None)
+    gaps = [(h["objective"] - h["lower_bound"]) / h["objective"] for h in full_history]
+    assert len(gaps) >= 3 and gaps[0] > gaps[-1]
+    stop = next(k for k, g in enumerate(gaps) if g <= 2 * gaps[-1])  # an earlier round
+    assert stop < len(gaps) - 1
+    grown, final, history, scored = grow(gaps[stop] * (1 + 1e-9))
+    assert len(history) == stop + 1 and history[-1]["added"] == 0
+    assert final[0].objective == pytest.approx(full_history[stop]["objective"], rel=1e-12)
+    certificate = certify(X, grown[0].y, grown[0].predict(final[0].coef), final[0].objective,
+                             1e-2, patterns=scored)
+    assert history[-1]["lower_bounds"][0] == pytest.approx(certificate.lower_bound, rel=1e-9)
 
 
 def test_objective_curve_sums_outputs_and_pads_the_ones_that_stopped():

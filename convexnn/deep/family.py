@@ -151,8 +151,9 @@ class DeepFamily:
 
     @staticmethod
     def grow(X, strategy, problems, results, solve, full):
-        """``problems, results`` as they are: without an oracle the patterns do not grow."""
-        return problems, results
+        """``problems, results, None``: without an oracle the patterns do not grow (and there
+        are no estimates for the certificate)."""
+        return problems, results, None
 
     # ------------------------------------------------------------------ networks and certificate
     @staticmethod
@@ -180,7 +181,7 @@ class DeepFamily:
         }
 
     @staticmethod
-    def certify(X, problems, results, full, alpha):
+    def certify(X, problems, results, full, alpha, estimates=None):
         """The solvers' bounds (:func:`convexnn.certificates.solver_bounds`): a certified lower
         bound on the programs solved (None when a solver gives none)."""
         return solver_bounds(results)

@@ -128,5 +128,5 @@ class Guarded(Solver):
             coef=start, objective=start_objective, status=result.status, solver=result.solver,
             lam=result.lam, n_iter=result.n_iter, time=result.time, lower_bound=result.lower_bound,
             constraint_violation=problem.constraint_violation(start),
-            n_active=problem.active_blocks(start).size, history=result.history,
+            n_active=problem.active_blocks(start).size, history=result.history, dual=result.dual,
         )

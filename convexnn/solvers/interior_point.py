@@ -298,11 +298,8 @@ class InteriorPoint(Solver):
     def _certificate(self, prog, u, z_orth):
         problem = prog.problem
         u = prog.lift(u)
-        if prog.O is None:
-            bound = problem.dual_bound(u)
-        else:
-            bound = problem.dual_bound(u, multipliers=z_orth)
-        return problem.objective(u), bound, problem.constraint_violation(u)
+        bound, point = problem.dual_certificate(u, None if prog.O is None else z_orth)
+        return problem.objective(u), bound, problem.constraint_violation(u), point
 
     # ------------------------------------------------------------------ working set
     @staticmethod
@@ -405,7 +402,7 @@ class InteriorPoint(Solver):
         working = np.sort(rank[:max(k0, int(used.sum()))])
         coef = None if init is None else start
         history, n_iter, sub_tol = [], 0, 0.5 * self.tol
-        lower = -math.inf
+        lower, lower_point = -math.inf, None
         out = None
         for round_ in range(1, self.max_rounds + 1):
             sub = cls(problem.X, y, problem.patterns.subset(working), lam=lam, loss=loss)
@@ -430,8 +427,10 @@ class InteriorPoint(Solver):
             if new.size == 0:  # no certain violator: exact oracle values above lam
                 scores = block_scores(problem, z, threshold=lam)
                 oracle = float(max(lam, scores.max()))
-                bound = loss.dual(min(1.0, lam / oracle) * z, y)
-                lower = max(lower, bound)
+                point = min(1.0, lam / oracle) * z
+                bound = loss.dual(point, y)
+                if bound > lower:
+                    lower, lower_point = bound, point
                 new = np.flatnonzero(outside & (pattern_max(scores) > lam * (1 + 1e-9)))
             gap = objective - lower
             rel_gap = gap / max(abs(objective), tiny)
@@ -469,7 +468,7 @@ class InteriorPoint(Solver):
         else:
             out["status"] = "max_iter"
             out["detail"] = f" (working set: {self.max_rounds} rounds)"
-        out.update({"n_iter": n_iter, "lower": lower, "history": history})
+        out.update({"n_iter": n_iter, "lower": lower, "dual": lower_point, "history": history})
         return out
 
     # ------------------------------------------------------------------ solve
@@ -546,6 +545,7 @@ class InteriorPoint(Solver):
             constraint_violation=float(violation),
             n_active=problem.active_blocks(coef).size,
             history=out["history"],
+            dual=None if lower_bound is None else out.get("dual"),
         )
 
     def _sparsify(self, problem, coef, objective, lower):
@@ -590,15 +590,15 @@ class InteriorPoint(Solver):
         constrained = prog.O is not None
         tiny = np.finfo(float).tiny
         history = []
-        lower = -math.inf
+        lower, lower_point = -math.inf, None
         best = None  # (gap, coef, objective, violation) of the best certified iterate
         status, n_iter, detail = "max_iter", 0, ""
 
         for it in range(self.max_iter + 1):
             u = x[:, 1:]
-            objective, bound, violation = self._certificate(prog, u, z_orth)
-            if bound is not None and np.isfinite(bound):
-                lower = max(lower, bound)
+            objective, bound, violation, point = self._certificate(prog, u, z_orth)
+            if bound is not None and np.isfinite(bound) and bound > lower:
+                lower, lower_point = bound, point
             gap = objective - lower
             rel_gap = gap / max(abs(objective), tiny)
             mu_total = float((s_soc * z_soc).sum())
@@ -632,13 +632,13 @@ class InteriorPoint(Solver):
             n_iter = it + 1
 
         if best is None:
-            objective, bound, violation = self._certificate(prog, x[:, 1:], z_orth)
+            objective, bound, violation, _ = self._certificate(prog, x[:, 1:], z_orth)
             coef = x[:, 1:].copy()
         else:
             _, coef, objective, violation = best
         return {"status": status, "detail": detail, "n_iter": n_iter, "coef": prog.lift(coef),
                 "objective": objective, "violation": violation, "lower": lower,
-                "history": history}
+                "dual": lower_point, "history": history}
 
     @staticmethod
     def _trust_loss_model(prog, pred, grad, h, dpred, alpha, c=None):
