@@ -88,21 +88,32 @@ def cone_upper_bounds(design, orientation, a, n_iter=25, floor=-np.inf, penalty=
     bounds = dual_norms(a)
     active = np.flatnonzero(bounds > floor)
     o, target = orientation[:, active], a[active]
-    mu = prev = np.zeros_like(o)
+    # three (n, blocks) buffers, updated in place: at large n a fresh temporary per operation
+    # costs more in page faults than the arithmetic
+    mu, prev, work = np.zeros_like(o), np.zeros_like(o), np.empty_like(o)
     momentum = 1.0
     for _ in range(int(n_iter)):
         if active.size == 0:
             break
-        residual = target + (o * mu).T @ design  # a_b + A^T diag(o_b) mu_b, (blocks, d)
+        np.multiply(o, mu, out=work)
+        residual = target + work.T @ design  # a_b + A^T diag(o_b) mu_b, (blocks, d)
         bounds[active] = np.minimum(bounds[active], dual_norms(residual))
-        nxt = np.maximum(mu - step * o * (design @ residual.T), 0.0)
+        np.matmul(design, residual.T, out=work)
+        work *= step
+        work *= o
+        np.subtract(mu, work, out=work)
+        np.maximum(work, 0.0, out=work)  # the projected gradient step
         momentum_next = 0.5 * (1 + np.sqrt(1 + 4 * momentum**2))
-        mu = np.maximum(nxt + ((momentum - 1) / momentum_next) * (nxt - prev), 0.0)
-        prev, momentum = nxt, momentum_next
+        np.subtract(work, prev, out=prev)
+        prev *= (momentum - 1) / momentum_next
+        prev += work
+        np.maximum(prev, 0.0, out=prev)  # the extrapolated point
+        mu, prev, work = prev, work, mu
+        momentum = momentum_next
         keep = bounds[active] > floor
         if not keep.all():
             active, o, target = active[keep], o[:, keep], target[keep]
-            mu, prev = mu[:, keep], prev[:, keep]
+            mu, prev, work = mu[:, keep], prev[:, keep], np.empty((o.shape[0], int(keep.sum())))
     if active.size:
         residual = target + (o * prev).T @ design
         bounds[active] = np.minimum(bounds[active], dual_norms(residual))

@@ -83,3 +83,30 @@ def test_free_intercept_lower_bound_never_exceeds_the_optimum_and_is_tight_there
     if formulation is cn.ReLUProblem:  # the gated bound needs the bias slope exactly zero
         assert oracle_bound(problem, reference.solve(problem).coef) == pytest.approx(
             reference.solve(problem).objective, rel=1e-6)
+
+
+def test_cone_upper_bounds_bound_the_exact_values_and_settle_below_the_floor():
+    """Every multiplier gives an upper bound, so the batched bounds are never below the exact
+    cone-restricted values (NNLS), whatever the iteration count; a block whose bound fell to the
+    floor is settled there, and more steps only tighten the others."""
+    from convexnn.oracle import cone_upper_bounds, project_norm
+
+    X, y, patterns = _data(seed=3, n=40, n_patterns=12)
+    problem = cn.ReLUProblem(X, y, patterns, lam=1e-2)
+    z = y - y.mean()
+    a = problem.adjoint(z)
+    orientation = problem.constraint_orientation()
+    exact = np.array([project_norm(problem, orientation[:, b], a[b])
+                      for b in range(problem.n_blocks)])
+    norms = np.linalg.norm(a, axis=1)
+    assert np.any(exact < norms - 1e-6)  # some cones bind: the bounds have work to do
+    loose = cone_upper_bounds(problem.design, orientation, a, n_iter=2)
+    tight = cone_upper_bounds(problem.design, orientation, a, n_iter=200)
+    assert np.all(loose >= exact - 1e-12) and np.all(tight >= exact - 1e-12)
+    assert np.all(tight <= loose + 1e-15) and np.all(loose <= norms + 1e-15)
+    assert np.max(tight - exact) < 0.1 * np.max(norms - exact)
+    floor = float(np.median(exact))
+    settled = cone_upper_bounds(problem.design, orientation, a, n_iter=200, floor=floor)
+    assert np.all(settled >= exact - 1e-12)
+    above = exact > floor
+    np.testing.assert_allclose(settled[above], tight[above], rtol=1e-12)
