@@ -664,7 +664,8 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
         ConvergenceWarning.
     lower_bound_ : float
         Lower bound on the optimum over *all* patterns (the global optimum of the training
-        problem) from the dual point of the fit, summed over outputs: certified when
+        problem) from the dual point of the fit (the solver's own where it keeps one, which
+        already satisfies the fitted patterns' dual constraints), summed over outputs: certified when
         ``certificate_exact_``, else an estimate over patterns searched around the fit (for
         an output whose column generation ended by scoring the fitted solution, the patterns that
         last round searched and scored: the search is not repeated).

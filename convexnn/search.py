@@ -429,7 +429,10 @@ def grow_patterns(
     lam, fit_intercept = first.lam, first.patterns.fit_intercept
     fixed, history, scored = candidates, [], None
     while max_patterns is None or first.patterns.n_patterns < max_patterns:
-        zs = [dual_point(p.loss, p.y, p.predict(r.coef)) for p, r in zip(problems, results)]
+        # each output's dual point: its solver's (feasible for the program's own patterns), else
+        # -grad F at its solution (which misses them by ~sqrt(tol) after a solve to tol)
+        zs = [r.dual if r.dual is not None else dual_point(p.loss, p.y, p.predict(r.coef))
+              for p, r in zip(problems, results)]
         scored = fixed
         if scored is None:
             gates = np.hstack([first.patterns.gates] + [r.coef.T for r in results])
