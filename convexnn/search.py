@@ -486,37 +486,37 @@ def grow_patterns(
         init = [extend(p, r.coef, q) for p, r, q in zip(problems, results, bigger)]
         # an output for which no added pattern is violated stays optimal: it keeps its solution
         for c, scores in enumerate(per_output):
-            if scores[chosen].max() <= lam * (1 + tol):
-                added = type(problems[c])(X, problems[c].y, scored.subset(chosen), lam=lam,
-                                          loss=problems[c].loss)
-                init[c] = _carried(bigger[c], results[c], init[c], zs[c], added)
+            top = float(scores[chosen].max())
+            if top <= lam * (1 + tol):
+                init[c] = _carried(bigger[c], results[c], init[c], zs[c], top)
         problems, first = bigger, bigger[0]
         results = solve(problems, init)
     return problems, results, history, scored
 
 
-def _carried(problem, result, coef, z, added):
-    """``result`` moved unsolved into the bigger ``problem`` (``coef``: its moved solution) whose
-    ``added`` patterns (a program over them alone) satisfy their dual constraints at ``z`` to the
-    column generation's ``tol``.
+def _carried(problem, result, coef, z, top_added):
+    """``result`` moved unsolved into the bigger ``problem`` (``coef``: its moved solution), whose
+    added patterns satisfy their dual constraints at ``z`` to the column generation's ``tol``
+    (``top_added``: their largest oracle value at ``z``, as scored).
 
     The objective, status and iterations are the same. The old program's bound does not bound the
-    bigger one, so it is recomputed: from the solver's dual point (``result.dual``, feasible for
-    the old patterns), scaled by ``min(1, lam / M)`` with ``M`` its largest oracle value over the
-    added patterns, which makes it feasible for all of them; or, for a solver that keeps no dual
-    point, from ``z`` scaled by the oracle over every pattern of ``problem``. Either way
-    ``optimum >= loss.dual(point)``. The history is one record at the kept objective, so that
-    :func:`objective_curve` counts the output as unchanged while the others are re-solved.
+    bigger one, so it is recomputed. With the solver's dual point (``z = result.dual``, feasible
+    for the old patterns) it is scaled by ``min(1, lam / top_added)``, which makes it feasible for
+    the added ones too; for a solver that keeps no dual point, ``z`` is scaled by the oracle over
+    every pattern of ``problem``. Either way ``optimum >= loss.dual(point)``. The history is one
+    record at the kept objective, so that :func:`objective_curve` counts the output as unchanged
+    while the others are re-solved.
     """
     lam = problem.lam
-    point, scored = (z, problem) if result.dual is None else (result.dual, added)
-    top = float(pattern_scores(scored, point, threshold=lam).max(initial=0.0))
+    top = (top_added if result.dual is not None
+           else float(pattern_scores(problem, z, threshold=lam).max(initial=0.0)))
+    point = (1.0 if top <= lam else lam / top) * z
     objective = problem.objective(coef)
-    bound = float(problem.loss.dual((1.0 if top <= lam else lam / top) * point, problem.y))
+    bound = float(problem.loss.dual(point, problem.y))
     return dataclasses.replace(
         result, coef=coef, objective=objective, lower_bound=min(bound, objective),
         n_active=problem.active_blocks(coef).size, history=[{"objective": objective}],
-        dual=None if result.dual is None else (1.0 if top <= lam else lam / top) * point,
+        dual=None if result.dual is None else point,
     )
 
 

@@ -545,7 +545,7 @@ class InteriorPoint(Solver):
             constraint_violation=float(violation),
             n_active=problem.active_blocks(coef).size,
             history=out["history"],
-            dual=None if lower_bound is None else out.get("dual"),
+            dual=None if lower_bound is None else out["dual"],
         )
 
     def _sparsify(self, problem, coef, objective, lower):
