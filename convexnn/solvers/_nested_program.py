@@ -35,7 +35,7 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve, solve_triangular
 
 from .._array_api import NUMPY
-from ._cone_program import _Program, _soc_inverse_matrix
+from ._cone_program import _Program, _soc_inverse_matrix, upper_inverse
 
 __all__ = ["nested_bytes", "nested_step_flops"]
 
@@ -180,7 +180,7 @@ class _NestedProgram(_Program):
         R = self._factor_blocks_gram(winv_soc, winv[:, :B])
         if R is None:
             R = self._factor_blocks_qr(winv_soc, winv[:, :B])
-        Rinv = np.linalg.inv(R)
+        Rinv = upper_inverse(R)
         R22inv = Rinv[:, 1:, 1:]
         bd = B * d
         # Z_b = A R22inv_b, laid out (n, B, d)
