@@ -330,3 +330,16 @@ def test_auto_works_around_an_init_that_uses_few_patterns():
     dense = InteriorPoint(tol=1e-8).solve(problem, init=full.coef)
     assert ("round" in dense.history[-1]) == (4 * used <= P)
     assert abs(dense.objective - full.objective) <= dense.gap + full.gap + 1e-11 * abs(full.objective)
+
+
+def test_upper_inverse_inverts_each_triangular_block_and_rejects_a_singular_one():
+    from convexnn.solvers._cone_program import upper_inverse
+
+    rng = np.random.default_rng(0)
+    R = np.triu(rng.standard_normal((7, 6, 6))) + 3.0 * np.eye(6)
+    inverse = upper_inverse(R)
+    np.testing.assert_allclose(inverse @ R, np.broadcast_to(np.eye(6), R.shape), atol=1e-13)
+    np.testing.assert_array_equal(np.tril(inverse, -1), 0.0)  # still upper triangular
+    R[4, 2, 2] = 0.0
+    with pytest.raises(np.linalg.LinAlgError, match="block 4"):
+        upper_inverse(R)
