@@ -110,3 +110,24 @@ def test_cone_upper_bounds_bound_the_exact_values_and_settle_below_the_floor():
     assert np.all(settled >= exact - 1e-12)
     above = exact > floor
     np.testing.assert_allclose(settled[above], tight[above], rtol=1e-12)
+
+
+def test_wide_nnls_matches_scipys_nnls_on_every_column():
+    from scipy.optimize import nnls
+
+    from convexnn.penalties import wide_nnls
+
+    rng = np.random.default_rng(0)
+    n, d = 3000, 8
+    A = np.c_[rng.standard_normal((n, d - 1)), np.ones(n)]
+    C = A * np.where(A @ rng.standard_normal(d) >= 0, 1.0, -1.0)[:, None]
+    values = []
+    for _ in range(6):
+        b = rng.standard_normal(d)
+        x, value = wide_nnls(C.T, b)
+        _, expected = nnls(C.T, b, maxiter=50 * n)
+        assert value == pytest.approx(expected, rel=1e-9, abs=1e-12)
+        assert x.shape == (n,) and x.min() >= 0
+        assert np.linalg.norm(C.T @ x - b) == pytest.approx(value, rel=1e-9, abs=1e-12)
+        values.append(value)
+    assert max(values) > 0  # some targets lie outside the cone (the working set had to work)
