@@ -149,3 +149,48 @@ def test_offset_loss_matches_clarabel_on_nested_programs(depth, sizes, seed):
     assert result.lower_bound <= reference.objective * (1 + 1e-9)
     assert result.constraint_violation <= 1e-8
     assert result.objective == pytest.approx(reference.objective, rel=1e-6)
+
+
+@pytest.mark.parametrize("loss, depth, sizes", [("squared", 3, [3, 2]), ("logistic", 4, [2, 2, 2])])
+def test_merged_classes_solve_the_block_by_block_newton_system(loss, depth, sizes):
+    """The Newton solve over the classes (the two level-1 signs of a pattern merged) and the one
+    block by block solve the same system: both against the explicit dense matrix, at a scaling
+    whose multipliers spread over eight decades."""
+    from convexnn.solvers._cone_program import _soc_nt
+    from convexnn.solvers._nested_program import _NestedProgram, nested_class_size
+
+    problem = _problem(loss, depth, sizes, 3)
+    prog = _NestedProgram(problem)
+    assert nested_class_size(problem.block_operator()) == 2
+    assert prog.layouts[True]["C"] == problem.n_blocks // 2
+    rng = np.random.default_rng(0)
+    shape = (prog.n, prog.n_constraints)
+    s_orth, z_orth = 10.0 ** rng.uniform(-4, 4, shape), 10.0 ** rng.uniform(-4, 4, shape)
+
+    def cone(size):  # points inside the second-order cones, t > ||u||
+        u = rng.standard_normal((prog.B, prog.d))
+        return np.column_stack([np.linalg.norm(u, axis=1) * (1 + size), u])
+
+    wbar, eta, _ = _soc_nt(cone(rng.uniform(0.01, 10, prog.B)), cone(rng.uniform(0.01, 10, prog.B)))
+    scaling = {"wbar": wbar, "eta": eta, "winv": np.sqrt(z_orth / s_orth)}
+    pred = problem.predict(rng.standard_normal((prog.B, prog.d)) * 0.1)
+    h = np.maximum(problem.loss.hessian(pred, problem.y), 0.0)
+    c = problem.loss.hessian_rank_one(pred, problem.y)
+    size = prog.B * (prog.d + 1)
+
+    def apply(x):
+        return prog.hess(x, h, c) + prog.scaled_GT(scaling, *prog.scaled_G(scaling, x))
+
+    N = np.stack([apply(e.reshape(prog.B, -1)).ravel() for e in np.eye(size)])
+    r = rng.standard_normal((prog.B, prog.d + 1))
+    exact = np.linalg.solve(N, r.ravel()).reshape(r.shape)
+    merged = prog.factor(scaling, h, c)
+    blocks = prog.factor(scaling, h, c, merge=False)
+    assert merged["merged"] and not blocks["merged"]
+    assert merged["YhT"].shape[0] == blocks["YhT"].shape[0] // 2
+    cond = np.linalg.cond(N)
+    for fac in (merged, blocks):
+        x = prog.reduced_solve(fac, r)
+        # backward stable: a residual at rounding level of the system's scale
+        assert np.abs(apply(x) - r).max() <= 1e-10 * np.abs(N).max() * np.abs(exact).max()
+        assert np.abs(x - exact).max() <= 1e-14 * cond * np.abs(exact).max()

@@ -469,12 +469,23 @@ class _Program:
             g[index, 1:] = gu[index] - np.einsum("gkai,gi->gka", Qs, c - t)
         return np.einsum("bij,bj->bi", Rinv, g)
 
+    def kkt_residual(self, fac, scaling, p, q_orth, q_soc, x, zo, zs):
+        """The residuals ``(ep, eo, es)`` of ``(x, zo, zs)`` in the system ``kkt_solve`` solves,
+        their largest entry and the right-hand side's."""
+        ep = p - self.hess(x, fac["h"], fac.get("c")) - self.scaled_GT(scaling, zo, zs)
+        go, gs = self.scaled_G(scaling, x)
+        es = q_soc - gs + zs
+        eo = None if q_orth is None else q_orth - go + zo
+        err = max(np.abs(ep).max(), np.abs(es).max(), 0.0 if eo is None else np.abs(eo).max())
+        scale = max(np.abs(p).max(), np.abs(q_soc).max(),
+                    0.0 if q_orth is None else np.abs(q_orth).max(), 1e-300)
+        return (ep, eo, es), err, scale
+
     def kkt_solve(self, fac, scaling, p, q_orth, q_soc, refine=_REFINE):
         """Solve ``H x + G^T W^{-1} zt = p``, ``W^{-1} G x - zt = q`` with iterative refinement.
 
         Returns ``(x, zt_orth, zt_soc)``; ``zt = W dz`` is the scaled dual direction.
         """
-        h, c = fac["h"], fac.get("c")
 
         def once(p, q_orth, q_soc):
             x = self.reduced_solve(fac, p + self.scaled_GT(scaling, q_orth, q_soc))
@@ -482,15 +493,11 @@ class _Program:
             return x, (None if go is None else go - q_orth), gs - q_soc
 
         x, zo, zs = once(p, q_orth, q_soc)
-        scale = max(np.abs(p).max(), np.abs(q_soc).max(),
-                    0.0 if q_orth is None else np.abs(q_orth).max(), 1e-300)
+        fac["refined"] = False  # whether a pass found the residual at rounding level
         for _ in range(refine):
-            ep = p - self.hess(x, h, c) - self.scaled_GT(scaling, zo, zs)
-            go, gs = self.scaled_G(scaling, x)
-            es = q_soc - gs + zs
-            eo = None if q_orth is None else q_orth - go + zo
-            err = max(np.abs(ep).max(), np.abs(es).max(), 0.0 if eo is None else np.abs(eo).max())
+            (ep, eo, es), err, scale = self.kkt_residual(fac, scaling, p, q_orth, q_soc, x, zo, zs)
             if err <= 1e-13 * scale:
+                fac["refined"] = True
                 break
             dx, dzo, dzs = once(ep, eo, es)
             x += dx

@@ -68,7 +68,8 @@ from ._cone_program import (
     _soc_nt,
     _soc_prod,
 )
-from ._nested_program import _NestedProgram, nested_bytes, nested_step_flops
+from ._nested_program import (_NestedProgram, nested_bytes, nested_class_size,
+                              nested_step_flops)
 from .base import Solver
 
 __all__ = ["InteriorPoint"]
@@ -186,12 +187,13 @@ class InteriorPoint(Solver):
     # ------------------------------------------------------------------ checks
     def _unsupported(self, problem):
         """Why this solver cannot take ``problem`` (a message), or None when it can."""
-        levels = getattr(problem.block_operator(np.float64, xp=NUMPY), "levels", ())
+        operator = problem.block_operator(np.float64, xp=NUMPY)
+        levels = getattr(operator, "levels", ())
         if levels:
-
             shape = (problem.n_samples, problem.design.shape[1], problem.n_blocks, levels)
-            need = nested_bytes(*shape, self.max_iter)
-            flops = nested_step_flops(*shape)
+            k = nested_class_size(operator)
+            need = nested_bytes(*shape, self.max_iter, class_size=k)
+            flops = nested_step_flops(*shape, class_size=k)
             if need > _NESTED_BYTES or flops > _NESTED_FLOPS:
                 return (f"solver 'interior_point' solves nested deep programs with a dense Newton "
                         f"system, which would need {need / 1024**3:.1f} GiB and {flops:.1e} flops "
@@ -579,8 +581,8 @@ class InteriorPoint(Solver):
     def _solve_program(self, problem, tol, init=None):
         """The interior-point iteration on ``problem`` to relative gap ``tol`` (a dict)."""
         if _nested(problem):
-
             prog = _NestedProgram(problem)
+            prog.set_tol(tol)
         else:
             prog = _Program(problem)
         start = None if init is None else self._warm_start(prog, init)
