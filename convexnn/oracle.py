@@ -87,18 +87,22 @@ def cone_upper_bounds(design, orientation, a, n_iter=25, floor=-np.inf, penalty=
     step = 1.0 / max(np.linalg.norm(design, 2) ** 2, np.finfo(float).tiny)
     bounds = dual_norms(a)
     active = np.flatnonzero(bounds > floor)
-    o, target = orientation[:, active], a[active]
-    # three (n, blocks) buffers, updated in place: at large n a fresh temporary per operation
-    # costs more in page faults than the arithmetic
+    # block-major (blocks, n) arrays: dropping settled blocks copies whole rows, and it is done
+    # only once a quarter of the active blocks has settled (settled blocks iterating on cost
+    # less than gathering columns at every step); three buffers, updated in place (at large n a
+    # fresh temporary per operation costs more in page faults than the arithmetic)
+    o = np.ascontiguousarray(orientation[:, active].T)
+    target = a[active]
+    designT = np.ascontiguousarray(design.T)
     mu, prev, work = np.zeros_like(o), np.zeros_like(o), np.empty_like(o)
     momentum = 1.0
     for _ in range(int(n_iter)):
         if active.size == 0:
             break
         np.multiply(o, mu, out=work)
-        residual = target + work.T @ design  # a_b + A^T diag(o_b) mu_b, (blocks, d)
+        residual = target + work @ design  # a_b + A^T diag(o_b) mu_b, (blocks, d)
         bounds[active] = np.minimum(bounds[active], dual_norms(residual))
-        np.matmul(design, residual.T, out=work)
+        np.matmul(residual, designT, out=work)
         work *= step
         work *= o
         np.subtract(mu, work, out=work)
@@ -111,11 +115,11 @@ def cone_upper_bounds(design, orientation, a, n_iter=25, floor=-np.inf, penalty=
         mu, prev, work = prev, work, mu
         momentum = momentum_next
         keep = bounds[active] > floor
-        if not keep.all():
-            active, o, target = active[keep], o[:, keep], target[keep]
-            mu, prev, work = mu[:, keep], prev[:, keep], np.empty((o.shape[0], int(keep.sum())))
+        if keep.sum() <= 0.75 * active.size:
+            active, o, target = active[keep], o[keep], target[keep]
+            mu, prev, work = mu[keep], prev[keep], np.empty((int(keep.sum()), o.shape[1]))
     if active.size:
-        residual = target + (o * prev).T @ design
+        residual = target + (o * prev) @ design
         bounds[active] = np.minimum(bounds[active], dual_norms(residual))
     return bounds
 
