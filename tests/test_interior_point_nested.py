@@ -188,8 +188,22 @@ def test_merged_classes_solve_the_block_by_block_newton_system(loss, depth, size
     blocks = prog.factor(scaling, h, c, merge=False)
     assert merged["merged"] and not blocks["merged"]
     assert merged["YhT"].shape[0] == blocks["YhT"].shape[0] // 2
+    # classes of mixed sizes (as the united patterns of pattern_search='sgd' give): every third
+    # pair split into two one-block classes, padded with the index B and sign 0
+    members, sigma = prog.layouts[True]["members"], prog.layouts[True]["sigma"]
+    rows, signs = [], []
+    for j in range(members.shape[0]):
+        if j % 3:
+            rows.append(members[j]), signs.append(sigma[j])
+        else:
+            rows += [[members[j, 0], prog.B], [members[j, 1], prog.B]]
+            signs += [[1.0, 0.0], [1.0, 0.0]]
+    order = np.argsort([row[0] for row in rows], kind="stable")
+    prog.layouts[True] = prog._layout(np.asarray(rows)[order], np.asarray(signs)[order])
+    mixed = prog.factor(scaling, h, c)
+    assert mixed["merged"] and merged["YhT"].shape[0] < mixed["YhT"].shape[0]
     cond = np.linalg.cond(N)
-    for fac in (merged, blocks):
+    for fac in (merged, blocks, mixed):
         x = prog.reduced_solve(fac, r)
         # backward stable: a residual at rounding level of the system's scale
         assert np.abs(apply(x) - r).max() <= 1e-10 * np.abs(N).max() * np.abs(exact).max()

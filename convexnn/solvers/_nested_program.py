@@ -27,10 +27,11 @@ only the orthant part and the reduced Newton solve differ:
   g_u`` with ``T = I + T_up + Y^T H Y`` over the classes, ``Z_c = A L_c``, ``T_up`` the
   upper-level rows (dense within a top-level group, block diagonal over the top-level groups) and
   ``Y = [H^½ W_c * Z_c]_c`` (n x C d, ``C = B / 2`` classes) the prediction: half the columns of
-  the block-by-block system. Once the system's condition nears ``1 / eps`` the merged solve loses
-  some of the small blocks' relative accuracy; a step whose refined residual stays above
-  ``1e-2 tol`` is factored again block by block (``merge=False``), which happened in 0-2 of
-  33-64 steps on the default deep fits and 11 of 63 on a digits class.
+  the block-by-block system. The united patterns of ``pattern_search='sgd'`` mix classes of one
+  and two blocks (padded to two: 56 blocks in 32 classes; a depth-4 fit 26.5 -> 9.2 s). Once the
+  system's condition nears ``1 / eps`` the merged solve loses some of the small blocks' relative
+  accuracy; a step whose refined residual stays above ``1e-2 tol`` is factored again block by
+  block (``merge=False``), which happened in 0-2 of 33-64 steps on the default deep fits.
 * ``T0 = I + T_up = L0 L0^T`` per top-level group: by the Cholesky of its Gram while the rows'
   entries are moderate, and by the R of a QR of the stack ``[I; rows]`` once the multipliers
   grow (the Gram's rounding, ~eps ||T0||, would swamp the identity and stalled the iteration near
@@ -77,8 +78,8 @@ def nested_bytes(n_samples, n_columns, n_blocks, levels, max_iter=100, class_siz
     """
     n, d, B = int(n_samples), int(n_columns), int(n_blocks)
     m = d + 1
-    bd = (B // class_size) * d
-    q = (_top_group_size(B, levels) // class_size) * d
+    bd = round(B / class_size) * d
+    q = round(_top_group_size(B, levels) / class_size) * d
     constraints = B + sum(orient.shape[1] for _, orient, _ in levels)
     top, per, rows = _top_group_size(B, levels), 1, 0
     for _, _, children in levels:  # upper-level groups within one top-level group
@@ -127,8 +128,8 @@ def nested_step_flops(n_samples, n_columns, n_blocks, levels, class_size=1):
     for _, _, children in levels:
         per *= children
         rows += max(top // per, 1)
-    q = (top // class_size) * d
-    cd = (B // class_size) * d
+    q = round(top / class_size) * d
+    cd = round(B / class_size) * d
     groups = max(B // max(top, 1), 1)
     return float(groups * (2.0 * (q + n * rows) * q * q + n * q * q)
                  + min(n, cd) ** 2 * max(n, cd) + n * d * d * B)
@@ -162,8 +163,8 @@ def _block_classes(W, coefs, groups):
     are the same columns up to one sign ``sigma_b``, in the same groups at every level, couple the
     Newton system only through ``delta = sum_b sigma_b u_b``: for a deep program, the two level-1
     signs of a pattern under the same upper path. Returns ``(members, sigma)`` of shape (C, k),
-    classes in the order of their first block; every class has the same size ``k``, else each
-    block is its own class (k = 1).
+    classes in the order of their first block, ``k`` the largest class; a smaller class is padded
+    with the index ``B`` (no block) and sign 0.
     """
     W = np.asarray(W)
     B = W.shape[1]
@@ -181,17 +182,21 @@ def _block_classes(W, coefs, groups):
             keys[key] = len(members)
             members.append([b])
             signs.append([sign])
-    sizes = {len(m) for m in members}
-    if len(sizes) != 1:
-        return np.arange(B)[:, None], np.ones((B, 1))
-    members, signs = np.asarray(members), np.asarray(signs)
-    return members, signs * signs[:, :1]  # relative to the class's first block
+    k = max(len(m) for m in members)
+    index = np.full((len(members), k), B)
+    sigma = np.zeros((len(members), k))
+    for c, (m, sign) in enumerate(zip(members, signs)):
+        index[c, : len(m)] = m
+        sigma[c, : len(m)] = np.asarray(sign) * sign[0]  # relative to the class's first block
+    return index, sigma
 
 
 def nested_class_size(operator):
-    """Blocks per class (see ``_block_classes``) of a nested operator: 2 for the deep programs."""
+    """Blocks per class on average (see ``_block_classes``) of a nested operator: 2 for the
+    sampled deep programs."""
     coefs, groups, _ = _level_rows(operator)
-    return _block_classes(operator.W, coefs, groups)[0].shape[1]
+    members = _block_classes(operator.W, coefs, groups)[0]
+    return operator.W.shape[1] / members.shape[0]
 
 
 class _NestedProgram(_Program):
@@ -203,11 +208,11 @@ class _NestedProgram(_Program):
         levels = list(operator.levels)
         B = self.B
         self.level_coef, self.level_group, self.level_sizes = _level_rows(operator)
+        self.top = _top_group_size(B, levels)  # blocks per top-level group
+        self.n_top = B // self.top
         members, sigma = _block_classes(self.W, self.level_coef, self.level_group)
         self.layouts = {False: self._layout(np.arange(B)[:, None], np.ones((B, 1)))}
         self.layouts[True] = self._layout(members, sigma) if members.shape[1] > 1 else None
-        self.top = _top_group_size(B, levels)  # blocks per top-level group
-        self.n_top = B // self.top
         self.n_constraints = B + sum(self.level_sizes)
         self.degree = B + self.n * self.n_constraints
         self._offsets = np.cumsum([B] + self.level_sizes)  # column offsets of the upper levels
@@ -219,11 +224,17 @@ class _NestedProgram(_Program):
         self.residual_tol = min(max(1e-2 * float(tol), low), high)
 
     def _layout(self, members, sigma):
-        """The coupling rows per class (the coefficient columns of its first block)."""
+        """The coupling rows per class (the coefficient columns of its first block) and where the
+        classes of each group sit: ``bounds[l][g]`` is the first class of group ``g`` at upper
+        level ``l`` (classes are in the order of their first block, so a group's are
+        contiguous), ``top[t]`` the first class of top-level group ``t``."""
         first = members[:, 0]
+        group = [g[first] for g in self.level_group]
+        bounds = [np.searchsorted(g, np.arange(size + 1)) for g, size in zip(group, self.level_sizes)]
+        top = np.searchsorted(first // self.top, np.arange(self.n_top + 1))
         return {"members": members, "sigma": sigma, "k": members.shape[1], "C": members.shape[0],
-                "coef": [coef[:, first] for coef in self.level_coef],
-                "group": [group[first] for group in self.level_group], "W": self.W[:, first]}
+                "coef": [coef[:, first] for coef in self.level_coef], "group": group,
+                "bounds": bounds, "top": top, "W": self.W[:, first]}
 
     # linear maps ---------------------------------------------------------
     def G(self, x):
@@ -275,40 +286,47 @@ class _NestedProgram(_Program):
         Rinv = upper_inverse(R)
         R22inv = Rinv[:, 1:, 1:]
         if k == 1:
-            L, Qs = R22inv, None  # the class is its block: Q = I
+            L, Qs = R22inv, None  # every class is one block: Q = I
         else:
             # the signed, stacked R22inv_b^T of a class factor as Q_c L_c^T (QR; Q_c has
-            # orthonormal columns): delta_c = L_c Q_c^T xi_c, so only Q_c^T xi_c meets the rows
+            # orthonormal columns): delta_c = L_c Q_c^T xi_c, so only Q_c^T xi_c meets the rows.
+            # Padding (index B, sign 0) stacks zeros, which change neither factor.
+            padded = np.concatenate([R22inv, np.zeros((1, d, d))])
+            members, sigma = layout["members"], layout["sigma"]
             stacked = np.concatenate(
-                [R22inv[layout["members"][:, j]].transpose(0, 2, 1) for j in range(k)], axis=1)
+                [padded[members[:, j]].transpose(0, 2, 1) * np.abs(sigma[:, j])[:, None, None]
+                 for j in range(k)], axis=1)
             Lt = np.linalg.qr(stacked, mode="r")  # (C, d, d)
             L = Lt.transpose(0, 2, 1)
             # Q_cb = R22inv_b^T L_c^{-T} as a product, not the QR's Q: a block pinned by its
             # cones (tiny R22inv_b) keeps its rows' relative accuracy
             Qs = stacked.reshape(C, k, d, d) @ upper_inverse(np.ascontiguousarray(Lt))[:, None]
-            Qs *= layout["sigma"][:, :, None, None]
+            Qs *= sigma[:, :, None, None]
         cd = C * d
         # Z_c = A L_c, laid out (n, C, d)
         Z = self.A @ np.ascontiguousarray(L.transpose(1, 0, 2)).reshape(d, cd)
         Z = Z.reshape(n, C, d)
         # T0 = I + upper-level rows, one dense block per top-level group: T0 = L0 L0^T
-        top = self.top // k  # classes per top-level group
-        q = top * d
+        top = layout["top"]  # first class of each top-level group
         pieces = [[] for _ in range(self.n_top)]  # per top group: (offset, rows) of each group
         big = np.zeros(self.n_top)  # largest diagonal entry of T0 - I per top group
         start = B
-        for coef, group, size in zip(layout["coef"], layout["group"], self.level_sizes):
+        for coef, group, bounds, size in zip(layout["coef"], layout["group"], layout["bounds"],
+                                             self.level_sizes):
             w = winv[:, start : start + size]  # sqrt(z / s) of the level's rows
             start += size
             rows = (w[:, group] * coef)[:, :, None] * Z  # (n, C, d)
-            per = C // size  # classes per group at this level (contiguous)
             for g in range(size):
-                Yg = rows[:, g * per : (g + 1) * per].reshape(n, per * d)
-                t, off = divmod(g * per, top)
-                pieces[t].append((off * d, Yg))
+                first, end = bounds[g], bounds[g + 1]
+                if end == first:
+                    continue
+                Yg = rows[:, first:end].reshape(n, (end - first) * d)
+                t = int(np.searchsorted(top, first, side="right")) - 1
+                pieces[t].append(((first - top[t]) * d, Yg))
                 big[t] = max(big[t], float(np.einsum("ij,ij->j", Yg, Yg).max()))
         L0 = []
         for t in range(self.n_top):
+            q = (top[t + 1] - top[t]) * d
             if big[t] <= _GRAM_MAX:
                 # the Gram: its Cholesky perturbs T0 by ~eps ||T0||, negligible against I here
                 T0 = np.zeros((q, q))
@@ -337,12 +355,13 @@ class _NestedProgram(_Program):
         # iteration near the end)
         Yh = np.empty((cd, n))  # Yh^T = L0^{-1} Y^T
         for t in range(self.n_top):
-            Yh[t * q : (t + 1) * q], info = _trtrs(L0[t], Y[:, t * q : (t + 1) * q].T, lower=1)
+            cols = slice(top[t] * d, top[t + 1] * d)
+            Yh[cols], info = _trtrs(L0[t], Y[:, cols].T, lower=1)
             if info != 0:
                 raise np.linalg.LinAlgError(f"the factor of top-level group {t} is singular.")
         del Y
         fac = {"Rinv": Rinv, "Qs": Qs, "h": h, "c": c, "L0": L0, "YhT": Yh, "layout": layout,
-               "q": q, "merged": k > 1, "args": (scaling, h, c)}
+               "merged": k > 1, "args": (scaling, h, c)}
         if n >= cd:
             E = Yh @ Yh.T
             E[np.diag_indices_from(E)] += 1.0
@@ -356,11 +375,11 @@ class _NestedProgram(_Program):
 
     def _l0_solve(self, fac, v, trans):
         """``L0^{-1} v`` (``trans=False``) or ``L0^{-T} v`` per top group."""
-        q = fac["q"]
+        top, d = fac["layout"]["top"], self.d
         out = np.empty_like(v)
         for t, L in enumerate(fac["L0"]):  # LAPACK's trtrs: scipy's wrapper costs ~70 us a call
-            out[t * q : (t + 1) * q], info = _trtrs(L, v[t * q : (t + 1) * q], lower=1,
-                                                    trans=1 if trans else 0)
+            cols = slice(top[t] * d, top[t + 1] * d)
+            out[cols], info = _trtrs(L, v[cols], lower=1, trans=1 if trans else 0)
             if info != 0:
                 raise np.linalg.LinAlgError(f"the factor of top-level group {t} is singular.")
         return out
@@ -375,9 +394,10 @@ class _NestedProgram(_Program):
         """
         Rinv, Qs, layout = fac["Rinv"], fac["Qs"], fac["layout"]
         members = layout["members"]
-        g = np.einsum("bji,bj->bi", Rinv, r)  # R^{-T} r
+        g = np.zeros((self.B + 1, r.shape[1]))  # row B: the padding's (see _block_classes)
+        g[: self.B] = np.einsum("bji,bj->bi", Rinv, r)  # R^{-T} r
         if Qs is None:
-            rhs = g[:, 1:]
+            rhs = g[: self.B, 1:]
         else:
             rhs = np.einsum("ckij,cki->cj", Qs, g[members, 1:])  # Q^T g_u, (C, d)
         c = self._l0_solve(fac, rhs.reshape(-1), False)
@@ -388,10 +408,10 @@ class _NestedProgram(_Program):
             eta = c - YhT @ cho_solve(fac["chol"], c @ YhT, check_finite=False)
         eta = self._l0_solve(fac, eta, True).reshape(layout["C"], self.d)
         if Qs is None:
-            g[:, 1:] = eta
-        else:
+            g[: self.B, 1:] = eta
+        else:  # every block is in one class; the padding's row B takes the rest
             g[members, 1:] += np.einsum("ckij,cj->cki", Qs, eta - rhs)
-        return np.einsum("bij,bj->bi", Rinv, g)
+        return np.einsum("bij,bj->bi", Rinv, g[: self.B])
 
     def kkt_solve(self, fac, scaling, p, q_orth, q_soc, refine=1):
         """As ``_Program.kkt_solve`` with two more refinement passes (at most: they stop once the
