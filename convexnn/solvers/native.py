@@ -78,7 +78,7 @@ class AutoSolver(Solver):
       first-order method stalls; on the default deep estimators' nested programs 3-54 s where the
       augmented Lagrangian stopped at its 10,000 iterations after 110-146 s, gaps 2e-3 to 4e-2,
       benchmarks/deep_defaults.py). Nested deep programs (depth >= 3) go to it where its dense
-      Newton system fits (``InteriorPoint.supports``: 2 GiB and ~3e10 flops per step; the united
+      Newton system fits (``InteriorPoint.supports``: 2 GiB and ~1e11 flops per step; the united
       patterns of ``pattern_search='sgd'`` can exceed it);
     * programs without constraints (gated ReLU): :class:`FISTA`, which certifies a 1e-4 gap in a
       few hundred cheap iterations;
