@@ -202,6 +202,12 @@ def test_merged_classes_solve_the_block_by_block_newton_system(loss, depth, size
     prog.layouts[True] = prog._layout(np.asarray(rows)[order], np.asarray(signs)[order])
     mixed = prog.factor(scaling, h, c)
     assert mixed["merged"] and merged["YhT"].shape[0] < mixed["YhT"].shape[0]
+    # one-block classes in a padded layout take the block-by-block path's factors exactly
+    prog.layouts[True] = prog._layout(np.column_stack([np.arange(prog.B), np.full(prog.B, prog.B)]),
+                                      np.column_stack([np.ones(prog.B), np.zeros(prog.B)]))
+    alone = prog.factor(scaling, h, c)
+    np.testing.assert_allclose(prog.reduced_solve(alone, r), prog.reduced_solve(blocks, r),
+                               rtol=1e-12, atol=1e-12 * np.abs(exact).max())
     cond = np.linalg.cond(N)
     for fac in (merged, blocks, mixed):
         x = prog.reduced_solve(fac, r)

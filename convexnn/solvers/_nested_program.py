@@ -30,8 +30,11 @@ only the orthant part and the reduced Newton solve differ:
   the block-by-block system. The united patterns of ``pattern_search='sgd'`` mix classes of one
   and two blocks (padded to two: 56 blocks in 32 classes; a depth-4 fit 26.5 -> 9.2 s). Once the
   system's condition nears ``1 / eps`` the merged solve loses some of the small blocks' relative
-  accuracy; a step whose refined residual stays above ``1e-2 tol`` is factored again block by
-  block (``merge=False``), which happened in 0-2 of 33-64 steps on the default deep fits.
+  accuracy: the part of ``xi_u`` off the ``Q_c`` is computed as ``g_u - Q Q^T g_u``, a
+  cancellation of ``eps ||g_u||`` that the pinned blocks' ``R`` amplify (one-block classes skip
+  it: ``Q = I``, ``xi = eta``, exactly the block-by-block path). A step whose refined residual
+  stays above ``1e-2 tol`` is factored again block by block (``merge=False``), which happened in
+  0-2 of 33-64 steps on the default deep fits.
 * ``T0 = I + T_up = L0 L0^T`` per top-level group: by the Cholesky of its Gram while the rows'
   entries are moderate, and by the R of a QR of the stack ``[I; rows]`` once the multipliers
   grow (the Gram's rounding, ~eps ||T0||, would swamp the identity and stalled the iteration near
@@ -234,7 +237,8 @@ class _NestedProgram(_Program):
         top = np.searchsorted(first // self.top, np.arange(self.n_top + 1))
         return {"members": members, "sigma": sigma, "k": members.shape[1], "C": members.shape[0],
                 "coef": [coef[:, first] for coef in self.level_coef], "group": group,
-                "bounds": bounds, "top": top, "W": self.W[:, first]}
+                "bounds": bounds, "top": top, "W": self.W[:, first],
+                "single": (sigma[:, 1:] == 0).all(axis=1)}
 
     # linear maps ---------------------------------------------------------
     def G(self, x):
@@ -302,6 +306,13 @@ class _NestedProgram(_Program):
             # cones (tiny R22inv_b) keeps its rows' relative accuracy
             Qs = stacked.reshape(C, k, d, d) @ upper_inverse(np.ascontiguousarray(Lt))[:, None]
             Qs *= sigma[:, :, None, None]
+            # a one-block class keeps L = R22inv_b and Q = I, as without classes: its xi is then
+            # eta itself, not g_u + Q (eta - Q^T g_u), whose cancellation costs eps ||g_u||
+            single = layout["single"]
+            if single.any():
+                L[single] = R22inv[members[single, 0]]
+                Qs[single] = 0.0
+                Qs[single, 0] = np.eye(d)
         cd = C * d
         # Z_c = A L_c, laid out (n, C, d)
         Z = self.A @ np.ascontiguousarray(L.transpose(1, 0, 2)).reshape(d, cd)
@@ -411,6 +422,8 @@ class _NestedProgram(_Program):
             g[: self.B, 1:] = eta
         else:  # every block is in one class; the padding's row B takes the rest
             g[members, 1:] += np.einsum("ckij,cj->cki", Qs, eta - rhs)
+            single = layout["single"]
+            g[members[single, 0], 1:] = eta[single]
         return np.einsum("bij,bj->bi", Rinv, g[: self.B])
 
     def kkt_solve(self, fac, scaling, p, q_orth, q_soc, refine=1):
