@@ -378,7 +378,7 @@ class _NestedProgram(_Program):
                 raise np.linalg.LinAlgError(f"the factor of top-level group {t} is singular.")
         del Y
         fac = {"Rinv": Rinv, "Qs": Qs, "h": h, "c": c, "L0": L0, "YhT": Yh, "layout": layout,
-               "merged": k > 1, "args": (scaling, h, c)}
+               "merged": k > 1, "scaling": scaling}
         if n >= cd:
             E = Yh @ Yh.T
             E[np.diag_indices_from(E)] += 1.0
@@ -438,10 +438,11 @@ class _NestedProgram(_Program):
         into ``T``, and one pass left residuals that stalled the iteration near the end.
 
         The merged classes lose some of the blocks' relative accuracy once the system's condition
-        nears ``1/eps`` (the last steps to a tight ``tol``): where the refined residual stays above
-        ``residual_tol`` of the right-hand side (``1e-2 tol`` of the solve, within
-        ``_MERGED_RESIDUAL``; the refinement usually ends at rounding level), the step is factored again block by block
-        (``merge=False``, kept in ``fac`` for the step's other solves) and solved with that.
+        nears ``1/eps`` (the last steps to a tight ``tol``): where the refined residual stays
+        above ``residual_tol`` of the right-hand side (``1e-2 tol`` of the solve, within
+        ``_MERGED_RESIDUAL``; the refinement usually ends at rounding level), the step is factored
+        again block by block (``merge=False``, kept in ``fac`` for the step's other solves) and
+        solved with that.
         """
         if fac.get("unmerged") is not None:
             fac = fac["unmerged"]
@@ -451,6 +452,6 @@ class _NestedProgram(_Program):
         _, err, scale = self.kkt_residual(fac, scaling, p, q_orth, q_soc, *out)
         if err <= self.residual_tol * scale:
             return out
-        fac["unmerged"] = self.factor(*fac["args"], merge=False)
+        fac["unmerged"] = self.factor(fac["scaling"], fac["h"], fac["c"], merge=False)
         return super().kkt_solve(fac["unmerged"], scaling, p, q_orth, q_soc,
                                  refine + _EXTRA_REFINE)
