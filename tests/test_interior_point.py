@@ -9,6 +9,8 @@ from convexnn import GatedReLUProblem, ReLUProblem, sample_patterns
 from convexnn.deep import DeepReLUProblem, sample_nested_patterns
 from convexnn.results import ConvergenceWarning
 from convexnn.solvers import InteriorPoint, get_solver, lam_max, oracle_bound
+from convexnn.solvers import _cone_program as cone_program
+from convexnn.solvers import interior_point
 
 LOSSES = ["squared", "logistic", "huber"]
 FORMULATIONS = [ReLUProblem, GatedReLUProblem]
@@ -71,6 +73,86 @@ def test_matches_clarabel(reference, cls, loss, seed):
     assert result.objective - ref.objective <= gap + rounding
     # the reported bound is a valid lower bound on the optimum
     assert result.lower_bound <= ref.objective + rounding
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("cls", FORMULATIONS)
+def test_float32_grams_and_centrality_correctors_match_clarabel(reference, monkeypatch, cls, loss):
+    """Forced on at this size (both thresholds 0), the float32 Grams and Gondzio's correctors
+    still give a certified point that agrees with Clarabel; at tol 1e-8 the float32 Gram's
+    residual ends above the step's bound, so the later steps factor in float64."""
+    monkeypatch.setattr(cone_program, "_SINGLE_FLOPS", 0.0)
+    monkeypatch.setattr(interior_point, "_CORRECTOR_RATIO", 0.0)
+    problem = make_problem(cls, loss, n=30, n_patterns=20)  # more columns than rows: n-space
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = get_solver("CLARABEL", tol=1e-10).solve(problem)
+    ref_gap = ref.objective - oracle_bound(problem, ref.coef)
+    plain = InteriorPoint(tol=1e-8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        result = plain.solve(problem)
+    rounding = 1e-11 * abs(ref.objective)
+    assert result.status == "optimal"
+    assert -rounding <= result.gap <= 1e-8 * abs(result.objective) * 1.001
+    assert abs(result.objective - ref.objective) <= result.gap + ref_gap + rounding
+    assert result.lower_bound <= ref.objective + rounding
+    assert result.constraint_violation <= plain.constraint_tol
+    steps = result.history[:-1]  # the last record is the returned iterate's (no step)
+    single = [record["float32"] for record in steps]
+    assert single[0]
+    assert single == sorted(single, reverse=True)  # float64 once a residual stalls, for good
+    assert sum(record["correctors"] for record in steps) > 0
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_float32_gram_falls_back_to_float64_where_its_residual_stalls(monkeypatch, loss):
+    """With multipliers spread over 1e-8..1e8 the float32 Gram cannot give a refined residual of
+    1e-11: the solve factors again in float64 (this step and the rest of the solve), and the
+    direction it returns meets the bound against the unreduced system."""
+    monkeypatch.setattr(cone_program, "_SINGLE_FLOPS", 0.0)
+    problem = make_problem(loss=loss, n=30, n_patterns=20)  # n-space reduction
+    prog = cone_program._Program(problem)
+    prog.set_tol(1e-9)
+    assert prog.residual_tol == pytest.approx(1e-11)
+    x, s_orth, s_soc, z_orth, z_soc = InteriorPoint()._start(prog)
+    rng = np.random.default_rng(0)
+    s_orth = s_orth * np.exp(rng.uniform(-9, 9, s_orth.shape))
+    wbar, eta, _ = cone_program._soc_nt(s_soc, z_soc)
+    scaling = {"wbar": wbar, "eta": eta, "winv": np.sqrt(z_orth / s_orth)}
+    pred = prog.predict(x[:, 1:])
+    h = np.maximum(prog.loss.hessian(pred, prog.y), 0.0) * 1e6
+    c = prog.loss.hessian_rank_one(pred, prog.y)  # None but for an offset loss
+    c = None if c is None else c * 1e3
+    fac = prog.factor(scaling, h, c)
+    p, q_orth, q_soc = (rng.standard_normal(a.shape) for a in (x, s_orth, s_soc))
+    out = prog.kkt_solve(fac, scaling, p, q_orth, q_soc)
+    assert prog.single is False
+    final = fac.get("double") or fac
+    assert final["single"] is False
+    _, err, scale = prog.kkt_residual(final, scaling, p, q_orth, q_soc, *out)
+    assert err <= prog.residual_tol * scale
+    # the float64 factorization solves the system as one factored in float64 from the start
+    exact = cone_program._Program(problem)
+    direct = exact.kkt_solve(exact.factor(scaling, h, c, single=False), scaling, p, q_orth, q_soc)
+    for a, b in zip(out, direct):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-9 * np.abs(b).max())
+
+
+def test_centrality_target_moves_products_into_the_box():
+    """Gondzio's right-hand side: products in [0.1, 10] target are left alone, smaller ones are
+    raised to 0.1 target, larger ones lowered by at most 10 target; the cones by ``s^T z``."""
+    lam_orth = np.ones((1, 4))
+    dso = np.array([[0.0, -0.95, 1.0, 29.0]])  # trial products at reach 1: 1, 0.0025, 4, 900
+    dzo = np.array([[0.0, -0.95, 1.0, 29.0]])
+    lam_soc = np.array([[1.0, 0.0], [1.0, 0.0]])
+    dss = np.array([[-0.99, 0.0], [0.0, 0.0]])  # s^T z at reach 1: 0.01 and 1
+    dzs = np.array([[0.0, 0.0], [0.0, 0.0]])
+    orth, soc = InteriorPoint._centrality_target(lam_orth, lam_soc, dso, dss, dzo, dzs, 1.0, 1.0)
+    np.testing.assert_allclose(orth, [[0.0, 0.1 - 0.0025, 0.0, -10.0]])
+    np.testing.assert_allclose(soc, [[0.1 - 0.01, 0.0], [0.0, 0.0]])
+    none, _ = InteriorPoint._centrality_target(None, lam_soc, None, dss, None, dzs, 1.0, 1.0)
+    assert none is None
 
 
 @pytest.mark.parametrize("loss", LOSSES)

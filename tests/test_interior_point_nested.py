@@ -31,7 +31,12 @@ def _curvature(problem, pred):
 
 @pytest.mark.parametrize("loss", ["squared", "logistic"])
 @pytest.mark.parametrize("depth, sizes, seed", [(3, [3, 2], 0), (3, [4, 2], 1), (4, [2, 2, 2], 2)])
-def test_matches_clarabel_on_random_nested_programs(loss, depth, sizes, seed):
+@pytest.mark.parametrize("correctors", [False, True])
+def test_matches_clarabel_on_random_nested_programs(monkeypatch, loss, depth, sizes, seed,
+                                                    correctors):
+    """With Gondzio's correctors forced on (``correctors``) and without."""
+    if correctors:
+        monkeypatch.setattr(interior_point, "_CORRECTOR_RATIO", 0.0)
     problem = _problem(loss, depth, sizes, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
@@ -40,6 +45,7 @@ def test_matches_clarabel_on_random_nested_programs(loss, depth, sizes, seed):
         warnings.simplefilter("ignore")  # Clarabel may say 'optimal_inaccurate' at this tol
         reference = get_solver("CLARABEL", tol=1e-10).solve(problem)
     assert result.status == "optimal"
+    assert (sum(record.get("correctors", 0) for record in result.history) > 0) == correctors
     # certified by construction: the gap is the objective minus dual_bound at the IPM's duals
     assert result.gap >= 0
     assert result.gap <= 1e-9 * abs(result.objective)

@@ -20,6 +20,21 @@ from .._array_api import NUMPY
 #: the full QR stack they replace is smaller (few blocks, many columns: a digits working set), as
 #: the one GEMM they feed costs half the flops of the per-block QRs and runs faster.
 _KRP_ENTRIES = 2**25
+#: Cost of one ``kkt_solve`` per entry of the (n, B) orthant arrays, in flops of the
+#: factorizations' GEMMs: its passes over those arrays are memory bound, ~100 ns an entry against
+#: ~40 GFlop/s (measured on one core at (1000, 20, 100) and (2000, 50, 300)).
+_SOLVE_FLOPS_PER_ENTRY = 4e3
+#: The reduction's Gram ``Yt Yt^T`` (or ``Yt^T Yt``) is formed in float32 where it costs at least
+#: this many flops, until a step's refined residual stays above ``residual_tol`` (then in float64
+#: for the rest of the solve): half the time of the float64 product (1.41 -> 0.87 s at
+#: (2000, 50, 300)), and the refinement against the float64 system takes the residual of the
+#: early steps back to ~1e-10. The certificate never depends on it (it is computed from the
+#: iterates in float64).
+_SINGLE_FLOPS = 1e9
+#: Relative refined residual above which a step is solved again with an exact factorization
+#: (float64 Gram; the nested program's unmerged classes): 1e-2 of the solve's ``tol``, within these
+#: bounds (``set_tol``).
+_RESIDUAL_TOL = (1e-11, 1e-6)
 _REFINE = 1  # refinement passes of the corrector's solve (at most; 2 cost 25% more time and
 # changed no iteration count measured at n = 5,000)
 
@@ -181,6 +196,14 @@ class _Program:
         self.n_groups = self.group_index.shape[0]
         self._G = None  # Gram of the group-space route, built once when used
         self._Yt = self._S = None  # n-space route buffers
+        self._Y32 = self._S32 = None  # their float32 copies
+        self.single = True  # float32 Grams allowed (until a step's residual says otherwise)
+        self.residual_tol = _RESIDUAL_TOL[0]  # set from the solve's tol (set_tol)
+
+    def set_tol(self, tol):
+        """The solve's relative gap tolerance: the residual a step accepts follows it."""
+        low, high = _RESIDUAL_TOL
+        self.residual_tol = min(max(1e-2 * float(tol), low), high)
 
     # linear maps ---------------------------------------------------------
     def lift(self, u):
@@ -278,6 +301,13 @@ class _Program:
         gspace = gd**3 / 3 + (2 * gd * gd * self.d if constant_h else n * gd * gd)
         return nspace, gspace
 
+    def step_costs(self):
+        """``(factor, solve)``: the flops of one factorization (the blocks' Grams and QRs and the
+        cheaper reduction) and the cost of one :meth:`kkt_solve` in the same units."""
+        n, d, B = self.n, self.d, self.B
+        blocks = n * d * (d + 1) / 2 * B + 4.0 * B * self.m**3
+        return blocks + min(self.route_costs()), _SOLVE_FLOPS_PER_ENTRY * n * B
+
     def _gram(self):
         """``Z^T Z`` with ``Z = [m_i * A]_i`` (n x G d): the curvature-free part of the coupling."""
         if self._G is None:
@@ -353,9 +383,13 @@ class _Program:
             self._krp = (iu, ju, np.ascontiguousarray(self.A[:, iu] * self.A[:, ju]))
         return self._krp
 
-    def factor(self, scaling, h, c=None):
+    def factor(self, scaling, h, c=None, single=True):
         """Factor ``M + K^T (diag(h) - c c^T) K`` (see the module docstring); returns the factor
         dict.
+
+        With ``single`` (and :attr:`single`) the reduction's Gram is formed in float32 where it
+        costs at least ``_SINGLE_FLOPS`` (``fac['single']``); :meth:`kkt_solve` checks the refined
+        residual and factors again in float64 where it is too large.
 
         The rank-one term comes from a loss with a minimized-out offset (``c = h / sqrt(1^T h)``,
         :meth:`~convexnn.losses.Loss.hessian_rank_one`): then ``diag(h) - c c^T = H^1/2 P H^1/2``
@@ -396,7 +430,8 @@ class _Program:
         nspace, gspace = self.route_costs(constant)
         G, gd = self.n_groups, self.n_groups * d
         fac = {"Rinv": Rinv, "R22inv": R22inv, "L": L, "Qs": Qs, "sqrt_h": sqrt_h, "h": h,
-               "c": c, "e": e}
+               "c": c, "e": e, "scaling": scaling, "single": False}
+        single = single and self.single
         if nspace <= gspace:
             # n x n: S = I + H^1/2 Yt Yt^T H^1/2, Yt = [m_i * A L_i]_i (n x G d)
             # buffers kept across iterations: fresh large arrays cost page faults every time
@@ -409,7 +444,15 @@ class _Program:
             np.multiply(Yt3, (self.group_mask * sqrt_h[:, None])[:, :, None], out=Yt3)
             if e is not None:
                 Yt -= np.outer(e, e @ Yt)  # P H^1/2 Yt
-            S = np.matmul(Yt, Yt.T, out=self._S)
+            if single and n * n * gd >= _SINGLE_FLOPS:
+                if self._Y32 is None:
+                    self._Y32 = np.empty((n, gd), dtype=np.float32)
+                    self._S32 = np.empty((n, n), dtype=np.float32)
+                np.copyto(self._Y32, Yt, casting="same_kind")
+                np.copyto(self._S, np.matmul(self._Y32, self._Y32.T, out=self._S32))
+                S, fac["single"] = self._S, True
+            else:
+                S = np.matmul(Yt, Yt.T, out=self._S)
             fac["mode"] = "nspace"
         else:
             # G d x G d: T = I + Yt^T H Yt, block (i, j) = L_i^T A^T diag(m_i m_j h) A L_j
@@ -438,11 +481,21 @@ class _Program:
                 Yt = Yt.reshape(n, gd)
                 if e is not None:
                     Yt -= np.outer(e, e @ Yt)  # P H^1/2 Yt
-                S = Yt.T @ Yt
+                if single and n * gd * gd >= _SINGLE_FLOPS:
+                    Yt = Yt.astype(np.float32)
+                    S, fac["single"] = (Yt.T @ Yt).astype(np.float64), True
+                else:
+                    S = Yt.T @ Yt
                 del Yt
             fac["mode"] = "gspace"
         S[np.diag_indices_from(S)] += 1.0
-        fac["chol"] = cho_factor(S, lower=True, overwrite_a=True, check_finite=False)
+        try:
+            fac["chol"] = cho_factor(S, lower=True, overwrite_a=True, check_finite=False)
+        except np.linalg.LinAlgError:
+            if not fac["single"]:
+                raise
+            self.single = False  # the float32 Gram's rounding broke positive definiteness
+            return self.factor(scaling, h, c)
         return fac
 
     def reduced_solve(self, fac, r):
@@ -484,8 +537,27 @@ class _Program:
     def kkt_solve(self, fac, scaling, p, q_orth, q_soc, refine=_REFINE):
         """Solve ``H x + G^T W^{-1} zt = p``, ``W^{-1} G x - zt = q`` with iterative refinement.
 
-        Returns ``(x, zt_orth, zt_soc)``; ``zt = W dz`` is the scaled dual direction.
+        Returns ``(x, zt_orth, zt_soc)``; ``zt = W dz`` is the scaled dual direction. A refined
+        solve through a float32 Gram (``fac['single']``) whose residual stays above
+        ``residual_tol`` of the right-hand side is solved again through a float64 factorization
+        (kept in ``fac`` for the step's other solves), and the rest of the solve forms its Grams
+        in float64 (:attr:`single`).
         """
+        if fac.get("double") is not None:
+            fac = fac["double"]
+        out = self._refined_solve(fac, scaling, p, q_orth, q_soc, refine)
+        if not fac.get("single") or refine == 0 or fac["refined"]:
+            return out
+        _, err, scale = self.kkt_residual(fac, scaling, p, q_orth, q_soc, *out)
+        if err <= self.residual_tol * scale:
+            return out
+        self.single = False
+        fac["double"] = self.factor(fac["scaling"], fac["h"], fac["c"], single=False)
+        return self._refined_solve(fac["double"], scaling, p, q_orth, q_soc, refine)
+
+    def _refined_solve(self, fac, scaling, p, q_orth, q_soc, refine):
+        """:meth:`kkt_solve` with the factors ``fac``: a reduced solve and up to ``refine``
+        passes of iterative refinement against the unreduced system."""
 
         def once(p, q_orth, q_soc):
             x = self.reduced_solve(fac, p + self.scaled_GT(scaling, q_orth, q_soc))

@@ -53,15 +53,13 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve, get_lapack_funcs
 
 from .._array_api import NUMPY
-from ._cone_program import _Program, _soc_inverse_matrix, upper_inverse
+from ._cone_program import _SOLVE_FLOPS_PER_ENTRY, _Program, _soc_inverse_matrix, upper_inverse
 
 __all__ = ["nested_bytes", "nested_step_flops"]
 
 _trtrs = get_lapack_funcs("trtrs", dtype=np.float64)
 _EXTRA_REFINE = 2  # refinement passes added to the shared loop's
 _GRAM_MAX = 1e6  # T0 by its Gram's Cholesky while its entries stay below this, else by a QR
-_MERGED_RESIDUAL = (1e-11, 1e-6)  # refined residual (relative) above which a step unmerges the
-# classes: 1e-2 of the solve's tol, within these bounds
 
 
 def _top_group_size(n_blocks, levels):
@@ -225,12 +223,17 @@ class _NestedProgram(_Program):
         self.n_constraints = B + sum(self.level_sizes)
         self.degree = B + self.n * self.n_constraints
         self._offsets = np.cumsum([B] + self.level_sizes)  # column offsets of the upper levels
-        self.residual_tol = _MERGED_RESIDUAL[0]  # set from the solve's tol (set_tol)
+        self._levels = levels
 
-    def set_tol(self, tol):
-        """The solve's relative gap tolerance: the merged classes' residual bound follows it."""
-        low, high = _MERGED_RESIDUAL
-        self.residual_tol = min(max(1e-2 * float(tol), low), high)
+    def step_costs(self):
+        """``(factor, solve)`` as ``_Program.step_costs``: the merged factorization's flops
+        (:func:`nested_step_flops`) and a solve's passes over the n x constraints rows, with the
+        extra refinement passes."""
+        layout = self.layouts[True] or self.layouts[False]
+        flops = nested_step_flops(self.n, self.d, self.B, self._levels,
+                                  class_size=self.B / layout["C"])
+        passes = (1 + _EXTRA_REFINE) / 2
+        return flops, passes * _SOLVE_FLOPS_PER_ENTRY * self.n * self.n_constraints
 
     def _layout(self, members, sigma):
         """The coupling rows per class (the coefficient columns of its first block) and where the
@@ -440,7 +443,7 @@ class _NestedProgram(_Program):
         The merged classes lose some of the blocks' relative accuracy once the system's condition
         nears ``1/eps`` (the last steps to a tight ``tol``): where the refined residual stays
         above ``residual_tol`` of the right-hand side (``1e-2 tol`` of the solve, within
-        ``_MERGED_RESIDUAL``; the refinement usually ends at rounding level), the step is factored
+        ``_cone_program._RESIDUAL_TOL``; the refinement usually ends at rounding level), the step is factored
         again block by block (``merge=False``, kept in ``fac`` for the step's other solves) and
         solved with that.
         """

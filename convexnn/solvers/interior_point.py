@@ -78,6 +78,18 @@ logger = logging.getLogger(__name__)
 
 _STEP = 0.99  # fraction of the step to the cone boundary
 _EXPON = 3  # Mehrotra's centering exponent
+# Gondzio's centrality correctors (Gondzio 1996, "Multiple centrality corrections in a primal-dual
+# method for linear programming"): at most _CORRECTORS extra solves a step, where a factorization
+# costs at least _CORRECTOR_RATIO solves (``step_costs``). Each aims at the step _CORRECTOR_REACH
+# longer, pushes the complementarity products of that trial point into [0.1, 10] sigma mu and is
+# kept when the step grows by _CORRECTOR_GAIN of the aim. Measured at (n, d, P) = (2000, 50, 300):
+# 34 -> 26 steps, 71 -> 60 s; at (1000, 20, 100), where a solve costs half a factorization,
+# 25 -> 21 steps but 2.9 -> 3.5 s (so none there).
+_CORRECTORS = 2
+_CORRECTOR_RATIO = 10.0
+_CORRECTOR_REACH = 0.2
+_CORRECTOR_GAIN = 0.1
+_CORRECTOR_BOX = (0.1, 10.0)
 _HISTORY_BYTES_PER_ITER = 600
 _START_FLOOR = 0.1  # starting orthant slacks are at least this fraction of their median
 _THREADED_SIZE = 1e7  # n * blocks * columns above which the solve keeps the BLAS threads
@@ -582,16 +594,15 @@ class InteriorPoint(Solver):
 
     def _solve_program(self, problem, tol, init=None):
         """The interior-point iteration on ``problem`` to relative gap ``tol`` (a dict)."""
-        if _nested(problem):
-            prog = _NestedProgram(problem)
-            prog.set_tol(tol)
-        else:
-            prog = _Program(problem)
+        prog = _NestedProgram(problem) if _nested(problem) else _Program(problem)
+        prog.set_tol(tol)
         start = None if init is None else self._warm_start(prog, init)
         if start is None:
             start = self._start(prog)
         x, s_orth, s_soc, z_orth, z_soc = start
         constrained = prog.O is not None
+        factor_cost, solve_cost = prog.step_costs()
+        correctors = _CORRECTORS if factor_cost >= _CORRECTOR_RATIO * solve_cost else 0
         tiny = np.finfo(float).tiny
         history = []
         lower, lower_point = -math.inf, None
@@ -624,7 +635,7 @@ class InteriorPoint(Solver):
                 break
 
             try:
-                step = self._step(prog, x, s_orth, s_soc, z_orth, z_soc, mu_total)
+                step = self._step(prog, x, s_orth, s_soc, z_orth, z_soc, mu_total, correctors)
             except (np.linalg.LinAlgError, FloatingPointError, ValueError) as exc:
                 status, detail = "numerical_error", f" ({exc})"
                 break
@@ -668,8 +679,32 @@ class InteriorPoint(Solver):
             alpha *= 0.5
         return alpha
 
-    def _step(self, prog, x, s_orth, s_soc, z_orth, z_soc, mu_total):
-        """One predictor-corrector step; returns the new ``(x, s_orth, s_soc, z_orth, z_soc)``."""
+    @staticmethod
+    def _centrality_target(lam_orth, lam_soc, dso, dss, dzo, dzs, reach, target):
+        """Gondzio's correction of the complementarity right-hand side (scaled variables).
+
+        At the trial point ``reach`` along the direction, the products ``(lam + reach ds) (lam +
+        reach dz)`` (orthant entries; the cones' inner products ``s^T z``, their Jordan product's
+        first entry) are moved into ``_CORRECTOR_BOX`` times ``target``; a product above the box
+        is lowered by at most its upper end. Returns the additions to ``rc_orth`` (or None) and
+        ``rc_soc``.
+        """
+        low, high = _CORRECTOR_BOX[0] * target, _CORRECTOR_BOX[1] * target
+
+        def shift(products):
+            out = np.clip(products, low, high) - products
+            return np.maximum(out, -high, out=out)
+
+        soc = np.zeros_like(lam_soc)
+        soc[:, 0] = shift(((lam_soc + reach * dss) * (lam_soc + reach * dzs)).sum(axis=1))
+        orth = None
+        if lam_orth is not None:
+            orth = shift((lam_orth + reach * dso) * (lam_orth + reach * dzo))
+        return orth, soc
+
+    def _step(self, prog, x, s_orth, s_soc, z_orth, z_soc, mu_total, correctors=0):
+        """One predictor-corrector step (with up to ``correctors`` centrality correctors); returns
+        the new ``(x, s_orth, s_soc, z_orth, z_soc)``."""
         constrained = s_orth is not None
         u = x[:, 1:]
         pred = prog.predict(u)
@@ -727,7 +762,23 @@ class InteriorPoint(Solver):
         if constrained:
             rc_orth = rc_orth - dso * dzo + sigma * mu
         dx, dso, dss, dzo, dzs = direction(rc_orth, rc_soc, _REFINE)
-        alpha = min(1.0, _STEP * max_step(dso, dss, dzo, dzs))
+        reach = max_step(dso, dss, dzo, dzs)
+        used = 0
+        for _ in range(correctors):  # Gondzio's centrality correctors, while they lengthen the step
+            if not reach < 1.0:
+                break
+            aim = min(1.0, reach + _CORRECTOR_REACH)
+            add_orth, add_soc = self._centrality_target(
+                lam_orth, lam_soc, dso, dss, dzo, dzs, aim, sigma * mu)
+            trial_orth = rc_orth + add_orth if constrained else None
+            trial = direction(trial_orth, rc_soc + add_soc, _REFINE)
+            longer = max_step(*trial[1:])
+            if not longer >= reach + _CORRECTOR_GAIN * (aim - reach):
+                break
+            dx, dso, dss, dzo, dzs = trial
+            rc_orth, rc_soc, reach = trial_orth, rc_soc + add_soc, longer
+            used += 1
+        alpha = min(1.0, _STEP * reach)
         if not np.isfinite(alpha) or alpha < 1e-12 or not np.all(np.isfinite(dx)):
             return None
         if prog.loss.name != "squared":
@@ -742,5 +793,6 @@ class InteriorPoint(Solver):
         if constrained:
             s_orth = s_orth + alpha * ds_orth
             z_orth = z_orth + alpha * dz_orth
-        info = {"step": alpha, "sigma": sigma, "dual_res": dual_res}
+        info = {"step": alpha, "sigma": sigma, "dual_res": dual_res, "correctors": used,
+                "float32": bool(fac.get("single")) and fac.get("double") is None}
         return x, s_orth, s_soc, z_orth, z_soc, info
