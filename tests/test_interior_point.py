@@ -1,5 +1,6 @@
 """The primal-dual interior-point solver against the Clarabel reference, with certified gaps."""
 
+import math
 import warnings
 
 import numpy as np
@@ -182,6 +183,26 @@ def test_history_records():
     # the bound is the best so far: it never decreases
     bounds = [record["lower_bound"] for record in result.history]
     assert all(b2 >= b1 for b1, b2 in zip(bounds, bounds[1:]))
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_far_iterates_are_not_certified_and_the_solve_stops_where_it_would(monkeypatch, loss):
+    """Iterates whose complementarity exceeds 10 tol |objective| skip the certificate (no bound,
+    violation nan); the solve ends at the same certified iterate as when every iterate is
+    certified (their bounds are far below the final one)."""
+    problem = make_problem(loss=loss, n=60, n_patterns=10)
+    result = InteriorPoint(tol=1e-6).solve(problem)
+    monkeypatch.setattr(interior_point, "_CERTIFY_FROM", math.inf)
+    every = InteriorPoint(tol=1e-6).solve(problem)
+    assert result.status == every.status == "optimal"
+    assert result.n_iter == every.n_iter
+    assert result.objective == every.objective and result.gap == every.gap
+    skipped = [record for record in result.history if math.isnan(record["violation"])]
+    assert skipped and not math.isnan(result.history[-1]["violation"])
+    assert all(not math.isnan(record["violation"]) for record in every.history)
+    degree = (problem.n_samples + 1) * problem.n_blocks  # orthant rows and cones
+    for record in skipped:  # mu is the complementarity per degree
+        assert record["mu"] * degree > 10 * 1e-6 * abs(record["objective"])
 
 
 def test_get_solver_names():

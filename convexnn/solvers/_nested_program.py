@@ -209,6 +209,9 @@ def nested_class_size(operator):
 class _NestedProgram(_Program):
     """A nested deep cone program: data, linear maps and the dense reduced Newton solver."""
 
+    _REFINED_AT = 1e-13  # refinement to rounding level: the upper-level rows' residuals stalled
+    # the end of the iteration (kkt_solve)
+
     def __init__(self, problem):
         super().__init__(problem)
         operator = problem.block_operator(np.float64, xp=NUMPY)
