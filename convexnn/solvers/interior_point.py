@@ -32,6 +32,14 @@ term only involves ``Y = [W_b * (A R22_b^{-1})]_b`` (n x B d) and the system bec
 or directly in the B d space, whichever is smaller. Each solve is followed by iterative refinement
 against the unreduced (scaled) KKT system.
 
+Centrality: where a factorization costs at least ten solves (``_Program.step_costs``), up to two
+Gondzio correctors a step (Gondzio 1996) re-solve with the complementarity of a longer trial step
+pushed into ``[0.1, 10] sigma mu``, kept while they lengthen the step. Precision: a reduction Gram
+of at least 1e9 flops is formed in float32; the refinement against the float64 system restores the
+direction, and from the first step whose refined residual stays above ``1e-2 tol`` the solve forms
+it in float64. Iterates whose complementarity exceeds ``10 tol |objective|`` skip the certificate
+(it cannot stop the solve there).
+
 Start: ``u_b = eps g_{p(b)}`` (the pattern's gate, inside the block's cone), ``t_b = 2 eps``,
 ``z = mu s^{-1}`` (perfectly centred). Orthant rows with a margin below 10% of the median start
 from that floor instead (their small primal residual decays with the steps; the returned point's
@@ -341,7 +349,7 @@ class InteriorPoint(Solver):
         gd = n_groups * m
         stack = n_groups * blocks_per_group * (n + m + 1) * (m + 1)
         if n * n * gd + n**3 / 3 <= gd**3 / 3 + 2.0 * gd * gd * m:
-            system = n * n + n * gd
+            system = 1.5 * (n * n + n * gd)  # and their float32 copies
         else:
             system = 2 * gd * gd + n * gd
         return 8 * (stack + system + 14 * n * n_groups * blocks_per_group)
