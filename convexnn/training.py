@@ -123,18 +123,29 @@ class Adam:
         self.eps = check_positive(eps, "eps")
 
     def init(self, params):
-        return (0, [np.zeros_like(p) for p in params], [np.zeros_like(p) for p in params])
+        size = sum(np.size(p) for p in params)
+        dtype = np.result_type(*params) if params else np.float64
+        return (0, np.zeros(size, dtype=dtype), np.zeros(size, dtype=dtype))
 
     def step(self, params, grads, state):
+        """One Adam step on the parameter list; the moments are kept as one flat vector (one
+        pass over all parameters per operation: a network's few small arrays made numpy's
+        per-call overhead most of an Adam start's update)."""
         t, m, v = state
         t += 1
-        m = [self.beta1 * mi + (1 - self.beta1) * g for mi, g in zip(m, grads)]
-        v = [self.beta2 * vi + (1 - self.beta2) * g * g for vi, g in zip(v, grads)]
+        g = np.concatenate([np.ravel(gi) for gi in grads])
+        m = self.beta1 * m + (1 - self.beta1) * g
+        v = self.beta2 * v + (1 - self.beta2) * (g * g)
         c1, c2 = 1 - self.beta1**t, 1 - self.beta2**t
-        new = [
-            p - self.learning_rate * (mi / c1) / (np.sqrt(vi / c2) + self.eps)
-            for p, mi, vi in zip(params, m, v)
-        ]
+        update = np.sqrt(v / c2)
+        update += self.eps
+        np.divide(m, update, out=update)
+        update *= self.learning_rate / c1
+        new, start = [], 0
+        for p in params:
+            size = np.size(p)
+            new.append(p - update[start:start + size].reshape(np.shape(p)))
+            start += size
         return new, (t, m, v)
 
 

@@ -66,6 +66,28 @@ def test_sgd_step_scales_and_langevin_noise():
         SGD(0.1, temperature=-1.0)
 
 
+def test_adam_steps_follow_the_per_array_recursion():
+    """The flat-moment Adam equals Kingma and Ba's recursion run array by array, shapes kept."""
+    rng = np.random.default_rng(0)
+    params = [rng.standard_normal((3, 2)), rng.standard_normal(4), np.array(0.5)]
+    opt = Adam(0.05)
+    state = opt.init(params)
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    expected = [p.copy() for p in params]
+    for t in range(1, 6):
+        grads = [rng.standard_normal(np.shape(p)) for p in params]
+        params, state = opt.step(params, grads, state)
+        for i, g in enumerate(grads):
+            m[i] = 0.9 * m[i] + 0.1 * g
+            v[i] = 0.999 * v[i] + 0.001 * g * g
+            step = (m[i] / (1 - 0.9**t)) / (np.sqrt(v[i] / (1 - 0.999**t)) + 1e-8)
+            expected[i] = expected[i] - 0.05 * step
+        for got, want in zip(params, expected):
+            assert np.shape(got) == np.shape(want)
+            np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+
+
 def test_get_optimizer_names_instances_and_options():
     assert isinstance(get_optimizer("adam", 0.1), Adam)
     assert get_optimizer("sgd", 0.1, momentum=0.0).momentum == 0.0
