@@ -481,8 +481,7 @@ class _Program:
                     q = np.einsum("gab,ga->gb", L, (self.group_mask * c[:, None]).T @ self.A)
                     q = q.reshape(-1)
                     S -= np.outer(q, q)
-                S += S.T
-                S *= 0.5
+                # S is symmetric up to rounding; cho_factor(lower=True) reads its lower triangle
             else:
                 Yt = (self.A @ L.transpose(1, 0, 2).reshape(d, gd)).reshape(n, G, d)
                 Yt *= self.group_mask[:, :, None]
@@ -532,16 +531,17 @@ class _Program:
         return np.einsum("bij,bj->bi", Rinv, g)
 
     def kkt_residual(self, fac, scaling, p, q_orth, q_soc, x, zo, zs):
-        """The residuals ``(ep, eo, es)`` of ``(x, zo, zs)`` in the system ``kkt_solve`` solves,
-        their largest entry and the right-hand side's."""
+        """The residual ``ep = p - H x - G^T W^{-1} zt`` of a solution ``(x, zo, zs)`` of the
+        system :meth:`kkt_solve` solves, its largest entry and the right-hand side's.
+
+        The other block rows, ``W^{-1} G x - zt = q``, hold to rounding by construction: every
+        solve sets ``zt = W^{-1} G x - q`` from its own ``x``, and the refinement adds such pairs
+        (measured: evaluating them cost a third of a refined solve at n = 10,000).
+        """
         ep = p - self.hess(x, fac["h"], fac.get("c")) - self.scaled_GT(scaling, zo, zs)
-        go, gs = self.scaled_G(scaling, x)
-        es = q_soc - gs + zs
-        eo = None if q_orth is None else q_orth - go + zo
-        err = max(np.abs(ep).max(), np.abs(es).max(), 0.0 if eo is None else np.abs(eo).max())
         scale = max(np.abs(p).max(), np.abs(q_soc).max(),
                     0.0 if q_orth is None else np.abs(q_orth).max(), 1e-300)
-        return (ep, eo, es), err, scale
+        return ep, float(np.abs(ep).max()), scale
 
     def kkt_solve(self, fac, scaling, p, q_orth, q_soc, refine=_REFINE):
         """Solve ``H x + G^T W^{-1} zt = p``, ``W^{-1} G x - zt = q`` with iterative refinement.
@@ -568,19 +568,23 @@ class _Program:
         """:meth:`kkt_solve` with the factors ``fac``: a reduced solve and up to ``refine``
         passes of iterative refinement against the unreduced system."""
 
-        def once(p, q_orth, q_soc):
-            x = self.reduced_solve(fac, p + self.scaled_GT(scaling, q_orth, q_soc))
+        def once(p, q_orth, q_soc):  # q_soc None: q = 0 (a refinement pass)
+            if q_soc is not None:
+                p = p + self.scaled_GT(scaling, q_orth, q_soc)
+            x = self.reduced_solve(fac, p)
             go, gs = self.scaled_G(scaling, x)
+            if q_soc is None:
+                return x, go, gs
             return x, (None if go is None else go - q_orth), gs - q_soc
 
         x, zo, zs = once(p, q_orth, q_soc)
         fac["refined"] = False  # whether a pass found the residual within refined_at
         for _ in range(refine):
-            (ep, eo, es), err, scale = self.kkt_residual(fac, scaling, p, q_orth, q_soc, x, zo, zs)
+            ep, err, scale = self.kkt_residual(fac, scaling, p, q_orth, q_soc, x, zo, zs)
             if err <= self.refined_at * scale:
                 fac["refined"] = True
                 break
-            dx, dzo, dzs = once(ep, eo, es)
+            dx, dzo, dzs = once(ep, None, None)
             x += dx
             zs = zs + dzs
             if zo is not None:
