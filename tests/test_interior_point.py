@@ -140,6 +140,20 @@ def test_float32_gram_falls_back_to_float64_where_its_residual_stalls(monkeypatc
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-9 * np.abs(b).max())
 
 
+def test_float32_gram_beyond_its_range_is_formed_in_float64(monkeypatch):
+    """A Gram whose entries overflow float32 (curvature ~1e80) is formed in float64 at once."""
+    monkeypatch.setattr(cone_program, "_SINGLE_FLOPS", 0.0)
+    problem = make_problem(loss="logistic", n=30, n_patterns=20)
+    prog = cone_program._Program(problem)
+    x, s_orth, s_soc, z_orth, z_soc = InteriorPoint()._start(prog)
+    wbar, eta, _ = cone_program._soc_nt(s_soc, z_soc)
+    scaling = {"wbar": wbar, "eta": eta, "winv": np.sqrt(z_orth / s_orth)}
+    h = np.full(prog.n, 1e80)
+    fac = prog.factor(scaling, h)
+    assert fac["single"] is False and prog.single is False
+    assert np.all(np.isfinite(fac["chol"][0]))
+
+
 def test_centrality_target_moves_products_into_the_box():
     """Gondzio's right-hand side: products in [0.1, 10] target are left alone, smaller ones are
     raised to 0.1 target, larger ones lowered by at most 10 target; the cones by ``s^T z``."""

@@ -457,9 +457,13 @@ class _Program:
                 if self._Y32 is None:
                     self._Y32 = np.empty((n, gd), dtype=np.float32)
                     self._S32 = np.empty((n, n), dtype=np.float32)
-                np.copyto(self._Y32, Yt, casting="same_kind")
-                np.copyto(self._S, np.matmul(self._Y32, self._Y32.T, out=self._S32))
+                with np.errstate(over="ignore", invalid="ignore"):  # checked below
+                    np.copyto(self._Y32, Yt, casting="same_kind")
+                    np.copyto(self._S, np.matmul(self._Y32, self._Y32.T, out=self._S32))
                 S, fac["single"] = self._S, True
+                if not np.isfinite(S.diagonal()).all():  # float32's range exceeded
+                    self.single = False
+                    return self.factor(scaling, h, c)
             else:
                 S = np.matmul(Yt, Yt.T, out=self._S)
             fac["mode"] = "nspace"
@@ -490,8 +494,12 @@ class _Program:
                 if e is not None:
                     Yt -= np.outer(e, e @ Yt)  # P H^1/2 Yt
                 if single and n * gd * gd >= _SINGLE_FLOPS:
-                    Yt = Yt.astype(np.float32)
-                    S, fac["single"] = (Yt.T @ Yt).astype(np.float64), True
+                    with np.errstate(over="ignore", invalid="ignore"):  # checked below
+                        Yt = Yt.astype(np.float32)
+                        S, fac["single"] = (Yt.T @ Yt).astype(np.float64), True
+                    if not np.isfinite(S.diagonal()).all():  # float32's range exceeded
+                        self.single = False
+                        return self.factor(scaling, h, c)
                 else:
                     S = Yt.T @ Yt
                 del Yt

@@ -171,6 +171,14 @@ class InteriorPoint(Solver):
     verbose : bool, default=False
         Log one line per iteration (``logging`` at INFO level, logger
         ``convexnn.solvers.interior_point``).
+
+    Notes
+    -----
+    The result's ``history`` has one record per iterate: ``objective``, ``lower_bound`` (the best
+    certified so far), ``gap``, ``rel_gap``, ``violation`` (``nan`` where the iterate was too far
+    from ``tol`` to be certified, see the module docstring) and ``mu``; the iterates a step left
+    from add ``step``, ``sigma``, ``dual_res``, ``correctors`` (Gondzio's correctors kept) and
+    ``float32`` (whether the step's reduction Gram was formed in float32).
     """
 
     name = "interior_point"
