@@ -248,9 +248,10 @@ def compare(
     n_runs : int, default=5
         Number of Adam/SGD runs (seeds ``random_state + k``).
     optimizer : {'adam', 'sgd'}, default='adam'
-        Optimizer of the runs (learning rate 0.01, full batch up to 1024 samples, at most 2000
-        epochs, stopping when the objective stalls for 50: the route's Adam schedule). With 'sgd'
-        the route's Adam start is not one of the runs, so nothing ties the route to them.
+        Optimizer of the runs (the route's Adam schedule, :func:`convexnn.search.sgd_schedule`:
+        full batch up to 1024 samples with learning rate 0.02, at most 500 epochs, stopping when
+        the objective stalls for 50; 'sgd' keeps its learning rate 0.01). With 'sgd' the route's
+        Adam start is not one of the runs, so nothing ties the route to them.
     random_state : int, default=0
         Seed of the first run, the sampled patterns and the certificates' pattern search.
 
@@ -311,6 +312,9 @@ def compare(
 
     # the runs: the route's Adam start, with other seeds
     runs = []
+    schedule = sgd_schedule(X.shape[0])
+    if optimizer != "adam":  # the schedule's learning rate is the Adam start's
+        schedule.pop("learning_rate", None)
     for k in range(n_runs):
         seed = random_state + k
         init = ReLUNetwork.random(X.shape[1], n_patterns, fit_intercept=fit_intercept,
@@ -318,7 +322,7 @@ def compare(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # as in the route's start
             fit = train(init, X, target, lam=lam, optimizer=optimizer, random_state=seed,
-                        **sgd_schedule(X.shape[0]))
+                        **schedule)
         runs.append(fit)
         table.curves.append((np.asarray(fit.time_curve), np.asarray(fit.loss_curve)))
 

@@ -610,9 +610,9 @@ class ConvexReLURegressor(RegressorMixin, _ConvexReLUBase):
         is most violated (Ergen & Pilanci's cutting planes) until none is, the budget is used,
         or the gap they could still close, estimated over the candidates, is at most ``tol``.
         'sgd': per output, a network of width ``n_patterns // n_outputs`` trained with Adam
-        (learning rate 0.01, until 50 epochs improve the objective by less than 1e-4, relative;
-        at most 500 full-batch
-        epochs, or about 500 steps on minibatches of 1024 rows beyond that size) and embedded in the program over its own patterns (doc/math.rst); the program over
+        (until 50 epochs improve the objective by less than 1e-4, relative; at most 500
+        full-batch epochs with learning rate 0.02, or about 500 steps with learning rate 0.01 on
+        minibatches of 1024 rows beyond that size) and embedded in the program over its own patterns (doc/math.rst); the program over
         their union is solved from the embedding, then column generation fills what the budget
         has left (patterns of dead or duplicate neurons); every solve keeps its start when the
         solver does not improve on it, so ``objective_`` is never above ``sgd_objective_``.
