@@ -135,7 +135,8 @@ def test_float32_gram_falls_back_to_float64_where_its_residual_stalls(monkeypatc
     assert err <= prog.residual_tol * scale
     # the float64 factorization solves the system as one factored in float64 from the start
     exact = cone_program._Program(problem)
-    direct = exact.kkt_solve(exact.factor(scaling, h, c, single=False), scaling, p, q_orth, q_soc)
+    exact.single = False
+    direct = exact.kkt_solve(exact.factor(scaling, h, c), scaling, p, q_orth, q_soc)
     for a, b in zip(out, direct):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-9 * np.abs(b).max())
 

@@ -392,12 +392,12 @@ class _Program:
             self._krp = (iu, ju, np.ascontiguousarray(self.A[:, iu] * self.A[:, ju]))
         return self._krp
 
-    def factor(self, scaling, h, c=None, single=True):
+    def factor(self, scaling, h, c=None):
         """Factor ``M + K^T (diag(h) - c c^T) K`` (see the module docstring); returns the factor
         dict.
 
-        With ``single`` (and :attr:`single`) the reduction's Gram is formed in float32 where it
-        costs at least ``_SINGLE_FLOPS`` (``fac['single']``); :meth:`kkt_solve` checks the refined
+        While :attr:`single` holds, the reduction's Gram is formed in float32 where it costs at
+        least ``_SINGLE_FLOPS`` (``fac['single']``); :meth:`kkt_solve` checks the refined
         residual and factors again in float64 where it is too large.
 
         The rank-one term comes from a loss with a minimized-out offset (``c = h / sqrt(1^T h)``,
@@ -440,7 +440,7 @@ class _Program:
         G, gd = self.n_groups, self.n_groups * d
         fac = {"Rinv": Rinv, "R22inv": R22inv, "L": L, "Qs": Qs, "sqrt_h": sqrt_h, "h": h,
                "c": c, "e": e, "scaling": scaling, "single": False}
-        single = single and self.single
+        single = self.single
         if nspace <= gspace:
             # n x n: S = I + H^1/2 Yt Yt^T H^1/2, Yt = [m_i * A L_i]_i (n x G d)
             # buffers kept across iterations: fresh large arrays cost page faults every time
@@ -461,9 +461,6 @@ class _Program:
                     np.copyto(self._Y32, Yt, casting="same_kind")
                     np.copyto(self._S, np.matmul(self._Y32, self._Y32.T, out=self._S32))
                 S, fac["single"] = self._S, True
-                if not np.isfinite(S.diagonal()).all():  # float32's range exceeded
-                    self.single = False
-                    return self.factor(scaling, h, c)
             else:
                 S = np.matmul(Yt, Yt.T, out=self._S)
             fac["mode"] = "nspace"
@@ -497,22 +494,25 @@ class _Program:
                     with np.errstate(over="ignore", invalid="ignore"):  # checked below
                         Yt = Yt.astype(np.float32)
                         S, fac["single"] = (Yt.T @ Yt).astype(np.float64), True
-                    if not np.isfinite(S.diagonal()).all():  # float32's range exceeded
-                        self.single = False
-                        return self.factor(scaling, h, c)
                 else:
                     S = Yt.T @ Yt
                 del Yt
             fac["mode"] = "gspace"
         S[np.diag_indices_from(S)] += 1.0
+        if fac["single"] and not np.isfinite(S.diagonal()).all():  # float32's range exceeded
+            return self._factor_double(scaling, h, c)
         try:
             fac["chol"] = cho_factor(S, lower=True, overwrite_a=True, check_finite=False)
         except np.linalg.LinAlgError:
             if not fac["single"]:
                 raise
-            self.single = False  # the float32 Gram's rounding broke positive definiteness
-            return self.factor(scaling, h, c)
+            return self._factor_double(scaling, h, c)  # float32 rounding broke definiteness
         return fac
+
+    def _factor_double(self, scaling, h, c):
+        """:meth:`factor` with its Gram in float64, for this step and the rest of the solve."""
+        self.single = False
+        return self.factor(scaling, h, c)
 
     def reduced_solve(self, fac, r):
         """Solve ``(M + K^T (diag(h) - c c^T) K) x = r`` with the factors (r of shape (B, d + 1))."""
@@ -568,8 +568,7 @@ class _Program:
         _, err, scale = self.kkt_residual(fac, scaling, p, q_orth, q_soc, *out)
         if err <= self.residual_tol * scale:
             return out
-        self.single = False
-        fac["double"] = self.factor(fac["scaling"], fac["h"], fac["c"], single=False)
+        fac["double"] = self._factor_double(fac["scaling"], fac["h"], fac["c"])
         return self._refined_solve(fac["double"], scaling, p, q_orth, q_soc, refine)
 
     def _refined_solve(self, fac, scaling, p, q_orth, q_soc, refine):

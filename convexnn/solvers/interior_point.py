@@ -810,12 +810,13 @@ class InteriorPoint(Solver):
             add_orth, add_soc = self._centrality_target(
                 lam_orth, lam_soc, dso, dss, dzo, dzs, aim, sigma * mu)
             trial_orth = rc_orth + add_orth if constrained else None
-            trial = direction(trial_orth, rc_soc + add_soc, _REFINE)
+            trial_soc = rc_soc + add_soc
+            trial = direction(trial_orth, trial_soc, _REFINE)
             longer = max_step(*trial[1:])
             if not longer >= reach + _CORRECTOR_GAIN * (aim - reach):
                 break
             dx, dso, dss, dzo, dzs = trial
-            rc_orth, rc_soc, reach = trial_orth, rc_soc + add_soc, longer
+            rc_orth, rc_soc, reach = trial_orth, trial_soc, longer
             used += 1
         alpha = min(1.0, _STEP * reach)
         if not np.isfinite(alpha) or alpha < 1e-12 or not np.all(np.isfinite(dx)):
