@@ -198,6 +198,10 @@ class _Program:
         self._Yt = self._S = None  # n-space route buffers
         self._Y32 = self._S32 = None  # their float32 copies
         self.single = True  # float32 Grams allowed (until a step's residual says otherwise)
+        # row reduction: the orthant rows in the barrier ((n, B) bool, None: all of them) and the
+        # normalized margin below which a row is kept (None: no reduction); see set_rows
+        self.keep = self.drop = self.row_margin = None
+        self._row_norms = None
         self.residual_tol = _RESIDUAL_TOL[0]  # set from the solve's tol (set_tol)
 
     def set_tol(self, tol):
@@ -213,6 +217,24 @@ class _Program:
     @property
     def refined_at(self):
         return self.residual_tol if self._REFINED_AT is None else self._REFINED_AT
+
+    # row reduction -------------------------------------------------------
+    def near_rows(self, u):
+        """``(near, values)``: the orthant values ``O_b * (A u_b)`` (n, B) and where they are below
+        :attr:`row_margin` times ``||A_i|| ||u_b||`` (the rows within that angle of the blocks'
+        directions)."""
+        tiny = np.finfo(float).tiny
+        if self._row_norms is None:
+            self._row_norms = np.maximum(np.linalg.norm(self.A, axis=1), tiny)[:, None]
+        values = self.O * (self.A @ u.T)
+        scale = self.row_margin * np.maximum(np.linalg.norm(u, axis=1), tiny)
+        return values < self._row_norms * scale, values
+
+    def set_rows(self, keep):
+        """Put the rows ``keep`` (n, B) in the barrier; the others keep ``s = 1, z = 0`` and drop
+        out of every step (:meth:`scale` guards their zero scaling)."""
+        self.keep, self.drop = keep, ~keep
+        self.degree = self.B + int(np.count_nonzero(keep))
 
     # linear maps ---------------------------------------------------------
     def lift(self, u):
@@ -278,7 +300,10 @@ class _Program:
 
     def scale(self, scaling, orth, soc):
         winv, wbar, eta = scaling["winv"], scaling["wbar"], scaling["eta"]
-        return (None if orth is None else orth / winv), _soc_scale(wbar, eta, soc)
+        if orth is not None:
+            orth = (orth / winv if self.keep is None
+                    else np.divide(orth, winv, out=np.zeros_like(orth), where=self.keep))
+        return orth, _soc_scale(wbar, eta, soc)
 
     # factorization -------------------------------------------------------
     def _groups(self):
