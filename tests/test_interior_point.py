@@ -384,6 +384,46 @@ def test_gram_factor_matches_qr():
     assert np.all(np.abs(M_gram - M_qr) <= 1e-12 * scale)
 
 
+def test_kept_rows_maps_and_factors_match_the_whole_program_on_those_rows():
+    """Under row reduction the orthant maps and the block factors act on the kept rows alone:
+    ``G x``, ``G^T v``, their scaled forms and ``M_b = R_b^T R_b`` equal the whole program's with
+    the other rows' entries (and scalings) zero."""
+    from convexnn.solvers import _cone_program as ip
+
+    rng = np.random.default_rng(4)
+    problem = make_problem(n=70, d=4, n_patterns=6)
+    whole, reduced = ip._Program(problem), ip._Program(problem)
+    keep = rng.random((whole.n, whole.B)) < 0.3
+    keep[:, 0] = False  # a block with no row in the barrier
+    reduced.set_rows(keep)
+    assert reduced.degree == whole.B + keep.sum() and reduced.kept.size == keep.sum()
+    x, s_orth, s_soc, z_orth, z_soc = InteriorPoint()._start(whole)
+    wbar, eta, _ = ip._soc_nt(s_soc, z_soc)
+    winv = np.sqrt(z_orth / s_orth) * np.exp(rng.uniform(-4, 4, s_orth.shape))
+    dense = {"wbar": wbar, "eta": eta, "winv": np.where(keep, winv, 0.0)}
+    # the kept entries block by block (block-major order)
+    kept = {"wbar": wbar, "eta": eta, "winv": winv.T[keep.T]}
+    np.testing.assert_array_equal(reduced.dense_orth(kept["winv"]), dense["winv"])
+    u = rng.standard_normal(x.shape)
+    orth, soc = rng.standard_normal(reduced.kept.size), rng.standard_normal(s_soc.shape)
+    np.testing.assert_allclose(reduced.dense_orth(reduced.G(u)[0]),
+                               np.where(keep, whole.G(u)[0], 0.0), rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(reduced.GT(orth, soc), whole.GT(reduced.dense_orth(orth), soc),
+                               rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(reduced.dense_orth(reduced.scaled_G(kept, u)[0]),
+                               whole.scaled_G(dense, u)[0], rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(reduced.scaled_GT(kept, orth, soc),
+                               whole.scaled_GT(dense, reduced.dense_orth(orth), soc),
+                               rtol=1e-12, atol=1e-12)
+    winv_soc = ip._soc_inverse_matrix(wbar, eta)
+    R_kept = reduced.kept.factors(winv_soc, kept["winv"])
+    R_whole = whole._factor_blocks_qr(winv_soc, dense["winv"])
+    M_kept = R_kept.transpose(0, 2, 1) @ R_kept
+    M_whole = R_whole.transpose(0, 2, 1) @ R_whole
+    np.testing.assert_allclose(M_kept, M_whole, rtol=0,
+                               atol=1e-12 * np.abs(M_whole).max())
+
+
 def test_scaled_maps_and_max_step_match_their_plain_forms():
     """``W^-1 G x`` and ``G^T W^-1 v`` with the scaling folded into the orientation equal the maps
     composed (two-layer and nested programs), and the orthant max step equals its definition."""

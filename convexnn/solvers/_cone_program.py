@@ -137,6 +137,67 @@ def _orth_max_step(lam, d):
     return math.inf if lowest >= 0 else -1.0 / lowest
 
 
+# --------------------------------------------------------------------------- row reduction
+class _Rows:
+    """The orthant rows in the barrier under row reduction (``_Program.set_rows``), block by block.
+
+    Entry ``k`` is row ``rows[k]`` of the block ``b`` with ``ptr[b] <= k < ptr[b + 1]``, so the
+    interior point's orthant arrays (slacks, multipliers, scalings, directions) have shape (K,)
+    instead of (n, B), and each map below makes one BLAS call per block on the kept rows of ``A``
+    (gathered once).
+    """
+
+    def __init__(self, A, O, keep):
+        n, B = keep.shape
+        flat = np.flatnonzero(keep.T)  # block-major (b n + i): sorted by block, then row
+        blocks = flat // n
+        self.keep = keep
+        self.rows = flat - blocks * n
+        self.index = self.rows * B + blocks  # positions in a C-ordered (n, B) array
+        ptr = np.searchsorted(blocks, np.arange(B + 1))
+        self.bounds = list(zip(ptr[:-1].tolist(), ptr[1:].tolist()))
+        self.A = A[self.rows]
+        self.o = O.reshape(-1)[self.index]
+        self.size = flat.size
+
+    def apply(self, weight, u):
+        """``weight_k * (A_k u_b)`` for every kept entry, shape (K,)."""
+        out = np.empty(self.size)
+        for b, (lo, hi) in enumerate(self.bounds):
+            np.matmul(self.A[lo:hi], u[b], out=out[lo:hi])
+        out *= weight
+        return out
+
+    def adjoint(self, v):
+        """``sum_k v_k A_k`` over each block's kept entries, shape (B, d)."""
+        out = np.empty((len(self.bounds), self.A.shape[1]))
+        for b, (lo, hi) in enumerate(self.bounds):
+            np.matmul(v[lo:hi], self.A[lo:hi], out=out[b])
+        return out
+
+    def factors(self, winv_soc, winv):
+        """``R_b`` by a QR of ``[W_b^{-1}; winv_b * [0 | A_b]]`` over the block's kept rows (the
+        full-stack QR of :meth:`_Program._factor_blocks_qr`, on a few rows): robust, and cheap."""
+        B, m = winv_soc.shape[:2]
+        R = np.empty((B, m, m))
+        for b, (lo, hi) in enumerate(self.bounds):
+            stack = np.empty((m + hi - lo, m), order="F")
+            stack[:m] = winv_soc[b]
+            stack[m:, 0] = 0.0
+            np.multiply(self.A[lo:hi], winv[lo:hi, None], out=stack[m:, 1:])
+            qr, _, _, info = _geqrf(stack, overwrite_a=1)
+            if info != 0:
+                raise np.linalg.LinAlgError(f"QR of block {b} failed (info {info}).")
+            R[b] = np.triu(qr[:m])
+        return R
+
+    def dense(self, v):
+        """``v`` on the (n, B) layout, zero on the rows outside the barrier."""
+        out = np.zeros(self.keep.shape)
+        out.reshape(-1)[self.index] = v
+        return out
+
+
 # --------------------------------------------------------------------------- the structured system
 def upper_inverse(R):
     """Inverses of the upper-triangular blocks ``R`` (B, m, m): LAPACK's triangular inverse per
@@ -198,9 +259,9 @@ class _Program:
         self._Yt = self._S = None  # n-space route buffers
         self._Y32 = self._S32 = None  # their float32 copies
         self.single = True  # float32 Grams allowed (until a step's residual says otherwise)
-        # row reduction: the orthant rows in the barrier ((n, B) bool, None: all of them) and the
+        # row reduction: the orthant rows in the barrier (_Rows, None: all of them) and the
         # normalized margin below which a row is kept (None: no reduction); see set_rows
-        self.keep = self.drop = self.row_margin = None
+        self.kept = self.row_margin = None
         self._row_norms = None
         self.residual_tol = _RESIDUAL_TOL[0]  # set from the solve's tol (set_tol)
 
@@ -231,10 +292,29 @@ class _Program:
         return values < self._row_norms * scale, values
 
     def set_rows(self, keep):
-        """Put the rows ``keep`` (n, B) in the barrier; the others keep ``s = 1, z = 0`` and drop
-        out of every step (:meth:`scale` guards their zero scaling)."""
-        self.keep, self.drop = keep, ~keep
-        self.degree = self.B + int(np.count_nonzero(keep))
+        """Keep only the rows ``keep`` ((n, B) bool) in the barrier: from here on the orthant
+        arrays hold their entries (shape (K,), :class:`_Rows`)."""
+        self.kept = _Rows(self.A, self.O, keep)
+        self.degree = self.B + self.kept.size
+
+    def dense_orth(self, v):
+        """An orthant array on the (n, B) layout (zero on the rows outside the barrier)."""
+        return v if self.kept is None else self.kept.dense(v)
+
+    def _rows_apply(self, weight, u):
+        """``weight * (A u_b)`` on the orthant layout (``weight`` on that layout)."""
+        if self.kept is not None:
+            return self.kept.apply(weight, u)
+        return weight * (self.A @ u.T)
+
+    def _rows_adjoint(self, weight, v):
+        """``sum_i weight_ib v_ib A_i`` per block, shape (B, d)."""
+        if self.kept is not None:
+            return self.kept.adjoint(weight * v)
+        return (weight * v).T @ self.A
+
+    def _orientation(self):
+        return self.O if self.kept is None else self.kept.o
 
     # linear maps ---------------------------------------------------------
     def lift(self, u):
@@ -253,13 +333,13 @@ class _Program:
 
     def G(self, x):
         """``G x`` as (orthant part (n, B) or None, cone part (B, d + 1))."""
-        orth = None if self.O is None else -(self.O * (self.A @ x[:, 1:].T))
+        orth = None if self.O is None else -self._rows_apply(self._orientation(), x[:, 1:])
         return orth, -x
 
     def GT(self, orth, soc):
         out = -soc
         if self.O is not None:
-            out[:, 1:] -= (self.O * orth).T @ self.A
+            out[:, 1:] -= self._rows_adjoint(self._orientation(), orth)
         return out
 
     def hess(self, x, h, c=None):
@@ -283,31 +363,24 @@ class _Program:
         its orientation once per step (one pass over the (n, B) rows instead of two)."""
         orth = None
         if self.O is not None:
-            orth = -(self._scaled_orientation(scaling) * (self.A @ x[:, 1:].T))
+            orth = -self._rows_apply(self._scaled_orientation(scaling), x[:, 1:])
         return orth, _soc_scale(scaling["wbar"], scaling["eta"], -x, inverse=True)
 
     def scaled_GT(self, scaling, orth, soc):
         """``G^T W^{-1} v``: :meth:`scale_inv` then :meth:`GT`, folded as :meth:`scaled_G`."""
         out = -_soc_scale(scaling["wbar"], scaling["eta"], soc, inverse=True)
         if self.O is not None:
-            out[:, 1:] -= (self._scaled_orientation(scaling) * orth).T @ self.A
+            out[:, 1:] -= self._rows_adjoint(self._scaled_orientation(scaling), orth)
         return out
 
     def _scaled_orientation(self, scaling):
         if "scaled_orientation" not in scaling:
-            scaling["scaled_orientation"] = self.O * scaling["winv"]
+            scaling["scaled_orientation"] = self._orientation() * scaling["winv"]
         return scaling["scaled_orientation"]
 
     def scale(self, scaling, orth, soc):
         winv, wbar, eta = scaling["winv"], scaling["wbar"], scaling["eta"]
-        if orth is not None and self.keep is None:
-            orth = orth / winv
-        elif orth is not None:
-            # the rows outside the barrier have orth = 0 (their step is empty) and winv = 0: their
-            # quotients are set to 0 (a masked division costs about five plain passes)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                orth = np.nan_to_num(orth / winv, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-        return orth, _soc_scale(wbar, eta, soc)
+        return (None if orth is None else orth / winv), _soc_scale(wbar, eta, soc)
 
     # factorization -------------------------------------------------------
     def _groups(self):
@@ -343,8 +416,11 @@ class _Program:
         """``(factor, solve)``: the flops of one factorization (the blocks' Grams and QRs and the
         cheaper reduction) and the cost of one :meth:`kkt_solve` in the same units."""
         n, d, B = self.n, self.d, self.B
-        blocks = n * d * (d + 1) / 2 * B + 4.0 * B * self.m**3
-        return blocks + min(self.route_costs()), _SOLVE_FLOPS_PER_ENTRY * n * B
+        if self.kept is None:
+            blocks, entries = n * d * (d + 1) / 2 * B + 4.0 * B * self.m**3, n * B
+        else:  # the QRs of the kept rows; the loss's (n, B) passes stay
+            blocks, entries = 2.0 * self.kept.size * self.m**2, self.kept.size + n * B / 8
+        return blocks + min(self.route_costs()), _SOLVE_FLOPS_PER_ENTRY * entries
 
     def _gram(self):
         """``Z^T Z`` with ``Z = [m_i * A]_i`` (n x G d): the curvature-free part of the coupling."""
@@ -440,6 +516,8 @@ class _Program:
         winv_soc = _soc_inverse_matrix(scaling["wbar"], scaling["eta"])
         if self.O is None:
             R = np.linalg.qr(winv_soc, mode="r")
+        elif self.kept is not None:
+            R = self.kept.factors(winv_soc, scaling["winv"])
         else:
             R = self._factor_blocks_gram(winv_soc, scaling["winv"])
             if R is None:

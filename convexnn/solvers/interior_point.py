@@ -45,12 +45,14 @@ hyperplane arrangement around its gate, thin when n is large, and most of its n 
 every point the solve visits, yet each of them bends the central path: from an Adam start on
 ``make_teacher(n, 20)`` (50 patterns) the whole program took 21 steps at n = 2,000, 55 at 10,000
 and 80 at 50,000. Only the rows whose normalized value ``O_b * (A_i u_b) / (||A_i|| ||u_b||)`` is
-below ``_ROW_MARGIN`` (0.01) at the start are in the barrier; the others hold ``s = 1, z = 0`` and
-stay out of every step (``_Program.set_rows``). After each step the rows that came within the
+below ``_ROW_MARGIN`` (0.01) at the start are in the barrier; the orthant arrays then hold only
+their entries, block by block (``_cone_program._Rows``: one BLAS call per block on the kept rows,
+and the block factors by QRs of their few rows). After each step the rows that came within the
 margin join the barrier (slack at their value, multiplier ``mu / s``). So every iterate satisfies
 the rows outside with a margin: the point returned is feasible on every row, and its certificate
 (multiplier 0 on the rows outside, a valid one) is on the whole program. Measured: 19 steps at
-n = 10,000 and 22 at 50,000 (3.5% of the rows); 26 -> 19 at (2000, 50, 300) with sampled patterns.
+n = 10,000 and 22 at 50,000 (3.5% of the rows; the solve 80 -> 9.5 s there); 26 -> 19 at
+(2000, 50, 300) with sampled patterns.
 Smaller programs took more steps with it (18 -> 26 at (300, 10, 30), 25 -> 27 at (1000, 20, 100)),
 hence the threshold. It is in the spirit of constraint reduction [TAW06], which builds the normal
 matrix from the nearly active constraints only.
@@ -291,11 +293,21 @@ class InteriorPoint(Solver):
         x = np.empty((prog.B, prog.m))
         x[:, 1:] = eps * gates
         x[:, 0] = 2.0 * eps
-        if prog.row_margin is not None:
-            prog.set_rows(prog.near_rows(x[:, 1:])[0])
+        median = self._select_rows(prog, x[:, 1:])
         zeta = prog.lam  # z_t = lam: the t part of the dual residual starts at zero
         mu = 1.5 * zeta * eps  # makes z_t = zeta with z_soc = mu s_soc^{-1}
-        return self._centred(prog, x, mu)
+        return self._centred(prog, x, mu, median)
+
+    @staticmethod
+    def _select_rows(prog, u):
+        """Row reduction (module docstring): put the rows near the start's blocks ``u`` in the
+        barrier. Returns the median orthant value over all rows (the start's slack floor is a
+        fraction of it, as without the reduction), or None where rows are not reduced."""
+        if prog.row_margin is None:
+            return None
+        near, values = prog.near_rows(u)
+        prog.set_rows(near)
+        return float(np.median(values))
 
     @staticmethod
     def _gate_directions(prog):
@@ -313,13 +325,14 @@ class InteriorPoint(Solver):
         return eps, gates
 
     @staticmethod
-    def _centred(prog, x, mu):
+    def _centred(prog, x, mu, median=None):
         """``(x, s_orth, s_soc, z_orth, z_soc)``: the slacks of ``x`` and multipliers ``mu s^{-1}``.
 
         Orthant rows whose margin is tiny (or zero) start from a slack floor instead: feasibility
         there would need huge multipliers ``z = mu / s`` and costs ~20% more iterations (measured
         at (1000, 20, 100): 41 -> 34); their residual ``G x + s`` decays with every step and the
-        stopping rule checks the violation of the returned point.
+        stopping rule checks the violation of the returned point. The floor is a fraction of the
+        orthant values' ``median`` (default: that of the rows in the barrier).
         """
         s_soc = x.copy()
         z_soc = np.empty_like(x)
@@ -329,30 +342,34 @@ class InteriorPoint(Solver):
         s_orth = z_orth = None
         if prog.O is not None:
             s_orth = -prog.G(x)[0]
-            floor = _START_FLOOR * max(np.median(s_orth), 1e-300)
+            if median is None:
+                median = np.median(s_orth)
+            floor = _START_FLOOR * max(median, 1e-300)
             s_orth = np.maximum(s_orth, floor)
             z_orth = mu / s_orth
-            if prog.drop is not None:  # rows outside the barrier: s = 1, z = 0 (set_rows)
-                s_orth[prog.drop] = 1.0
-                z_orth[prog.drop] = 0.0
         return x, s_orth, s_soc, z_orth, z_soc
 
     @staticmethod
     def _add_rows(prog, x, s_orth, z_orth, s_soc, z_soc):
-        """Row reduction: put the rows that came within the margin into the barrier.
+        """Row reduction: put the rows that came within the margin into the barrier; returns the
+        orthant ``(s, z)`` on the new layout (the same arrays when no row came).
 
-        Their slack is their value ``O_b * (A u_b)`` (floored like the start's), their multiplier
-        ``mu / s``: centred, with the primal residual of a value below the floor.
+        A new row's slack is its value ``O_b * (A u_b)`` (floored like the start's), its
+        multiplier ``mu / s``: centred, with the primal residual of a value below the floor.
         """
         near, values = prog.near_rows(x[:, 1:])
-        new = near & prog.drop
+        new = near & ~prog.kept.keep
         if not new.any():
-            return
-        floor = _START_FLOOR * max(float(np.median(s_orth[prog.keep])), 1e-300)
+            return s_orth, z_orth
+        floor = _START_FLOOR * max(float(np.median(s_orth)), 1e-300)
         mu = (float((s_soc * z_soc).sum()) + float((s_orth * z_orth).sum())) / prog.degree
-        s_orth[new] = np.maximum(values[new], floor)
-        z_orth[new] = mu / s_orth[new]
-        prog.set_rows(prog.keep | new)
+        s_new = np.maximum(values[new], floor)
+        s_all, z_all = prog.dense_orth(s_orth), prog.dense_orth(z_orth)
+        s_all[new] = s_new
+        z_all[new] = mu / s_new
+        prog.set_rows(prog.kept.keep | new)
+        index = prog.kept.index
+        return s_all.reshape(-1)[index], z_all.reshape(-1)[index]
 
     def _warm_start(self, prog, init):
         """A centred interior start near a feasible ``init``, or None when ``init`` is infeasible.
@@ -372,8 +389,7 @@ class InteriorPoint(Solver):
         eps, gates = self._gate_directions(prog)  # the cold start's blocks, without its slacks
         objective = problem.objective(init)
         u = prog.restrict(init) + (_WARM_BLEND * eps) * gates
-        if prog.row_margin is not None:
-            prog.set_rows(prog.near_rows(u)[0])
+        median = self._select_rows(prog, u)
         mu = _WARM_MU * max(abs(objective), 1e-300) / prog.degree
         norm = np.linalg.norm(u, axis=1)
         ratio = mu / prog.lam
@@ -381,7 +397,7 @@ class InteriorPoint(Solver):
         x = np.empty((prog.B, prog.m))
         x[:, 0] = t
         x[:, 1:] = u
-        return self._centred(prog, x, mu)
+        return self._centred(prog, x, mu, median)
 
     @staticmethod
     def _certificate(prog, u, z_orth):
@@ -389,7 +405,8 @@ class InteriorPoint(Solver):
         multipliers (``problem.dual_certificate``), its constraint violation and the dual point."""
         problem = prog.problem
         u = prog.lift(u)
-        bound, point = problem.dual_certificate(u, None if prog.O is None else z_orth)
+        multipliers = None if prog.O is None else prog.dense_orth(z_orth)
+        bound, point = problem.dual_certificate(u, multipliers)
         return bound, problem.constraint_violation(u), point
 
     # ------------------------------------------------------------------ working set
@@ -725,9 +742,9 @@ class InteriorPoint(Solver):
                 status = "numerical_error"
                 break
             x, s_orth, s_soc, z_orth, z_soc, info = step
-            if prog.keep is not None:
-                self._add_rows(prog, x, s_orth, z_orth, s_soc, z_soc)
-                info["rows"] = (prog.degree - prog.B) / (prog.n * prog.B)
+            if prog.kept is not None:
+                s_orth, z_orth = self._add_rows(prog, x, s_orth, z_orth, s_soc, z_soc)
+                info["rows"] = prog.kept.size / (prog.n * prog.B)
             history[-1].update(info)
             n_iter = it + 1
 
@@ -792,7 +809,6 @@ class InteriorPoint(Solver):
         """One predictor-corrector step (with up to ``correctors`` centrality correctors); returns
         the new ``(x, s_orth, s_soc, z_orth, z_soc)``."""
         constrained = s_orth is not None
-        drop = prog.drop if constrained else None
         u = x[:, 1:]
         pred = prog.predict(u)
         grad = prog.loss.gradient(pred, prog.y)
@@ -815,8 +831,6 @@ class InteriorPoint(Solver):
         if constrained:
             scaling["winv"] = np.sqrt(z_orth / s_orth)
             lam_orth = np.sqrt(s_orth * z_orth)
-            if drop is not None:  # rows outside the barrier (s = 1, z = 0) stay out of the step
-                lam_orth[drop] = 1.0
         fac = prog.factor(scaling, h, c)
         ro, rs = prog.scale_inv(scaling, r_orth, r_soc)  # W^{-1} r_z
 
@@ -839,8 +853,6 @@ class InteriorPoint(Solver):
         # predictor (affine scaling)
         rc_soc = -_soc_prod(lam_soc, lam_soc)
         rc_orth = -lam_orth * lam_orth if constrained else None
-        if drop is not None:
-            rc_orth[drop] = 0.0
         # (no refinement: this direction only sets sigma and the second-order correction)
         dx, dso, dss, dzo, dzs = direction(rc_orth, rc_soc, 0)
         alpha = min(1.0, max_step(dso, dss, dzo, dzs))
@@ -852,8 +864,6 @@ class InteriorPoint(Solver):
         rc_soc[:, 0] += sigma * mu
         if constrained:
             rc_orth = rc_orth - dso * dzo + sigma * mu
-            if drop is not None:
-                rc_orth[drop] = 0.0
         dx, dso, dss, dzo, dzs = direction(rc_orth, rc_soc, _REFINE)
         reach = max_step(dso, dss, dzo, dzs)
         used = 0
@@ -863,8 +873,6 @@ class InteriorPoint(Solver):
             aim = min(1.0, reach + _CORRECTOR_REACH)
             add_orth, add_soc = self._centrality_target(
                 lam_orth, lam_soc, dso, dss, dzo, dzs, aim, sigma * mu)
-            if drop is not None:
-                add_orth[drop] = 0.0
             trial_orth = rc_orth + add_orth if constrained else None
             trial_soc = rc_soc + add_soc
             trial = direction(trial_orth, trial_soc, _REFINE)
