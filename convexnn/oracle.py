@@ -39,8 +39,8 @@ def block_scores(problem, z, threshold=0.0):
     scores = norms.copy()
     outside = np.flatnonzero((norms > threshold) & ~_inside(problem, orientation, a))
     if threshold > 0 and outside.size:
-        scores[outside] = cone_upper_bounds(problem.design, orientation[:, outside], a[outside],
-                                             floor=threshold, penalty=penalty)
+        scores[outside] = cone_upper_bounds(problem.design, orientation, a, floor=threshold,
+                                            penalty=penalty, blocks=outside)
         outside = outside[scores[outside] > threshold]
     for b in outside:
         scores[b] = project_norm(problem, orientation[:, b], a[b])
@@ -71,8 +71,17 @@ def project_norm(problem, orientation, a):
     return problem.penalty.cone_dual_norm(a, problem.design * orientation[:, None])
 
 
-def cone_upper_bounds(design, orientation, a, n_iter=25, floor=-np.inf, penalty=None):
-    """Upper bounds on the cone-restricted dual norms of many blocks at once, shape (n_blocks,).
+#: Bytes of one (blocks, n) array of :func:`cone_upper_bounds`: the blocks go through in chunks
+#: of that size (5 such arrays live at a time), so the memory no longer grows with the number of
+#: blocks, and the buffers stay under the size the allocator serves from freed memory instead of
+#: fresh pages. Measured on the default fit at n = 50,000 (1332 blocks): 8.6 -> 3.4 s, and the
+#: fit's peak memory 3.8 -> 2.4 GB.
+_BOUND_BYTES = 2**25
+
+
+def cone_upper_bounds(design, orientation, a, n_iter=25, floor=-np.inf, penalty=None,
+                      blocks=None):
+    """Upper bounds on the cone-restricted dual norms of many blocks at once.
 
     Every ``mu >= 0`` gives ``max_{u in K, R(u) <= 1} a^T u <= R*(a + A^T diag(o) mu)`` (the value
     is the minimum over ``mu``), so a few accelerated projected-gradient steps on all blocks
@@ -82,21 +91,37 @@ def cone_upper_bounds(design, orientation, a, n_iter=25, floor=-np.inf, penalty=
     ``floor`` or below is settled (the callers only need values above it) and leaves the
     iteration, so the steps get cheaper as they go. ``penalty`` (default: the group lasso, whose
     ``R*`` is the Euclidean norm) gives the dual norm the bounds are measured in.
+
+    ``orientation`` (n, B) and ``a`` (B, d) describe the blocks; ``blocks`` (indices, default all
+    of them) selects those to bound. Returns shape (len(blocks),). They are bounded in chunks of
+    at most ``_BOUND_BYTES`` per (blocks, n) array.
     """
     dual_norms = (lambda g: np.linalg.norm(g, axis=1)) if penalty is None else penalty.block_dual_norms
+    blocks = np.arange(a.shape[0]) if blocks is None else np.asarray(blocks, dtype=np.intp)
     step = 1.0 / max(np.linalg.norm(design, 2) ** 2, np.finfo(float).tiny)
-    bounds = dual_norms(a)
+    designT = np.ascontiguousarray(design.T)
+    chunk = max(1, _BOUND_BYTES // (8 * max(design.shape[0], 1)))
+    bounds = np.empty(blocks.size)
+    for lo in range(0, blocks.size, chunk):
+        part = blocks[lo:lo + chunk]
+        bounds[lo:lo + part.size] = _chunk_bounds(design, designT, step, orientation, a, part,
+                                                  int(n_iter), floor, dual_norms)
+    return bounds
+
+
+def _chunk_bounds(design, designT, step, orientation, a, blocks, n_iter, floor, dual_norms):
+    """:func:`cone_upper_bounds` of one chunk of ``blocks``."""
+    bounds = dual_norms(a[blocks])
     active = np.flatnonzero(bounds > floor)
     # block-major (blocks, n) arrays: dropping settled blocks copies whole rows, and it is done
     # only once a quarter of the active blocks has settled (settled blocks iterating on cost
     # less than gathering columns at every step); three buffers, updated in place (at large n a
     # fresh temporary per operation costs more in page faults than the arithmetic)
-    o = np.ascontiguousarray(orientation[:, active].T)
-    target = a[active]
-    designT = np.ascontiguousarray(design.T)
+    o = np.ascontiguousarray(orientation[:, blocks[active]].T)
+    target = a[blocks[active]]
     mu, prev, work = np.zeros_like(o), np.zeros_like(o), np.empty_like(o)
     momentum = 1.0
-    for _ in range(int(n_iter)):
+    for _ in range(n_iter):
         if active.size == 0:
             break
         np.multiply(o, mu, out=work)
@@ -167,8 +192,8 @@ def best_block(problem, z):
         # blocks whose bounds fall to a value some block is known to reach stop being refined
         # (they are still visited below, in order, until an exact value beats their bounds)
         floor = max(best_value, _gate_values(problem, orientation, a, outside))
-        bounds[outside] = cone_upper_bounds(problem.design, orientation[:, outside], a[outside],
-                                             floor=floor, penalty=penalty)
+        bounds[outside] = cone_upper_bounds(problem.design, orientation, a, floor=floor,
+                                            penalty=penalty, blocks=outside)
     for b in outside[np.argsort(-bounds[outside])]:
         if bounds[b] <= best_value:
             break

@@ -112,6 +112,26 @@ def test_cone_upper_bounds_bound_the_exact_values_and_settle_below_the_floor():
     np.testing.assert_allclose(settled[above], tight[above], rtol=1e-12)
 
 
+def test_cone_upper_bounds_in_chunks_and_on_selected_blocks_equal_the_whole_batch(monkeypatch):
+    """Chunked (a few blocks at a time) or restricted to some blocks, the batched bounds are the
+    ones of the whole batch: each block's iteration does not depend on the others'."""
+    from convexnn import oracle
+
+    X, y, patterns = _data(seed=4, n=40, n_patterns=12)
+    problem = cn.ReLUProblem(X, y, patterns, lam=1e-2)
+    a = problem.adjoint(y - y.mean())
+    orientation = problem.constraint_orientation()
+    whole = oracle.cone_upper_bounds(problem.design, orientation, a, n_iter=30)
+    rounding = 1e-12 * np.linalg.norm(a, axis=1).max()  # the GEMMs' sums in another order
+    some = np.array([5, 0, 17, 3, 11])
+    np.testing.assert_allclose(
+        oracle.cone_upper_bounds(problem.design, orientation, a, n_iter=30, blocks=some),
+        whole[some], rtol=0, atol=rounding)
+    monkeypatch.setattr(oracle, "_BOUND_BYTES", 3 * 8 * problem.n_samples)  # 3 blocks a chunk
+    np.testing.assert_allclose(oracle.cone_upper_bounds(problem.design, orientation, a, n_iter=30),
+                               whole, rtol=0, atol=rounding)
+
+
 def test_wide_nnls_matches_scipys_nnls_on_every_column():
     from scipy.optimize import nnls
 
