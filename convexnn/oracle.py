@@ -58,7 +58,22 @@ def _inside(problem, orientation, a):
         return np.zeros(a.shape[0], dtype=bool)
     u = problem.penalty.dual_maximizer(a)
     with np.errstate(invalid="ignore"):
-        return (orientation * (problem.design @ u.T)).min(axis=0) >= 0
+        return _lowest_values(problem.design, orientation, u) >= 0
+
+
+def _lowest_values(design, orientation, u, blocks=None):
+    """``min_i o_ib (A u_b)_i`` for each of ``blocks`` (default all; ``u`` has one row per block
+    selected), taken in chunks of ``_BOUND_BYTES`` per (n, blocks) array, as
+    :func:`cone_upper_bounds` does."""
+    blocks = np.arange(orientation.shape[1]) if blocks is None else np.asarray(blocks)
+    chunk = max(1, _BOUND_BYTES // (8 * max(design.shape[0], 1)))
+    out = np.empty(blocks.size)
+    for lo in range(0, blocks.size, chunk):
+        part = slice(lo, lo + chunk)
+        values = design @ u[part].T
+        values *= orientation[:, blocks[part]]
+        out[part] = values.min(axis=0) if values.shape[0] else np.inf
+    return out
 
 
 def project_norm(problem, orientation, a):
@@ -159,7 +174,7 @@ def _gate_values(problem, orientation, a, blocks):
         return -np.inf
     g = np.ascontiguousarray(gates[:, np.asarray(pattern)[blocks]].T)
     scale = problem.penalty.block_values(g)
-    inside = (orientation[:, blocks] * (problem.design @ g.T)).min(axis=0) >= 0
+    inside = _lowest_values(problem.design, orientation, g, blocks) >= 0
     usable = inside & (scale > 0)
     if not usable.any():
         return -np.inf

@@ -132,8 +132,15 @@ def test_row_reduction_matches_clarabel(reference, monkeypatch, loss, margin):
         assert rows[-1] > rows[0]  # the blocks' directions moved: rows came into the barrier
 
 
-def test_row_reduction_is_off_for_small_programs():
+def test_row_reduction_is_off_for_small_programs_and_nested_ones(monkeypatch):
     result = InteriorPoint().solve(make_problem())
+    assert all("rows" not in record for record in result.history)
+    monkeypatch.setattr(interior_point, "_ROW_SIZE", 0)  # at any size: nested programs keep all
+    rng = np.random.default_rng(5)
+    X, y = rng.standard_normal((30, 3)), rng.standard_normal(30)
+    deep = DeepReLUProblem(X, y, sample_nested_patterns(X, [3, 2], random_state=0), lam=0.1)
+    result = InteriorPoint(tol=1e-6).solve(deep)
+    assert result.status == "optimal"
     assert all("rows" not in record for record in result.history)
 
 

@@ -114,7 +114,8 @@ def test_cone_upper_bounds_bound_the_exact_values_and_settle_below_the_floor():
 
 def test_cone_upper_bounds_in_chunks_and_on_selected_blocks_equal_the_whole_batch(monkeypatch):
     """Chunked (a few blocks at a time) or restricted to some blocks, the batched bounds are the
-    ones of the whole batch: each block's iteration does not depend on the others'."""
+    ones of the whole batch: each block's iteration does not depend on the others'. So are the
+    lowest constraint values, taken in the same chunks."""
     from convexnn import oracle
 
     X, y, patterns = _data(seed=4, n=40, n_patterns=12)
@@ -130,6 +131,13 @@ def test_cone_upper_bounds_in_chunks_and_on_selected_blocks_equal_the_whole_batc
     monkeypatch.setattr(oracle, "_BOUND_BYTES", 3 * 8 * problem.n_samples)  # 3 blocks a chunk
     np.testing.assert_allclose(oracle.cone_upper_bounds(problem.design, orientation, a, n_iter=30),
                                whole, rtol=0, atol=rounding)
+    # the chunked lowest constraint values (which blocks' maximizers lie in their cones)
+    values = orientation * (problem.design @ a.T)
+    rounding = 1e-12 * np.abs(values).max()
+    np.testing.assert_allclose(oracle._lowest_values(problem.design, orientation, a),
+                               values.min(axis=0), rtol=0, atol=rounding)
+    np.testing.assert_allclose(oracle._lowest_values(problem.design, orientation, a[some], some),
+                               values[:, some].min(axis=0), rtol=0, atol=rounding)
 
 
 def test_wide_nnls_matches_scipys_nnls_on_every_column():

@@ -235,6 +235,9 @@ def _row_basis(A):
 class _Program:
     """The cone program of a problem: data, linear maps and the reduced Newton solver."""
 
+    #: whether the solver may keep only some orthant rows in the barrier (:meth:`set_rows`)
+    reduces_rows = True
+
     def __init__(self, problem):
         operator = problem.block_operator(np.float64, xp=NUMPY)
         self.problem = problem

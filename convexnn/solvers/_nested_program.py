@@ -209,6 +209,7 @@ def nested_class_size(operator):
 class _NestedProgram(_Program):
     """A nested deep cone program: data, linear maps and the dense reduced Newton solver."""
 
+    reduces_rows = False  # its maps and Newton solve are written for every row of every level
     _REFINED_AT = 1e-13  # refinement to rounding level: the upper-level rows' residuals stalled
     # the end of the iteration (kkt_solve)
 

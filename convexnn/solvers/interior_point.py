@@ -52,10 +52,10 @@ margin join the barrier (slack at their value, multiplier ``mu / s``). So every 
 the rows outside with a margin: the point returned is feasible on every row, and its certificate
 (multiplier 0 on the rows outside, a valid one) is on the whole program. Measured: 19 steps at
 n = 10,000 and 22 at 50,000 (3.5% of the rows; the solve 80 -> 9.5 s there); 26 -> 19 at
-(2000, 50, 300) with sampled patterns.
-Smaller programs took more steps with it (18 -> 26 at (300, 10, 30), 25 -> 27 at (1000, 20, 100)),
-hence the threshold. It is in the spirit of constraint reduction [TAW06], which builds the normal
-matrix from the nearly active constraints only.
+(2000, 50, 300) with sampled patterns. Smaller programs took more steps with it (18 -> 26 at
+(300, 10, 30), 25 -> 27 at (1000, 20, 100)), hence the threshold. It is in the spirit of
+constraint reduction [TAW06], which builds the normal matrix from the nearly active constraints
+only. The nested deep programs keep every row (``reduces_rows``).
 
 Start: ``u_b = eps g_{p(b)}`` (the pattern's gate, inside the block's cone), ``t_b = 2 eps``,
 ``z = mu s^{-1}`` (perfectly centred). Orthant rows with a margin below 10% of the median start
@@ -689,7 +689,7 @@ class InteriorPoint(Solver):
         """The interior-point iteration on ``problem`` to relative gap ``tol`` (a dict)."""
         prog = _NestedProgram(problem) if _nested(problem) else _Program(problem)
         prog.set_tol(tol)
-        if type(prog) is _Program and prog.O is not None and prog.n * prog.B >= _ROW_SIZE:
+        if prog.reduces_rows and prog.O is not None and prog.n * prog.B >= _ROW_SIZE:
             prog.row_margin = _ROW_MARGIN
         start = None if init is None else self._warm_start(prog, init)
         if start is None:
