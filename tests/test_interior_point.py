@@ -76,15 +76,19 @@ def test_matches_clarabel(reference, cls, loss, seed):
     assert result.lower_bound <= ref.objective + rounding
 
 
+@pytest.mark.parametrize("shape", [(30, 20), (200, 8)])  # n-space; group space
 @pytest.mark.parametrize("loss", LOSSES)
 @pytest.mark.parametrize("cls", FORMULATIONS)
-def test_float32_grams_and_centrality_correctors_match_clarabel(reference, monkeypatch, cls, loss):
-    """Forced on at this size (both thresholds 0), the float32 Grams and Gondzio's correctors
-    still give a certified point that agrees with Clarabel; at tol 1e-8 the float32 Gram's
-    residual ends above the step's bound, so the later steps factor in float64."""
+def test_float32_grams_and_centrality_correctors_match_clarabel(reference, monkeypatch, cls, loss,
+                                                                 shape):
+    """Forced on at this size (both thresholds 0), the float32 Grams (the n-space one, the group
+    space's with varying curvature, the group space's fixed one of the squared loss) and Gondzio's
+    correctors still give a certified point that agrees with Clarabel; at tol 1e-8 the float32
+    Gram's residual ends above the step's bound, so the later steps factor in float64."""
     monkeypatch.setattr(cone_program, "_SINGLE_FLOPS", 0.0)
     monkeypatch.setattr(interior_point, "_CORRECTOR_RATIO", 0.0)
-    problem = make_problem(cls, loss, n=30, n_patterns=20)  # more columns than rows: n-space
+    n, n_patterns = shape
+    problem = make_problem(cls, loss, n=n, n_patterns=n_patterns)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         ref = get_solver("CLARABEL", tol=1e-10).solve(problem)

@@ -24,12 +24,13 @@ _KRP_ENTRIES = 2**25
 #: factorizations' GEMMs: its passes over those arrays are memory bound, ~100 ns an entry against
 #: ~40 GFlop/s (measured on one core at (1000, 20, 100) and (2000, 50, 300)).
 _SOLVE_FLOPS_PER_ENTRY = 4e3
-#: The reduction's Gram ``Yt Yt^T`` (or ``Yt^T Yt``) is formed in float32 where it costs at least
-#: this many flops, until a step's refined residual stays above ``residual_tol`` (then in float64
-#: for the rest of the solve): half the time of the float64 product (1.41 -> 0.87 s at
-#: (2000, 50, 300)), and the refinement against the float64 system takes the residual of the
-#: early steps back to ~1e-10. The certificate never depends on it (it is computed from the
-#: iterates in float64).
+#: The reduction's Gram ``Yt Yt^T`` (or ``Yt^T Yt``, or the squared loss's fixed ``Z^T Z``) is
+#: formed in float32 where it costs at least this many flops, until a step's refined residual
+#: stays above ``residual_tol`` (then in float64 for the rest of the solve): half the time of the
+#: float64 product (1.41 -> 0.87 s at (2000, 50, 300); the default program's solve 9.9-11.3 ->
+#: 9.2-9.3 s at n = 50,000 with ``Z^T Z``, the same 22 steps), and the refinement against the
+#: float64 system takes the residual of the early steps back to ~1e-10. The certificate never
+#: depends on it (it is computed from the iterates in float64).
 _SINGLE_FLOPS = 1e9
 #: Relative refined residual above which a step is solved again with an exact factorization
 #: (float64 Gram; the nested program's unmerged classes): 1e-2 of the solve's ``tol``, within these
@@ -258,7 +259,7 @@ class _Program:
         self._krp = None  # column products of A (Khatri-Rao), built once when used
         self.group_index, self.group_sign, self.group_mask = self._groups()
         self.n_groups = self.group_index.shape[0]
-        self._G = None  # Gram of the group-space route, built once when used
+        self._G = {}  # Grams of the group-space route by precision (True: float32), built once
         self._Yt = self._S = None  # n-space route buffers
         self._Y32 = self._S32 = None  # their float32 copies
         self.single = True  # float32 Grams allowed (until a step's residual says otherwise)
@@ -425,12 +426,16 @@ class _Program:
             blocks, entries = 2.0 * self.kept.size * self.m**2, self.kept.size + n * B / 8
         return blocks + min(self.route_costs()), _SOLVE_FLOPS_PER_ENTRY * entries
 
-    def _gram(self):
-        """``Z^T Z`` with ``Z = [m_i * A]_i`` (n x G d): the curvature-free part of the coupling."""
-        if self._G is None:
-            Z = (self.group_mask[:, :, None] * self.A[:, None, :]).reshape(self.n, -1)
-            self._G = Z.T @ Z
-        return self._G
+    def _gram(self, single=False):
+        """``Z^T Z`` with ``Z = [m_i * A]_i`` (n x G d): the curvature-free part of the coupling,
+        formed in float32 when ``single`` (returned in float64 either way)."""
+        if single not in self._G:
+            dtype = np.float32 if single else np.float64
+            A = self.A.astype(dtype, copy=False)
+            Z = (self.group_mask.astype(dtype)[:, :, None] * A[:, None, :]).reshape(self.n, -1)
+            with np.errstate(over="ignore", invalid="ignore"):  # factor checks the diagonal
+                self._G[single] = (Z.T @ Z).astype(np.float64, copy=False)
+        return self._G[single]
 
     def _factor_blocks_gram(self, winv_soc, winv):
         """``R_b`` with ``R_b^T R_b = M_b`` from the orthant Gram ``C_b = A^T diag(winv_b^2) A``.
@@ -577,7 +582,9 @@ class _Program:
         else:
             # G d x G d: T = I + Yt^T H Yt, block (i, j) = L_i^T A^T diag(m_i m_j h) A L_j
             if constant:
-                Gram = self._gram()  # (G d, G d), fixed
+                # (G d, G d), fixed; in float32 like the other route's Grams
+                fac["single"] = single and n * gd * gd >= _SINGLE_FLOPS
+                Gram = self._gram(fac["single"])
                 # one BLAS product per group (numpy's batched matmul over strided views is slow)
                 GL = np.empty((gd, gd))
                 for j in range(G):
