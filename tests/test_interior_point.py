@@ -373,10 +373,13 @@ def test_working_set_auto_whole_when_it_fits():
     assert InteriorPoint()._initial_size(fake(20000, 51, 3000)) is not None  # 2 GiB: working set
 
 
-def test_gram_factor_matches_qr():
-    """The blocks' factors from the Grams and from the full QR give the same M_b = R_b^T R_b."""
+@pytest.mark.parametrize("per_block", [True, False])
+def test_gram_factor_matches_qr(monkeypatch, per_block):
+    """The blocks' factors from the Grams (block by block, or from the column products) and from
+    the full QR give the same M_b = R_b^T R_b."""
     from convexnn.solvers import _cone_program as ip
 
+    monkeypatch.setattr(ip, "_BLOCK_GRAMS", 10**6 if per_block else 0)
     problem = make_problem(n=80, d=4, n_patterns=6)
     prog = ip._Program(problem)
     x, s_orth, s_soc, z_orth, z_soc = InteriorPoint()._start(prog)
