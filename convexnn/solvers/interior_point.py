@@ -23,8 +23,8 @@ predictions (a Newton step on the KKT conditions, as CVXOPT's ``cp``).
 The Newton system, reduced (SOLVERS.md): ``(M + K^T diag(h) K) dx = r`` with ``M`` block diagonal,
 ``M_b = W_b^{-2} + [0 | A]^T diag(z_b / s_b) [0 | A]``. Each ``M_b`` is factored as ``R_b^T R_b``
 by a QR of the small stacked matrix ``[W_b^{-1}; [0 | L_b^T]]``, ``L_b L_b^T = A^T diag(z_b / s_b) A``
-(the orthant Grams of all blocks come from one GEMM with the column products of ``A``, then a
-batched Cholesky), which never squares ``W^{-1}`` and stays accurate near the cone apex where the
+(the orthant Grams of all blocks come from one GEMM with the column products of ``A``, or one
+small GEMM each for at most 16 blocks, then a batched Cholesky), which never squares ``W^{-1}`` and stays accurate near the cone apex where the
 zero blocks end. Where a Gram's Cholesky fails the factorization falls back to a QR of the full
 stack ``[W_b^{-1}; sqrt(z_b / s_b) * [0 | A]]``, which squares nothing. With ``t`` ordered first, the ``t`` column of ``K R_b^{-1}`` vanishes, so the coupling
 term only involves ``Y = [W_b * (A R22_b^{-1})]_b`` (n x B d) and the system becomes
