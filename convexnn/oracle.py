@@ -66,7 +66,7 @@ def _lowest_values(design, orientation, u, blocks=None):
     selected), taken in chunks of ``_BOUND_BYTES`` per (n, blocks) array, as
     :func:`cone_upper_bounds` does."""
     blocks = np.arange(orientation.shape[1]) if blocks is None else np.asarray(blocks)
-    chunk = max(1, _BOUND_BYTES // (8 * max(design.shape[0], 1)))
+    chunk = _chunk_size(design.shape[0])
     out = np.empty(blocks.size)
     for lo in range(0, blocks.size, chunk):
         part = slice(lo, lo + chunk)
@@ -94,6 +94,11 @@ def project_norm(problem, orientation, a):
 _BOUND_BYTES = 2**25
 
 
+def _chunk_size(n):
+    """Blocks per chunk of ``_BOUND_BYTES`` for ``n`` rows (at least one)."""
+    return max(1, _BOUND_BYTES // (8 * max(n, 1)))
+
+
 def cone_upper_bounds(design, orientation, a, n_iter=25, floor=-np.inf, penalty=None,
                       blocks=None):
     """Upper bounds on the cone-restricted dual norms of many blocks at once.
@@ -115,7 +120,7 @@ def cone_upper_bounds(design, orientation, a, n_iter=25, floor=-np.inf, penalty=
     blocks = np.arange(a.shape[0]) if blocks is None else np.asarray(blocks, dtype=np.intp)
     step = 1.0 / max(np.linalg.norm(design, 2) ** 2, np.finfo(float).tiny)
     designT = np.ascontiguousarray(design.T)
-    chunk = max(1, _BOUND_BYTES // (8 * max(design.shape[0], 1)))
+    chunk = _chunk_size(design.shape[0])
     bounds = np.empty(blocks.size)
     for lo in range(0, blocks.size, chunk):
         part = blocks[lo:lo + chunk]

@@ -49,6 +49,18 @@ def reference():
     return get
 
 
+def assert_certified_and_agrees(result, solver, problem, ref, ref_gap):
+    """``result`` is 'optimal' at ``solver.tol``, feasible to its tolerance on every constraint,
+    and agrees with Clarabel's ``ref`` within the two certified gaps."""
+    rounding = 1e-11 * abs(ref.objective)
+    assert result.status == "optimal"
+    assert result.constraint_violation == problem.constraint_violation(result.coef)
+    assert result.constraint_violation <= solver.constraint_tol
+    assert -rounding <= result.gap <= solver.tol * abs(result.objective) * 1.001
+    assert abs(result.objective - ref.objective) <= result.gap + ref_gap + rounding
+    assert result.lower_bound <= ref.objective + rounding
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("loss", LOSSES)
 @pytest.mark.parametrize("cls", FORMULATIONS)
@@ -97,12 +109,7 @@ def test_float32_grams_and_centrality_correctors_match_clarabel(reference, monke
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         result = plain.solve(problem)
-    rounding = 1e-11 * abs(ref.objective)
-    assert result.status == "optimal"
-    assert -rounding <= result.gap <= 1e-8 * abs(result.objective) * 1.001
-    assert abs(result.objective - ref.objective) <= result.gap + ref_gap + rounding
-    assert result.lower_bound <= ref.objective + rounding
-    assert result.constraint_violation <= plain.constraint_tol
+    assert_certified_and_agrees(result, plain, problem, ref, ref_gap)
     steps = result.history[:-1]  # the last record is the returned iterate's (no step)
     single = [record["float32"] for record in steps]
     assert single[0]
@@ -123,13 +130,7 @@ def test_row_reduction_matches_clarabel(reference, monkeypatch, loss, margin):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         result = solver.solve(problem)
-    rounding = 1e-11 * abs(ref.objective)
-    assert result.status == "optimal"
-    assert result.constraint_violation == problem.constraint_violation(result.coef)
-    assert result.constraint_violation <= solver.constraint_tol
-    assert -rounding <= result.gap <= 1e-8 * abs(result.objective) * 1.001
-    assert abs(result.objective - ref.objective) <= result.gap + ref_gap + rounding
-    assert result.lower_bound <= ref.objective + rounding
+    assert_certified_and_agrees(result, solver, problem, ref, ref_gap)
     rows = [record["rows"] for record in result.history[:-1]]
     assert 0 < rows[0] < 1 and rows == sorted(rows)  # a part of the rows, only ever growing
     if margin < 0.1:

@@ -147,10 +147,10 @@ def _orth_max_step(lam, d):
 class _Rows:
     """The orthant rows in the barrier under row reduction (``_Program.set_rows``), block by block.
 
-    Entry ``k`` is row ``rows[k]`` of the block ``b`` with ``ptr[b] <= k < ptr[b + 1]``, so the
-    interior point's orthant arrays (slacks, multipliers, scalings, directions) have shape (K,)
-    instead of (n, B), and each map below makes one BLAS call per block on the kept rows of ``A``
-    (gathered once).
+    Entry ``k`` is row ``rows[k]`` of the block ``b`` with ``lo <= k < hi``, ``(lo, hi) =
+    bounds[b]``, so the interior point's orthant arrays (slacks, multipliers, scalings,
+    directions) have shape (K,) instead of (n, B), and each map below makes one BLAS call per
+    block on the kept rows of ``A`` (gathered once).
     """
 
     def __init__(self, A, O, keep):
