@@ -53,7 +53,8 @@ import numpy as np
 from scipy.linalg import cho_factor, cho_solve, get_lapack_funcs
 
 from .._array_api import NUMPY
-from ._cone_program import _SOLVE_FLOPS_PER_ENTRY, _Program, _soc_inverse_matrix, upper_inverse
+from ._cone_program import (_SOLVE_FLOPS_PER_ENTRY, _Program, _soc_inverse_matrix, project_out,
+                            upper_inverse)
 
 __all__ = ["nested_bytes", "nested_step_flops"]
 
@@ -373,7 +374,7 @@ class _NestedProgram(_Program):
         if c is not None:
             total = float(h.sum())
             e = sqrt_h / np.sqrt(total) if total > 0 else np.zeros_like(h)
-            Y -= np.outer(e, e @ Y)  # P H^1/2 [W_c * Z_c]_c
+            project_out(Y, e)  # P H^1/2 [W_c * Z_c]_c
         # with Yh = Y L0^{-T}, T = L0 (I + Yh^T Yh) L0^T, whose middle factor has eigenvalues in
         # [1, 1 + ||Yh||^2] whatever the multipliers (Woodbury through T0^{-1} directly lost the
         # iteration near the end)
