@@ -547,3 +547,24 @@ def test_upper_inverse_inverts_each_triangular_block_and_rejects_a_singular_one(
     R[4, 2, 2] = 0.0
     with pytest.raises(np.linalg.LinAlgError, match="block 4"):
         upper_inverse(R)
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+def test_a_diverging_warm_start_is_given_up_for_the_cold_start(reference, monkeypatch, loss):
+    """A warm start whose complementarity grows past _WARM_DIVERGENCE times its start's is given
+    up at once, and the cold start's solve decides: certified, agreeing with Clarabel. Forced
+    here by a threshold below the start's own mu (every warm step then counts as diverged)."""
+    problem, ref, ref_gap = reference(ReLUProblem, loss)
+    solver = InteriorPoint(tol=1e-8, working_set=False)
+    cold = solver.solve(problem)
+    init = 0.5 * cold.coef  # feasible (a cone is closed under scaling), not optimal
+    assert problem.constraint_violation(init) == 0.0
+    warm = solver.solve(problem, init=init)
+    assert warm.status == "optimal" and warm.history[0]["objective"] == pytest.approx(
+        problem.objective(init), rel=1e-2)
+    monkeypatch.setattr(interior_point, "_WARM_DIVERGENCE", 1e-30)
+    given_up = solver.solve(problem, init=init)
+    assert_certified_and_agrees(given_up, solver, problem, ref, ref_gap)
+    # one warm step was taken, then the cold start ran its whole solve
+    assert given_up.n_iter == cold.n_iter + 1
+    assert given_up.history[2]["objective"] == cold.history[0]["objective"]
