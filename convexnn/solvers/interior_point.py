@@ -126,6 +126,13 @@ _THREADED_SIZE = 1e7  # n * blocks * columns above which the solve keeps the BLA
 _WS_FLOPS = 1e10  # working_set=True: flops of one factorization of the first working set
 _WS_BYTES = 2 * 1024**3  # bytes of the Newton system: 'auto' uses a working set above it
 _WS_MIN = 10  # smallest first working set (patterns)
+# working-set rounds add, with the violators, the patterns whose oracle value is above _WS_NEAR
+# lam (at most doubling the set, by decreasing value): the solution of the larger restricted
+# program moves the dual point, and those are the next round's violators. Measured at (n, d, P)
+# = (3000, 30, 600), lam = 0.01 lam_max, working_set=True: 6 rounds, 98 steps with the violators
+# only; 4 rounds, 76 steps (337 patterns at the end instead of 278) with 0.9; 0.7 took 4 rounds
+# too with 402 patterns.
+_WS_NEAR = 0.9
 _WS_INIT_MIN = 5  # smallest first working set around an init: its own patterns, at least these.
 # Measured against twice its patterns (at least 10) with the default classifier: the solves 10.5
 # -> 5.4 s on digits, 0.15 -> 0.11 s on iris, 0.25-0.45 -> 0.18-0.39 s on wine (min of 3, 3
@@ -543,19 +550,20 @@ class InteriorPoint(Solver):
             objective = problem.objective(coef)
             violation = problem.constraint_violation(coef)
             z = -loss.gradient(pred, y)
-            low_b, up_b = self._screen(problem, z)
             outside = np.ones(P, dtype=bool)
             outside[working] = False
-            sure = pattern_max(low_b) > lam * (1 + 1e-9)
-            new = np.flatnonzero(outside & sure)
-            if new.size == 0:  # no certain violator: exact oracle values above lam
-                scores = block_scores(problem, z, threshold=lam)
-                oracle = float(max(lam, scores.max()))
-                point = min(1.0, lam / oracle) * z
-                bound = loss.dual(point, y)
-                if bound > lower:
-                    lower, lower_point = bound, point
-                new = np.flatnonzero(outside & (pattern_max(scores) > lam * (1 + 1e-9)))
+            # exact oracle values from _WS_NEAR lam up: the bound on the whole program, the
+            # violators and, once there is one, the patterns close to violating too
+            scores = block_scores(problem, z, threshold=_WS_NEAR * lam)
+            oracle = float(max(lam, scores.max()))
+            point = min(1.0, lam / oracle) * z
+            bound = loss.dual(point, y)
+            if bound > lower:
+                lower, lower_point = bound, point
+            value = pattern_max(scores)
+            new = np.flatnonzero(outside & (value > lam * (1 + 1e-9)))
+            if new.size:
+                new = np.flatnonzero(outside & (value > _WS_NEAR * lam * (1 + 1e-9)))
             gap = objective - lower
             rel_gap = gap / max(abs(objective), tiny)
             for record in res["history"]:
@@ -586,8 +594,7 @@ class InteriorPoint(Solver):
                 sub_tol *= 0.1  # no violator left: the restricted solve was not accurate enough
                 continue
             # add generously (the working set at most doubles): by decreasing oracle value
-            score = np.maximum(pattern_max(low_b), 0.5 * pattern_max(up_b))[new]
-            add = new[np.argsort(-score)[: max(working.size, k0)]]
+            add = new[np.argsort(-value[new], kind="stable")[: max(working.size, k0)]]
             working = np.sort(np.concatenate([working, add]))
         else:
             out["status"] = "max_iter"
