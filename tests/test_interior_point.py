@@ -568,3 +568,17 @@ def test_a_diverging_warm_start_is_given_up_for_the_cold_start(reference, monkey
     # one warm step was taken, then the cold start ran its whole solve
     assert given_up.n_iter == cold.n_iter + 1
     assert given_up.history[2]["objective"] == cold.history[0]["objective"]
+
+
+def test_working_set_rounds_add_the_near_violators_once_one_violates():
+    """A round adds nothing while no pattern outside the set violates; once one does, every
+    outside pattern above _WS_NEAR lam joins, by decreasing oracle value, at most ``cap``."""
+    lam = 2.0
+    near = interior_point._WS_NEAR
+    value = lam * np.array([0.5, 1.3, near + 0.05, 0.99, near - 0.05, 1.1, 2.0])
+    outside = np.array([True, True, True, True, True, True, False])
+    add = InteriorPoint._additions(value, outside, lam, cap=10)
+    np.testing.assert_array_equal(add, [1, 5, 3, 2])  # 6 is in the set; 0 and 4 are below
+    np.testing.assert_array_equal(InteriorPoint._additions(value, outside, lam, cap=2), [1, 5])
+    below = np.where(value > lam, 0.95 * lam, value)  # near ones only: nothing to add
+    assert InteriorPoint._additions(below, outside, lam, cap=10).size == 0

@@ -202,8 +202,9 @@ class InteriorPoint(Solver):
         to ``problem.patterns.subset(working)`` is solved to ``tol / 2``; every block of the whole
         program is then scored with the exact dual oracle at ``z = -grad F(pred)`` (cheap bounds
         first: ``||(K^T z)_b||`` above, the value at the pattern's gate below; NNLS only for the
-        undecided blocks), the violating patterns (value > ``lam``) are added, at most doubling
-        the set, and the restricted program is solved again, until none violates. The first set
+        undecided blocks); once a pattern violates (value > ``lam``), the patterns above
+        ``0.9 lam`` are added (the next violators, mostly), at most doubling the set, and the
+        restricted program is solved again, until none violates. The first set
         holds the patterns with the largest oracle values at the zero solution, as many as keep
         one factorization under ~1e10 flops and 2 GiB. The lower bound, gap and status are
         certified on the whole program (:func:`~convexnn.solvers.oracle_bound`'s bound); the
@@ -504,6 +505,16 @@ class InteriorPoint(Solver):
         lower = np.clip(np.einsum("bj,bj->b", a, gates), 0.0, None)
         return lower, upper
 
+    @staticmethod
+    def _additions(value, outside, lam, cap):
+        """The patterns a working-set round adds: none unless one outside the set violates (oracle
+        ``value`` above ``lam``), else those above ``_WS_NEAR lam``, at most ``cap`` (the set at
+        most doubles), by decreasing value."""
+        if not np.any(outside & (value > lam * (1 + 1e-9))):
+            return np.zeros(0, dtype=np.intp)
+        near = np.flatnonzero(outside & (value > _WS_NEAR * lam * (1 + 1e-9)))
+        return near[np.argsort(-value[near], kind="stable")[:cap]]
+
     def _solve_working_set(self, problem, k0, init=None):
         """Working-set rounds (see the class docstring); a dict like :meth:`_solve_program`.
 
@@ -561,9 +572,7 @@ class InteriorPoint(Solver):
             if bound > lower:
                 lower, lower_point = bound, point
             value = pattern_max(scores)
-            new = np.flatnonzero(outside & (value > lam * (1 + 1e-9)))
-            if new.size:
-                new = np.flatnonzero(outside & (value > _WS_NEAR * lam * (1 + 1e-9)))
+            new = self._additions(value, outside, lam, max(working.size, k0))
             gap = objective - lower
             rel_gap = gap / max(abs(objective), tiny)
             for record in res["history"]:
@@ -575,13 +584,13 @@ class InteriorPoint(Solver):
                 record["rel_gap"] = record["gap"] / max(abs(record["objective"]), tiny)
                 record["round"] = round_
                 record["working_set"] = int(working.size)
-            res["history"][-1]["added"] = int(min(new.size, max(working.size, k0)))
+            res["history"][-1]["added"] = int(new.size)
             history.extend(res["history"])
             out = {"status": res["status"], "detail": res["detail"], "coef": coef,
                    "objective": objective, "violation": violation}
             if self.verbose:
                 logger.info("ipm working set round %d: %d patterns, %d iterations, rel_gap %.2e, "
-                            "%d violators", round_, working.size, res["n_iter"], rel_gap, new.size)
+                            "%d added", round_, working.size, res["n_iter"], rel_gap, new.size)
             if violation <= self.constraint_tol and rel_gap <= self.tol:
                 out["status"] = "optimal"
                 break
@@ -593,9 +602,7 @@ class InteriorPoint(Solver):
                     break
                 sub_tol *= 0.1  # no violator left: the restricted solve was not accurate enough
                 continue
-            # add generously (the working set at most doubles): by decreasing oracle value
-            add = new[np.argsort(-value[new], kind="stable")[: max(working.size, k0)]]
-            working = np.sort(np.concatenate([working, add]))
+            working = np.sort(np.concatenate([working, new]))
         else:
             out["status"] = "max_iter"
             out["detail"] = f" (working set: {self.max_rounds} rounds)"
