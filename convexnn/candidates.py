@@ -73,7 +73,8 @@ def candidate_patterns(
     Three sources, merged and de-duplicated: ``n_samples`` Gaussian gates; the given ``gates``
     (e.g. the current neurons'); and ``n_ascent`` fixed-point steps ``u <- s A^T D(u) z / ||.||``
     (``D(u) = diag(1[A u >= 0])``, ``s = +-1``) started from all of them, which climb
-    ``u -> s z^T (A u)_+`` on the unit sphere; the starts and the end points are kept.
+    ``u -> s z^T (A u)_+`` on the unit sphere; the starts and, per start and sign, the iterate
+    with the largest ``s z^T (A u)_+`` are kept.
 
     Parameters
     ----------
@@ -111,21 +112,34 @@ def candidate_patterns(
     # the bytes (4.6 -> 1.8 s at n = 50,000, d = 20, 250 starts)
     A32 = A.astype(np.float32)
     Az32 = np.ascontiguousarray((A * z[:, None]).T, dtype=np.float32)  # rows weighted by z
+    # The ascent is not monotone (it jumps between patterns), so each start keeps its best
+    # iterate, by the value s z^T (A u)_+ (a lower bound on the oracle of u's own pattern; the
+    # dot product of u with its next step), not its last one. Measured at the certificates of the
+    # default fits, the excess of the best oracle value found over lam, summed: 0.81 -> 2.08 over
+    # the 30 one-vs-rest programs of digits (3 splits), 0.24 -> 0.46 on diabetes, 0.00 -> 0.03 on
+    # make_teacher(5000, 20) (3 seeds), in about the same time: the end points had missed the
+    # patterns that violate most, and the estimated gaps were too small.
     for sign in (1.0, -1.0):
         U = np.hstack(starts).astype(np.float32)
+        live = np.arange(U.shape[1])  # the starts the columns of U descend from
+        best, best_value = U.copy(), np.full(U.shape[1], -np.inf, dtype=np.float32)
         D = np.empty((A.shape[0], U.shape[1]), dtype=np.float32)
         for _ in range(int(n_ascent)):
             if D.shape[1] != U.shape[1]:
                 D = np.empty((A.shape[0], U.shape[1]), dtype=np.float32)
             np.greater_equal(A32 @ U, 0.0, out=D, casting="unsafe")  # D(u) as 0/1
-            U = Az32 @ D
+            step = Az32 @ D
             if sign < 0:
-                np.negative(U, out=U)
-            norms = np.linalg.norm(U, axis=0)
+                np.negative(step, out=step)
+            value = np.einsum("ij,ij->j", step, U)  # s z^T (A u)_+
+            better = value > best_value[live]
+            best_value[live[better]] = value[better]
+            best[:, live[better]] = U[:, better]
+            norms = np.linalg.norm(step, axis=0)
             keep = norms > 0
             if not keep.any():
                 break
-            U = U[:, keep] / norms[keep]
-        found.append(U.astype(np.float64))  # the end points (three times the starts in all)
+            U, live = step[:, keep] / norms[keep], live[keep]
+        found.append(best.astype(np.float64))  # each start's best iterate
     gates = np.hstack(found)
     return ActivationPatterns(gates, A @ gates >= 0, fit_intercept).unique(drop_zero=True)

@@ -195,3 +195,36 @@ def test_certify_at_the_solvers_dual_point_bounds_the_optimum_to_the_solve_toler
     assert at_v.rel_gap <= 1e-4
     with pytest.raises(ValueError, match="dual_point"):
         certify(X, y, predictions, result.objective, 1e-2, loss=loss, dual_point=np.ones(3))
+
+
+def test_candidate_search_keeps_each_starts_best_iterate():
+    """Per start and sign, the ascent's iterate with the largest ``s z^T (A u)_+`` is among the
+    candidates (the ascent is not monotone: its last iterate is often worse), and its value is the
+    best the search reached."""
+    from convexnn.patterns import ActivationPatterns
+    from convexnn.validation import add_intercept, check_random_state
+
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((40, 3))
+    z = rng.standard_normal(40)
+    found = candidate_patterns(X, z, n_samples=6, n_ascent=8, random_state=0)
+    A = add_intercept(X)
+    starts = check_random_state(0).standard_normal((4, 6)).astype(np.float32)
+    A32, Az32 = A.astype(np.float32), (A * z[:, None]).T.astype(np.float32)
+    lost = 0
+    for sign in (1.0, -1.0):
+        for j in range(6):
+            u, iterates = starts[:, j], []
+            for _ in range(8):
+                step = sign * (Az32 @ (A32 @ u >= 0).astype(np.float32))
+                iterates.append((float(step @ u), u))
+                if not np.any(step):  # the ascent of this start stops (D(u) = 0)
+                    break
+                u = step / np.linalg.norm(step)
+            value, best = max(iterates, key=lambda pair: pair[0])
+            lost += value > iterates[-1][0]
+            mask = A @ best[:, None].astype(np.float64) >= 0
+            if mask.any():  # (the empty pattern is never a candidate)
+                kept = ActivationPatterns(best[:, None].astype(np.float64), mask, True)
+                assert found.contains(kept)[0]
+    assert lost > 0  # the data are such that some last iterate is not the best one
