@@ -430,8 +430,8 @@ def _column_offsets(pred, y, guess=None):
     its Newton step is below ``_NEWTON_LAST_STEP = 1e-7`` of ``max(1, |b|)``, that step applied:
     the logistic's third derivative in ``b`` is at most its second (``|sigma''| <= sigma'``), so
     Newton's error after a step ``s`` is at most about ``s^2 / 2``, 5e-15 here, and the confirming
-    evaluations the scalar solve makes are saved (the loop is most of the Adam start's time; from
-    the previous epoch's offsets a full-batch call now takes 2 Newton steps instead of 3). The (n, K) passes
+    evaluations the scalar solve makes are saved (the loop is most of the Adam start's time; most
+    calls still take 3 Newton steps from the previous call's offsets). The (n, K) passes
     reuse two buffers and the per-column bracket logic runs on Python floats: at the sizes of
     an Adam start (K outputs, a few hundred rows) numpy's per-call overhead was most of the
     time (0.34 -> 0.15 ms a call on iris)."""
