@@ -198,9 +198,9 @@ def test_certify_at_the_solvers_dual_point_bounds_the_optimum_to_the_solve_toler
 
 
 def test_candidate_search_keeps_each_starts_best_iterate():
-    """Per start and sign, the ascent's iterate with the largest ``s z^T (A u)_+`` is among the
-    candidates (the ascent is not monotone: its last iterate is often worse), and its value is the
-    best the search reached."""
+    """Per start and sign, the pattern of the ascent's iterate with the largest ``s z^T (A u)_+``
+    is among the candidates (the ascent is not monotone: on these data some last iterate is
+    worse than an earlier one)."""
     from convexnn.patterns import ActivationPatterns
     from convexnn.validation import add_intercept, check_random_state
 
