@@ -65,8 +65,13 @@ def all_patterns(X, fit_intercept, max_patterns):
     return enumerate_patterns(X, fit_intercept=fit_intercept, max_patterns=max_patterns)
 
 
+#: Gaussian starts of :func:`candidate_patterns`' ascent by default. Half of the earlier 200
+#: found nearly the same best oracle values (each start keeps its best iterate) in half the time.
+N_STARTS = 100
+
+
 def candidate_patterns(
-    X, z, *, fit_intercept=True, gates=None, n_samples=200, n_ascent=20, random_state=None
+    X, z, *, fit_intercept=True, gates=None, n_samples=N_STARTS, n_ascent=20, random_state=None
 ):
     """Candidate patterns for the dual oracle when listing all of them is unaffordable.
 
@@ -83,7 +88,7 @@ def candidate_patterns(
         The dual point (``-grad F(predictions)``).
     fit_intercept : bool, default=True
     gates : ndarray of shape (n_features + fit_intercept, k), optional
-    n_samples : int, default=200
+    n_samples : int, default=N_STARTS (100)
     n_ascent : int, default=20
     random_state : int, Generator or None
 

@@ -216,7 +216,7 @@ class ADMM(_NativeBase):
         self.check_every = int(check_every)
         self.polish = bool(polish)
 
-    def working_bytes(self, n_samples, n_columns, n_blocks):
+    def working_bytes(self, n_samples, n_columns, n_blocks, constrained=True):
         """Two (n_samples x n_samples) float64 matrices (``Q`` and its factor) and their build
         temporaries, about 12 arrays of shape (n_samples, n_blocks) and 12 of the coefficients'
         shape in the working dtype, plus the history."""

@@ -57,10 +57,18 @@ class Solver:
         if message is not None:
             raise ValueError(message)
 
-    def working_bytes(self, n_samples, n_columns, n_blocks):
+    def working_bytes(self, n_samples, n_columns, n_blocks, constrained=True):
         """Estimated peak memory of one solve beyond the problem's own arrays, in bytes.
 
         Used by the memory guard (:mod:`convexnn.memory`) before anything is allocated. A solver
         that does not know its needs returns 0, so only the patterns and problem are counted.
+
+        Parameters
+        ----------
+        n_samples, n_columns, n_blocks : int
+            The program's rows, design columns and coefficient blocks.
+        constrained : bool, default=True
+            Whether the program has cone constraints (ReLU, deep) or none (gated ReLU): solvers
+            that pick a method by it (``'auto'``) count the method they would run.
         """
         return 0

@@ -95,7 +95,7 @@ class CvxpySolver(Solver):
     def name(self):
         return f"cvxpy-{self.solver}"
 
-    def working_bytes(self, n_samples, n_columns, n_blocks):
+    def working_bytes(self, n_samples, n_columns, n_blocks, constrained=True):
         """cvxpy's canonical form: about 200 bytes per entry of ``A @ U`` (see the module), plus
         a fixed ~1 MiB of compilation overhead that dominates on tiny problems."""
         entries = int(n_samples) * int(n_columns) * int(n_blocks)

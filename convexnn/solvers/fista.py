@@ -286,7 +286,7 @@ class _NativeBase(Solver):
         self.dtype = check_dtype(dtype).name
         self.verbose = verbose
 
-    def working_bytes(self, n_samples, n_columns, n_blocks):
+    def working_bytes(self, n_samples, n_columns, n_blocks, constrained=True):
         """Iterates and their images (about 12 arrays of shape (n_samples, n_blocks) and 10 of
         the coefficients' shape in the working dtype) plus the per-iteration history."""
         itemsize = np.dtype(self.dtype).itemsize

@@ -53,8 +53,8 @@ class Guarded(Solver):
     def unmet_needs(self, problem):
         return self.solver.unmet_needs(problem)
 
-    def working_bytes(self, n_samples, n_columns, n_blocks):
-        return self.solver.working_bytes(n_samples, n_columns, n_blocks)
+    def working_bytes(self, n_samples, n_columns, n_blocks, constrained=True):
+        return self.solver.working_bytes(n_samples, n_columns, n_blocks, constrained)
 
     def solve(self, problem, init=None):
         """Solve ``problem`` from ``init`` with the wrapped solver, keeping the promises above.

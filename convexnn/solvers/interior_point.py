@@ -256,7 +256,7 @@ class InteriorPoint(Solver):
         self.max_iter = int(max_iter)
         self.verbose = bool(verbose)
 
-    def working_bytes(self, n_samples, n_columns, n_blocks):
+    def working_bytes(self, n_samples, n_columns, n_blocks, constrained=True):
         """Peak working memory of one solve, in bytes (float64).
 
         The n x n Woodbury matrix (or the (B d) x (B d) one, whichever is used), ``Y`` of shape

@@ -54,12 +54,11 @@ class NativeSolver(Solver):
     def solve(self, problem, init=None):
         return self.pick(problem).solve(problem, init=init)
 
-    def working_bytes(self, n_samples, n_columns, n_blocks):
-        """The larger of the two solvers' needs (the pick depends on the problem)."""
-        return max(
-            self.fista.working_bytes(n_samples, n_columns, n_blocks),
-            self.augmented_lagrangian.working_bytes(n_samples, n_columns, n_blocks),
-        )
+    def working_bytes(self, n_samples, n_columns, n_blocks, constrained=True):
+        """The needs of the solver :meth:`pick` takes: the augmented Lagrangian's for a
+        ``constrained`` program, FISTA's otherwise."""
+        solver = self.augmented_lagrangian if constrained else self.fista
+        return solver.working_bytes(n_samples, n_columns, n_blocks)
 
 
 #: 'auto' runs the interior-point method only where its Newton system (the n x n or B d x B d
@@ -138,12 +137,13 @@ class AutoSolver(Solver):
     def solve(self, problem, init=None):
         return self.pick(problem).solve(problem, init=init)
 
-    def working_bytes(self, n_samples, n_columns, n_blocks):
-        """The interior-point method's needs where it is picked, the first-order solvers' beyond."""
-        first_order = self.first_order.working_bytes(n_samples, n_columns, n_blocks)
-        if self._ipm_fits(n_samples, n_columns, n_blocks):
-            return max(first_order, self.interior_point.working_bytes(n_samples, n_columns, n_blocks))
-        return first_order
+    def working_bytes(self, n_samples, n_columns, n_blocks, constrained=True):
+        """The needs of the solver :meth:`pick` takes: the interior-point method's for a
+        ``constrained`` program whose Newton system fits :data:`IPM_MAX_BYTES`, the first-order
+        solvers' otherwise (:meth:`NativeSolver.working_bytes`)."""
+        if constrained and not self.float32 and self._ipm_fits(n_samples, n_columns, n_blocks):
+            return self.interior_point.working_bytes(n_samples, n_columns, n_blocks)
+        return self.first_order.working_bytes(n_samples, n_columns, n_blocks, constrained)
 
 
 def lam_max(problem):
