@@ -96,10 +96,12 @@ def test_float32_grams_and_centrality_correctors_match_clarabel(reference, monke
     """Forced on at this size (both thresholds 0), the float32 Grams (the n-space one, the group
     space's with varying curvature, the group space's fixed one of the squared loss) and Gondzio's
     correctors still give a certified point that agrees with Clarabel; at tol 1e-8 the float32
-    Gram's residual ends above the step's bound, so the later steps factor in float64."""
+    Gram's residual ends above the step's bound, so the later steps factor in float64. The
+    n-space Gram is accumulated over chunks of 3 groups (the last one shorter)."""
     monkeypatch.setattr(cone_program, "_SINGLE_FLOPS", 0.0)
     monkeypatch.setattr(interior_point, "_CORRECTOR_RATIO", 0.0)
     n, n_patterns = shape
+    monkeypatch.setattr(cone_program, "_CHUNK_ENTRIES", 3 * n * 4)
     problem = make_problem(cls, loss, n=n, n_patterns=n_patterns)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -115,6 +117,27 @@ def test_float32_grams_and_centrality_correctors_match_clarabel(reference, monke
     assert single[0]
     assert single == sorted(single, reverse=True)  # float64 once a residual stalls, for good
     assert sum(record["correctors"] for record in steps) > 0
+
+
+@pytest.mark.parametrize("single", [False, True])
+def test_nspace_gram_in_chunks_matches_the_whole_product(monkeypatch, single):
+    """The n-space route's S, accumulated by one syrk per chunk of groups (5, 5 and 2 groups),
+    is the lower triangle of the whole product ``Yt Yt^T`` (float32: to its rounding)."""
+    problem = make_problem(n=30, d=3, n_patterns=12)  # G d = 48 > n: the n-space route
+    prog = cone_program._Program(problem)
+    rng = np.random.default_rng(1)
+    L = np.tril(rng.standard_normal((prog.n_groups, prog.d, prog.d)))
+    sqrt_h = np.sqrt(rng.uniform(0.1, 1.0, prog.n))
+    e = sqrt_h / np.linalg.norm(sqrt_h)
+    whole = prog._scaled_columns(L, sqrt_h, e).copy()
+    expected = np.tril(whole @ whole.T)
+    monkeypatch.setattr(cone_program, "_CHUNK_ENTRIES", prog.n * prog.d * 5)
+    S = prog._nspace_gram(L, sqrt_h, e, single)
+    tol = 1e-6 if single else 1e-13
+    assert np.abs(np.tril(S) - expected).max() <= tol * np.abs(expected).max()
+    assert not np.triu(S, 1).any()
+    S = prog._nspace_gram(L, 2 * sqrt_h, e, single)  # the buffers are reused: overwritten
+    assert np.abs(np.tril(S) - 4 * expected).max() <= 4 * tol * np.abs(expected).max()
 
 
 @pytest.mark.parametrize("margin", [0.01, 0.3])

@@ -12,6 +12,8 @@ import math
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 from scipy.linalg.blas import dger as _ger
+from scipy.linalg.blas import dsyrk as _dsyrk
+from scipy.linalg.blas import ssyrk as _ssyrk
 from scipy.linalg.lapack import dgeqrf as _geqrf
 from scipy.linalg.lapack import dtrtri as _trtri
 
@@ -42,6 +44,11 @@ _SINGLE_FLOPS = 1e9
 #: (float64 Gram; the nested program's unmerged classes): 1e-2 of the solve's ``tol``, within these
 #: bounds (``set_tol``).
 _RESIDUAL_TOL = (1e-11, 1e-6)
+#: The n-space route's ``S = Yt Yt^T`` is accumulated over chunks of groups whose columns hold at
+#: most this many entries (64 MB in float64), so the n x G d matrix ``Yt`` is never held whole: at
+#: (n, d, P) = (10000, 51, 368), a working set's size, it alone took 1.5 GB (and 0.75 GB more in
+#: float32), against the 0.8 GB of ``S`` itself.
+_CHUNK_ENTRIES = 2**23
 _REFINE = 1  # refinement passes of the corrector's solve (at most; 2 cost 25% more time and
 # changed no iteration count measured at n = 5,000)
 
@@ -584,19 +591,8 @@ class _Program:
         single = self.single
         if nspace <= gspace:
             # n x n: S = I + H^1/2 Yt Yt^T H^1/2, Yt = [m_i * A L_i]_i (n x G d)
-            Yt = self._scaled_columns(L, sqrt_h, e)
-            if self._S is None:
-                self._S = np.empty((n, n))
-            if single and n * n * gd >= _SINGLE_FLOPS:
-                if self._Y32 is None:
-                    self._Y32 = np.empty((n, gd), dtype=np.float32)
-                    self._S32 = np.empty((n, n), dtype=np.float32)
-                with np.errstate(over="ignore", invalid="ignore"):  # checked below
-                    np.copyto(self._Y32, Yt, casting="same_kind")
-                    np.copyto(self._S, np.matmul(self._Y32, self._Y32.T, out=self._S32))
-                S, fac["single"] = self._S, True
-            else:
-                S = np.matmul(Yt, Yt.T, out=self._S)
+            fac["single"] = single and n * n * gd >= _SINGLE_FLOPS
+            S = self._nspace_gram(L, sqrt_h, e, fac["single"])
             fac["mode"] = "nspace"
         else:
             # G d x G d: T = I + Yt^T H Yt, block (i, j) = L_i^T A^T diag(m_i m_j h) A L_j
@@ -618,7 +614,7 @@ class _Program:
                     q = np.einsum("gab,ga->gb", L, (self.group_mask * c[:, None]).T @ self.A)
                     q = q.reshape(-1)
                     S -= np.outer(q, q)
-                # S is symmetric up to rounding; cho_factor(lower=True) reads its lower triangle
+                # S is symmetric up to rounding; the factorization reads its lower triangle
             else:
                 Yt = self._scaled_columns(L, sqrt_h, e)
                 if single and n * gd * gd >= _SINGLE_FLOPS:
@@ -633,27 +629,66 @@ class _Program:
         if fac["single"] and not np.isfinite(S.diagonal()).all():  # float32's range exceeded
             return self._factor_double(scaling, h, c)
         try:
-            fac["chol"] = cho_factor(S, lower=True, overwrite_a=True, check_finite=False)
+            # S's lower triangle (the n-space route forms only that one), read as the upper one
+            # of the Fortran-ordered S^T: factored in place, where a C-ordered S is first copied
+            # (and the factorization took twice as long at n = 3,000)
+            fac["chol"] = cho_factor(S.T, lower=False, overwrite_a=True, check_finite=False)
         except np.linalg.LinAlgError:
             if not fac["single"]:
                 raise
             return self._factor_double(scaling, h, c)  # float32 rounding broke definiteness
         return fac
 
-    def _scaled_columns(self, L, sqrt_h, e):
+    def _scaled_columns(self, L, sqrt_h, e, groups=None):
         """``P H^1/2 Yt`` with ``Yt = [m_i * A L_i]_i`` (n x G d; ``P = I - e e^T``, or ``I`` when
-        ``e`` is None), in a buffer kept across iterations: a fresh array of that size costs page
-        faults at every step."""
-        n, d, G = self.n, self.d, self.n_groups
-        if self._Yt is None:
-            self._Yt = np.empty((n, G * d))
-        Yt = self._Yt
-        np.matmul(self.A, np.ascontiguousarray(L.transpose(1, 0, 2)).reshape(d, G * d), out=Yt)
-        Yt3 = Yt.reshape(n, G, d)
-        np.multiply(Yt3, (self.group_mask * sqrt_h[:, None])[:, :, None], out=Yt3)
+        ``e`` is None), or its columns of the groups in the slice ``groups``, in a buffer kept
+        across iterations: a fresh array of that size costs page faults at every step."""
+        n, d = self.n, self.d
+        groups = slice(0, self.n_groups) if groups is None else groups
+        count = len(range(*groups.indices(self.n_groups)))
+        size = n * count * d
+        if self._Yt is None or self._Yt.size < size:
+            self._Yt = np.empty(size)  # flat: any chunk's (n, count d) is a C-ordered view
+        Yt = self._Yt[:size].reshape(n, count * d)
+        Lg = np.ascontiguousarray(L[groups].transpose(1, 0, 2)).reshape(d, count * d)
+        np.matmul(self.A, Lg, out=Yt)
+        Yt3 = Yt.reshape(n, count, d)
+        np.multiply(Yt3, (self.group_mask[:, groups] * sqrt_h[:, None])[:, :, None], out=Yt3)
         if e is not None:
             project_out(Yt, e)
         return Yt
+
+    def _nspace_gram(self, L, sqrt_h, e, single):
+        """The lower triangle of ``S = (P H^1/2 Yt)(P H^1/2 Yt)^T`` (n x n, the rest zero), one
+        BLAS ``syrk`` per chunk of groups (``_CHUNK_ENTRIES``), in float32 when ``single``
+        (returned in float64 either way)."""
+        n, d, G = self.n, self.d, self.n_groups
+        per = max(1, min(G, _CHUNK_ENTRIES // (n * d)))
+        if self._S is None:
+            self._S = np.zeros((n, n))  # its upper triangle stays zero (and finite)
+        target = self._S
+        if single:
+            if self._S32 is None:
+                self._S32 = np.zeros((n, n), dtype=np.float32)
+            target = self._S32
+        syrk = _ssyrk if single else _dsyrk
+        with np.errstate(over="ignore", invalid="ignore"):  # float32's range: checked by factor
+            for g0 in range(0, G, per):
+                Yt = self._scaled_columns(L, sqrt_h, e, slice(g0, min(G, g0 + per)))
+                if single:
+                    if self._Y32 is None or self._Y32.size < Yt.size:
+                        self._Y32 = np.empty(Yt.size, dtype=np.float32)
+                    Y32 = self._Y32[:Yt.size].reshape(Yt.shape)
+                    np.copyto(Y32, Yt, casting="same_kind")
+                    Yt = Y32
+                # the C-ordered lower triangle of target is the upper one of its transpose
+                out = syrk(1.0, Yt.T, beta=0.0 if g0 == 0 else 1.0, c=target.T, trans=1,
+                           lower=0, overwrite_c=1)
+                if not np.may_share_memory(out, target):  # the wrapper copied: keep its result
+                    target.T[...] = out
+            if single:
+                np.copyto(self._S, self._S32)
+        return self._S
 
     def _factor_double(self, scaling, h, c):
         """:meth:`factor` with its Gram in float64, for this step and the rest of the solve."""
