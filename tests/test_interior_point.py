@@ -530,6 +530,28 @@ def test_working_set_adds_missing_pattern():
     assert ws.lower_bound <= full.objective + 1e-11 * abs(full.objective)
 
 
+def test_working_set_stops_at_its_memory_cap(monkeypatch):
+    """Rounds that would grow the set past the memory budget stop with 'max_iter' and a warning
+    naming the cap, returning the best point with its bound on the whole program."""
+    problem = make_problem(n=60, d=3, n_patterns=12, frac=0.02, seed=3)
+    full = InteriorPoint(tol=1e-8, working_set=False).solve(problem)
+    active = np.unique(problem.block_pattern[problem.active_blocks(full.coef, threshold=1e-3)])
+    cap = active.size - 1  # too few for the optimum
+    n, m = problem.design.shape
+    monkeypatch.setattr(interior_point, "_WS_BYTES",
+                        InteriorPoint._step_bytes(n, m, cap, 2))
+    solver = InteriorPoint(tol=1e-8, working_set=True)
+    solver._initial_size = lambda problem, init=None: 1
+    with pytest.warns(ConvergenceWarning, match=f"working set: {cap} patterns, the most whose"):
+        ws = solver.solve(problem)
+    assert ws.status == "max_iter"
+    assert max(record["working_set"] for record in ws.history) == cap
+    rounding = 1e-11 * abs(full.objective)
+    assert ws.lower_bound <= full.objective + rounding  # certified on the whole program
+    assert ws.objective >= full.objective - full.gap - rounding
+    assert ws.constraint_violation <= 1e-8
+
+
 def test_auto_works_around_an_init_that_uses_few_patterns():
     """'auto' with an init using at most half of the patterns (one class of a one-vs-rest fit
     over shared patterns) solves over a working set seeded by it, warm-starting every round, and

@@ -84,6 +84,7 @@ from ..oracle import block_scores
 from ..results import ConvergenceWarning, SolveResult
 from ..validation import check_positive
 from ._cone_program import (
+    _CHUNK_ENTRIES,
     _REFINE,
     _orth_max_step,
     _Program,
@@ -124,7 +125,8 @@ _HISTORY_BYTES_PER_ITER = 600
 _START_FLOOR = 0.1  # starting orthant slacks are at least this fraction of their median
 _THREADED_SIZE = 1e7  # n * blocks * columns above which the solve keeps the BLAS threads
 _WS_FLOPS = 1e10  # working_set=True: flops of one factorization of the first working set
-_WS_BYTES = 2 * 1024**3  # bytes of the Newton system: 'auto' uses a working set above it
+_WS_BYTES = 2 * 1024**3  # bytes of the Newton system: 'auto' uses a working set above it, and
+# its rounds grow at most to it (or to the whole program's, when that is smaller)
 _WS_MIN = 10  # smallest first working set (patterns)
 # working-set rounds add, with the violators, the patterns whose oracle value is above _WS_NEAR
 # lam (at most doubling the set, by decreasing value): the solution of the larger restricted
@@ -212,9 +214,11 @@ class InteriorPoint(Solver):
         all iterations and ``history`` concatenates the rounds' records, each with ``round``,
         ``working_set`` (patterns), ``restricted_lower_bound`` / ``restricted_gap`` (the
         restricted program's) and ``lower_bound`` / ``gap`` on the whole program (known at the
-        end of each round; ``-inf`` before). ``'auto'`` uses it when the Newton system of the
-        whole program would need more than 2 GiB, and around a feasible ``init`` that uses at
-        most half of the patterns (seeded by them).
+        end of each round; ``-inf`` before). The set grows while its Newton system needs at most
+        2 GiB (or the whole program's, if less); a round that cannot add a violator within that
+        stops with status ``'max_iter'``. ``'auto'`` uses it when the Newton system of the whole
+        program would need more than 2 GiB, and around a feasible ``init`` that uses at most
+        half of the patterns (seeded by them).
     max_rounds : int, default=20
         Cap on working-set rounds.
     verbose : bool, default=False
@@ -257,17 +261,14 @@ class InteriorPoint(Solver):
         self.verbose = bool(verbose)
 
     def working_bytes(self, n_samples, n_columns, n_blocks, constrained=True):
-        """Peak working memory of one solve, in bytes (float64).
-
-        The n x n Woodbury matrix (or the (B d) x (B d) one, whichever is used), ``Y`` of shape
-        (n, B d), the batched QR stack (B, n + d + 1, d + 1) and the per-block factors, about 14
-        arrays of shape (n, B) (slacks, duals, scalings, directions, residuals) and the history.
-        """
-        n, d, B = int(n_samples), int(n_columns), int(n_blocks)
-        m = d + 1
-        system = min(n, B * d) ** 2
-        arrays = system + n * B * d + B * (n + m) * m + 3 * B * m * m + 14 * n * B + 20 * B * m
-        return 8 * arrays + _HISTORY_BYTES_PER_ITER * self.max_iter
+        """Peak working memory of one solve of the whole program, in bytes (:meth:`_step_bytes`
+        over all its patterns: ``n_blocks / 2`` for a ``constrained`` program, whose patterns
+        have two blocks, ``n_blocks`` otherwise), plus the history. A working set never takes
+        more than the whole program's factorization (its rounds stop growing at the larger of
+        that and ``_WS_BYTES``)."""
+        n, m, per = int(n_samples), int(n_columns), 2 if constrained else 1
+        groups = max(1, int(n_blocks) // per)
+        return int(self._step_bytes(n, m, groups, per)) + _HISTORY_BYTES_PER_ITER * self.max_iter
 
     # ------------------------------------------------------------------ checks
     def _unsupported(self, problem):
@@ -445,20 +446,35 @@ class InteriorPoint(Solver):
 
     @staticmethod
     def _step_bytes(n, m, n_groups, blocks_per_group):
+        """Bytes of a step's arrays over ``n_groups`` patterns (``m`` design columns; two blocks
+        a pattern have orthant rows): the reduction (n-space: ``S`` in float64 and float32 and
+        one chunk of ``Yt`` in both, ``_CHUNK_ENTRIES``; group space: its two ``G d x G d``
+        matrices and ``Yt`` with its float32 copy), the blocks' factors and, with orthant rows,
+        ~14 arrays of shape (n, B), an eighth of them with the row reduction (``_ROW_SIZE``),
+        where the full-QR fallback stack (B, m + 1, n + m + 1) is never needed."""
         gd = n_groups * m
-        stack = n_groups * blocks_per_group * (n + m + 1) * (m + 1)
+        blocks = n_groups * blocks_per_group
         if n * n * gd + n**3 / 3 <= gd**3 / 3 + 2.0 * gd * gd * m:
-            system = 1.5 * (n * n + n * gd)  # and their float32 copies
+            chunk = min(gd, max(m, _CHUNK_ENTRIES // (n * m) * m))
+            system = 1.5 * (n * n + n * chunk)
         else:
-            system = 2 * gd * gd + n * gd
-        return 8 * (stack + system + 14 * n * n_groups * blocks_per_group)
+            system = 2 * gd * gd + 1.5 * n * gd
+        orthant = 0.0
+        if blocks_per_group > 1:  # the ReLU program's cone rows
+            reduced = n * blocks >= _ROW_SIZE
+            orthant = 14 * n * blocks / (8 if reduced else 1)
+            if not reduced:
+                orthant += blocks * (n + m + 1) * (m + 1)
+        return 8 * (system + orthant + 4 * blocks * (m + 1) ** 2)
 
     def _initial_size(self, problem, init=None):
         """Number of patterns of the first working set, or None to solve the whole program.
 
         'auto' uses a working set when the Newton system of the whole program needs more than
-        ``_WS_BYTES`` (the whole solve was measured faster than the rounds wherever it fits: 129 s
-        against > 6 min at (n, d, P) = (2000, 50, 300)), starting with the most patterns whose
+        ``_WS_BYTES`` (the whole solve was measured faster than the rounds wherever it fits:
+        129 s against > 6 min at (n, d, P) = (2000, 50, 300); 210 s against > 14 min
+        (stopped) at (3000, 50, 1000), where a factorization costs 5e11 flops), starting with the
+        most patterns whose
         factorization stays within ``_WS_FLOPS`` (about 0.5 s on one core) and ``_WS_BYTES``;
         and around an ``init`` that uses at most ``1 / _WS_INIT_FRACTION`` of the patterns,
         starting with those (at least ``_WS_INIT_MIN``).
@@ -505,6 +521,19 @@ class InteriorPoint(Solver):
         lower = np.clip(np.einsum("bj,bj->b", a, gates), 0.0, None)
         return lower, upper
 
+    def _largest_set(self, n, m, n_patterns, per, at_least):
+        """The most patterns (at most ``n_patterns``, at least ``at_least``) whose step needs at
+        most ``_WS_BYTES``."""
+        budget = _WS_BYTES
+        lo, hi = at_least, n_patterns  # _step_bytes grows with the set
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self._step_bytes(n, m, mid, per) <= budget:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
     @staticmethod
     def _additions(value, outside, lam, cap):
         """The patterns a working-set round adds: none unless one outside the set violates (oracle
@@ -543,6 +572,9 @@ class InteriorPoint(Solver):
         rank = np.lexsort((-pattern_max(upper_b), -pattern_max(lower_b), ~used))
         working = np.sort(rank[:max(k0, int(used.sum()))])
         coef = None if init is None else start
+        n, m = problem.design.shape
+        per = max(1, problem.n_blocks // P)
+        room = self._largest_set(n, m, P, per, working.size)
         history, n_iter, sub_tol = [], 0, 0.5 * self.tol
         lower, lower_point = -math.inf, None
         out = None
@@ -572,7 +604,8 @@ class InteriorPoint(Solver):
             if bound > lower:
                 lower, lower_point = bound, point
             value = pattern_max(scores)
-            new = self._additions(value, outside, lam, max(working.size, k0))
+            new = self._additions(value, outside, lam,
+                                  min(max(working.size, k0), room - working.size))
             gap = objective - lower
             rel_gap = gap / max(abs(objective), tiny)
             for record in res["history"]:
@@ -596,6 +629,12 @@ class InteriorPoint(Solver):
                 break
             if res["status"] not in ("optimal",):
                 break  # the restricted solve failed; report its status
+            if (new.size == 0 and working.size >= room
+                    and np.any(outside & (value > lam * (1 + 1e-9)))):
+                out["status"] = "max_iter"
+                out["detail"] = (f" (working set: {working.size} patterns, the most whose Newton "
+                                 f"system fits {_WS_BYTES / 1024**3:.0f} GiB)")
+                break
             if new.size == 0:
                 if sub_tol < 1e-10:
                     out["status"] = "numerical_error"

@@ -61,9 +61,11 @@ class NativeSolver(Solver):
         return solver.working_bytes(n_samples, n_columns, n_blocks)
 
 
-#: 'auto' runs the interior-point method only where its Newton system (the n x n or B d x B d
-#: matrix, the scaled design Y and the per-block factors) needs at most this many bytes, and the
-#: first-order solvers beyond: at (100000, 50, 500) the system alone would need ~200 GB.
+#: 'auto' runs the interior-point method only where the Newton system of the whole program
+#: (``InteriorPoint.working_bytes``: the n x n or G d x G d matrix, a chunk of the scaled design,
+#: the per-block factors and orthant arrays) needs at most this many bytes, and the first-order
+#: solvers beyond: at (100000, 50, 500) it would need ~40 GB. Where the whole program fits but its
+#: factorization is costly, the interior point itself solves it over a working set of patterns.
 IPM_MAX_BYTES = 4 * 1024**3
 
 
