@@ -627,3 +627,27 @@ def test_working_set_rounds_add_the_near_violators_once_one_violates():
     np.testing.assert_array_equal(InteriorPoint._additions(value, outside, lam, cap=2), [1, 5])
     below = np.where(value > lam, 0.95 * lam, value)  # near ones only: nothing to add
     assert InteriorPoint._additions(below, outside, lam, cap=10).size == 0
+
+
+def test_small_programs_run_on_one_blas_thread(monkeypatch):
+    """A small program is solved with the BLAS limited to one thread (through the controller made
+    once), and the limit is lifted afterwards."""
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    seen = []
+    solve = InteriorPoint._solve
+
+    def spy(self, problem, init=None):
+        seen.append(blas_threads())
+        return solve(self, problem, init)
+
+    monkeypatch.setattr(InteriorPoint, "_solve", spy)
+    before = blas_threads()
+    for _ in range(2):
+        InteriorPoint(tol=1e-6).solve(make_problem())
+    assert seen and all(threads and set(threads) == {1} for threads in seen)
+    assert blas_threads() == before
+    assert interior_point._blas_controller() is interior_point._blas_controller()

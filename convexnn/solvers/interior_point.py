@@ -171,6 +171,21 @@ _NESTED_FLOPS = 1e11  # nested deep programs: largest factorization per step acc
 # takes over a minute on one core.
 
 
+_CONTROLLER = []
+
+
+def _blas_controller():
+    """threadpoolctl's view of the loaded BLAS libraries, made once: ``threadpool_limits`` makes
+    a new one at every call, which scans the process's libraries (0.7-3 ms a solve, ~10% of a
+    one-vs-rest class's solve on wine). The BLAS of numpy and scipy are loaded with them, before
+    any solve."""
+    if not _CONTROLLER:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
+
+
 def _nested(problem):
     """Whether ``problem`` is a nested deep program (its operator has constraint levels)."""
     operator = getattr(problem, "block_operator", None)
@@ -669,9 +684,7 @@ class InteriorPoint(Solver):
         # small programs: many small LAPACK calls per step, which a threaded BLAS slows down
         # (measured 0.11 s on one thread against 0.18 s on two at (300, 10, 30), and far worse
         # when other processes hold the cores)
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _blas_controller().limit(limits=1, user_api="blas"):
             return self._solve(problem, init)
 
     def _solve(self, problem, init=None):
