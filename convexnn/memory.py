@@ -106,9 +106,11 @@ def estimate_deep_bytes(n_samples, n_features, sizes, *, fit_intercept=True, sol
     Returns
     -------
     int
-        The problem's per-block arrays (prediction weights, level-1 orientation, and their copies
-        in the solver's operator: about 5 arrays of shape (n_samples, n_blocks)), the upper levels'
-        group arrays, and the solver's working memory for that many blocks.
+        A fixed MiB (as :func:`estimate_fit_bytes`), the problem's per-block arrays (prediction
+        weights, level-1 orientation, and their copies in the solver's operator: about 5 arrays
+        of shape (n_samples, n_blocks)), the upper levels' group arrays, and the solver's working
+        memory for that many blocks. Measured: the default deep regressor on diabetes peaked at
+        31.1 MB (tracemalloc) against 33.7 MB estimated.
     """
     from .solvers import get_solver
 
@@ -121,7 +123,7 @@ def estimate_deep_bytes(n_samples, n_features, sizes, *, fit_intercept=True, sol
         rest //= 2 * int(size)
         groups += rest
     problem = 8 * n * (5 * blocks + 4 * groups) + 8 * blocks * cols
-    return problem + get_solver(solver).working_bytes(n, cols, blocks + groups)
+    return _FIXED_BYTES + problem + get_solver(solver).working_bytes(n, cols, blocks + groups)
 
 
 def check_deep_memory(n_samples, n_features, sizes, fit_intercept, solver="auto"):

@@ -67,3 +67,24 @@ def test_auto_counts_the_solver_it_would_pick():
     # beyond IPM_MAX_BYTES the augmented Lagrangian runs, and is counted
     assert auto.working_bytes(*huge) == AugmentedLagrangian().working_bytes(*huge)
     assert auto.working_bytes(*huge) < InteriorPoint().working_bytes(*huge)
+
+
+def test_deep_memory_estimate_bounds_what_a_fit_allocates(monkeypatch, regression):
+    import convexnn.deep.family as family
+    from convexnn import DeepConvexReLURegressor
+    from convexnn.memory import estimate_deep_bytes
+
+    X, y = regression
+    seen = {}
+
+    def spy(n, d, sizes, fit_intercept, solver="auto"):
+        seen["args"] = (n, d, list(sizes), fit_intercept, solver)
+
+    monkeypatch.setattr(family, "check_deep_memory", spy)
+    tracemalloc.start()
+    DeepConvexReLURegressor(random_state=0).fit(X, y)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    n, d, sizes, fit_intercept, solver = seen["args"]
+    estimate = estimate_deep_bytes(n, d, sizes, fit_intercept=fit_intercept, solver=solver)
+    assert peak <= estimate <= 20 * peak
