@@ -49,6 +49,12 @@ _RESIDUAL_TOL = (1e-11, 1e-6)
 #: (n, d, P) = (10000, 51, 368), a working set's size, it alone took 1.5 GB (and 0.75 GB more in
 #: float32), against the 0.8 GB of ``S`` itself.
 _CHUNK_ENTRIES = 2**23
+
+
+def chunk_groups(n, d, n_groups):
+    """Groups per chunk of the n-space Gram (``_CHUNK_ENTRIES``): at least one, at most all."""
+    return max(1, min(n_groups, _CHUNK_ENTRIES // (n * d)))
+
 _REFINE = 1  # refinement passes of the corrector's solve (at most; 2 cost 25% more time and
 # changed no iteration count measured at n = 5,000)
 
@@ -663,7 +669,7 @@ class _Program:
         BLAS ``syrk`` per chunk of groups (``_CHUNK_ENTRIES``), in float32 when ``single``
         (returned in float64 either way)."""
         n, d, G = self.n, self.d, self.n_groups
-        per = max(1, min(G, _CHUNK_ENTRIES // (n * d)))
+        per = chunk_groups(n, d, G)
         if self._S is None:
             self._S = np.zeros((n, n))  # its upper triangle stays zero (and finite)
         target = self._S

@@ -84,7 +84,6 @@ from ..oracle import block_scores
 from ..results import ConvergenceWarning, SolveResult
 from ..validation import check_positive
 from ._cone_program import (
-    _CHUNK_ENTRIES,
     _REFINE,
     _orth_max_step,
     _Program,
@@ -93,6 +92,7 @@ from ._cone_program import (
     _soc_max_step,
     _soc_nt,
     _soc_prod,
+    chunk_groups,
 )
 from ._nested_program import (_NestedProgram, nested_bytes, nested_class_size,
                               nested_step_flops)
@@ -233,8 +233,8 @@ class InteriorPoint(Solver):
         restricted program's) and ``lower_bound`` / ``gap`` on the whole program (known at the
         end of each round; ``-inf`` before). The set grows while a step needs at most 4 GiB; a
         round that cannot add a violator within that stops with status ``'max_iter'``.
-        ``'auto'`` uses it when a step over the whole program would need more than 4 GiB, and around a feasible ``init`` that uses at most
-        half of the patterns (seeded by them).
+        ``'auto'`` uses it when a step over the whole program would need more than 4 GiB, and
+        around a feasible ``init`` that uses at most half of the patterns (seeded by them).
     max_rounds : int, default=20
         Cap on working-set rounds.
     verbose : bool, default=False
@@ -279,9 +279,8 @@ class InteriorPoint(Solver):
     def working_bytes(self, n_samples, n_columns, n_blocks, constrained=True):
         """Peak working memory of one solve of the whole program, in bytes (:meth:`_step_bytes`
         over all its patterns: ``n_blocks / 2`` for a ``constrained`` program, whose patterns
-        have two blocks, ``n_blocks`` otherwise), plus the history. A working set never takes
-        more than the whole program's factorization (its rounds stop growing at the larger of
-        that and ``_WS_BYTES``)."""
+        have two blocks, ``n_blocks`` otherwise), plus the history. A working set's rounds stop
+        growing at ``_WS_BYTES``."""
         n, m, per = int(n_samples), int(n_columns), 2 if constrained else 1
         groups = max(1, int(n_blocks) // per)
         return int(self._step_bytes(n, m, groups, per)) + _HISTORY_BYTES_PER_ITER * self.max_iter
@@ -474,8 +473,7 @@ class InteriorPoint(Solver):
         gd = n_groups * m
         blocks = n_groups * blocks_per_group
         if n * n * gd + n**3 / 3 <= gd**3 / 3 + 2.0 * gd * gd * m:
-            chunk = min(gd, max(m, _CHUNK_ENTRIES // (n * m) * m))
-            system = 1.5 * (n * n + n * chunk)
+            system = 1.5 * (n * n + n * chunk_groups(n, m, n_groups) * m)
         else:
             system = 2 * gd * gd + 1.5 * n * gd
         orthant = 0.0
@@ -542,11 +540,10 @@ class InteriorPoint(Solver):
     def _largest_set(self, n, m, n_patterns, per, at_least):
         """The most patterns (at most ``n_patterns``, at least ``at_least``) whose step needs at
         most ``_WS_BYTES``."""
-        budget = _WS_BYTES
         lo, hi = at_least, n_patterns  # _step_bytes grows with the set
         while lo < hi:
             mid = (lo + hi + 1) // 2
-            if self._step_bytes(n, m, mid, per) <= budget:
+            if self._step_bytes(n, m, mid, per) <= _WS_BYTES:
                 lo = mid
             else:
                 hi = mid - 1
